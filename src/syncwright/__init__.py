@@ -1,0 +1,42 @@
+"""syncwright: keep data in step between systems, with a report entry for every item.
+
+The public surface is the connector SDK; everything else is internal.
+"""
+
+from syncwright.sdk import (
+    Capabilities,
+    Change,
+    ChangeBatch,
+    ConfigError,
+    ConnectorConfig,
+    Destination,
+    DestinationError,
+    ItemResult,
+    Operation,
+    ReadRequest,
+    Source,
+    SourceError,
+    SyncwrightError,
+    WriteMode,
+    redact,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Capabilities",
+    "Change",
+    "ChangeBatch",
+    "ConfigError",
+    "ConnectorConfig",
+    "Destination",
+    "DestinationError",
+    "ItemResult",
+    "Operation",
+    "ReadRequest",
+    "Source",
+    "SourceError",
+    "SyncwrightError",
+    "WriteMode",
+    "redact",
+]

@@ -1,0 +1,1 @@
+"""Reads settings, builds the concrete store and engine, and wires the services."""

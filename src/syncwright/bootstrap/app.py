@@ -1,0 +1,114 @@
+"""The composition root: builds the store, the engine and the services for one process."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from enum import StrEnum
+from typing import IO
+
+from syncwright import __version__
+from syncwright.bootstrap.settings import Settings
+from syncwright.connectors.registry import ConnectorRegistry
+from syncwright.engine.runtime import Runtime
+from syncwright.engine.workflow import DbosEngine, DbosSubmitter
+from syncwright.services.apply import ConfigService
+from syncwright.services.ports import RunSubmitter
+from syncwright.services.report import ReportService
+from syncwright.services.runs import RunService
+from syncwright.storage.store import Store
+
+APPLICATION_VERSION = f"syncwright-{__version__}"
+
+
+class EngineRole(StrEnum):
+    """What this process does with runs."""
+
+    NONE = "none"
+    """Reads and configures only."""
+    EXECUTE = "execute"
+    """Runs the engine here (serve, or run --wait with no engine elsewhere)."""
+    SUBMIT = "submit"
+    """Enqueues runs for an engine in another process."""
+    AUTO = "auto"
+    """Execute when no other engine holds this home's engine lock, else submit."""
+
+
+class EngineBusy(Exception):
+    """Another engine already runs on this home."""
+
+
+class App:
+    def __init__(
+        self, settings: Settings, *, role: EngineRole = EngineRole.NONE, migrate: bool = True
+    ) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(settings.database_url)
+        if migrate:
+            self.store.upgrade()
+        self.connectors = ConnectorRegistry()
+        self.workspace_id = self.store.config.ensure_workspace(settings.workspace)
+        self._lock: IO[str] | None = None
+        self.engine: DbosEngine | None = None
+        submitter: RunSubmitter | None = None
+        if role is EngineRole.AUTO:
+            role = EngineRole.EXECUTE if self._take_lock(wait=False) else EngineRole.SUBMIT
+        elif role is EngineRole.EXECUTE and not self._take_lock(wait=False):
+            self.store.close()
+            raise EngineBusy(f"another syncwright engine is running on {settings.home}")
+        if role is EngineRole.EXECUTE:
+            runtime = Runtime(
+                store=self.store,
+                connectors=self.connectors,
+                work_dir=settings.work_dir,
+                runner=f"{socket.gethostname()}:{os.getpid()}",
+            )
+            self.engine = DbosEngine(
+                runtime,
+                system_database_url=settings.engine_database_url,
+                application_version=APPLICATION_VERSION,
+                executor_id=settings.executor_id,
+                worker_concurrency=settings.worker_concurrency,
+                polling_interval=settings.poll_interval,
+            )
+            self.engine.launch()
+            submitter = self.engine
+        elif role is EngineRole.SUBMIT:
+            self._submitter = DbosSubmitter(
+                system_database_url=settings.engine_database_url,
+                application_version=APPLICATION_VERSION,
+            )
+            submitter = self._submitter
+        self.role = role
+        self.configs = ConfigService(self.store, self.connectors, self.workspace_id)
+        self.runs = RunService(self.store, self.connectors, self.workspace_id, submitter)
+        self.report = ReportService(self.store, self.workspace_id)
+
+    def _take_lock(self, *, wait: bool) -> bool:
+        handle = open(self.settings.home / "engine.lock", "a+")  # noqa: SIM115 (held for the process)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._lock = handle
+        return True
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.shutdown()
+            self.engine = None
+        if self.role is EngineRole.SUBMIT:
+            self._submitter.shutdown()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+        self.store.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,74 @@
+"""Settings from the environment, with the embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from syncwright.domain.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Where syncwright keeps its data and how its engine runs.
+
+    ``SYNCWRIGHT_HOME`` (default ``./.syncwright``) holds the SQLite store, the engine's SQLite
+    system database and run work files. ``SYNCWRIGHT_DATABASE_URL=postgresql://...`` moves the
+    store and the engine to PostgreSQL (the engine uses the schema ``dbos`` of that database).
+    """
+
+    home: Path
+    database_url: str
+    engine_database_url: str
+    workspace: str = "default"
+    worker_concurrency: int = 4
+    poll_interval: float = 0.5
+    executor_id: str | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql", "postgres://"))
+
+    @property
+    def work_dir(self) -> Path:
+        return self.home / "work"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("SYNCWRIGHT_HOME", ".syncwright")).resolve()
+        database_url = env.get("SYNCWRIGHT_DATABASE_URL") or f"sqlite:///{home / 'syncwright.db'}"
+        default_engine = (
+            _plain_postgres(database_url)
+            if database_url.startswith(("postgresql", "postgres://"))
+            else f"sqlite:///{home / 'engine.db'}"
+        )
+        return cls(
+            home=home,
+            database_url=database_url,
+            engine_database_url=env.get("SYNCWRIGHT_ENGINE_DATABASE_URL") or default_engine,
+            workspace=env.get("SYNCWRIGHT_WORKSPACE", "default"),
+            worker_concurrency=_number(env, "SYNCWRIGHT_WORKER_CONCURRENCY", 4, int),
+            poll_interval=_number(env, "SYNCWRIGHT_POLL_INTERVAL", 0.5, float),
+            executor_id=env.get("SYNCWRIGHT_EXECUTOR_ID") or None,
+        )
+
+
+def _plain_postgres(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"postgresql://{rest}" if scheme.startswith("postgres") else url
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type) -> object:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"must be a number, got {raw!r}", field=name) from None
+    if value <= 0:
+        raise ConfigError(f"must be above 0, got {raw!r}", field=name)
+    return value

@@ -1,0 +1,204 @@
+"""``syncwright``: apply configuration, start and follow runs, read the report, serve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from syncwright.bootstrap.app import App, EngineBusy, EngineRole
+from syncwright.bootstrap.settings import Settings
+from syncwright.cli import render
+from syncwright.domain.errors import SyncwrightError
+from syncwright.domain.run import Run
+from syncwright.domain.statuses import EntryStatus, RunStatus
+from syncwright.services.config_file import load_config
+from syncwright.services.demo import build_demo, edit_demo
+
+app = typer.Typer(help="syncwright: keep data in step between systems.", no_args_is_help=True)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _open(role: EngineRole = EngineRole.NONE) -> App:
+    return App(Settings.from_env(), role=role)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the store to the newest schema."""
+    settings = Settings.from_env()
+    with App(settings):
+        pass
+    console.print(f"store at {_safe(settings.database_url)} is up to date")
+
+
+@app.command()
+def apply(
+    file: Path = typer.Option(..., "-f", "--file", help="The YAML configuration file."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and show changes, apply nothing."),
+) -> None:
+    """Create or update sources, models, destinations and syncs from a file (idempotent)."""
+    doc = load_config(file)
+    with _open() as sw:
+        changes = sw.configs.apply(doc, base_dir=file.resolve().parent, dry_run=dry_run)
+    for change in changes:
+        colour = {"created": "green", "updated": "yellow"}.get(change.action, "dim")
+        console.print(f"[{colour}]{change.action:9}[/{colour}] {change.kind} {change.name}")
+    if dry_run:
+        console.print("dry run: nothing was applied")
+
+
+@app.command()
+def run(
+    name: str = typer.Argument(..., help="The sync's name."),
+    full: bool = typer.Option(False, "--full", help="Resend everything and rebuild the snapshot."),
+    wait: bool = typer.Option(False, "--wait", help="Follow the run with a progress bar."),
+) -> None:
+    """Start a run of a sync. Exit code 1 when a followed run fails."""
+    with _open(EngineRole.AUTO) as sw:
+        started = sw.runs.trigger(name, full=full)
+        if sw.role is EngineRole.SUBMIT and not wait:
+            console.print(f"run {started.id} queued")
+            return
+        if not wait:
+            console.print(f"no engine runs on {sw.settings.home}: running {started.id} here")
+            finished = sw.runs.wait(started.id)
+        else:
+            finished = _follow(sw, started)
+    console.print(render.summary(finished))
+    if finished.status is RunStatus.FAILED:
+        raise typer.Exit(1)
+
+
+def _follow(sw: App, started: Run) -> Run:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{started.sync_name}: queued", total=None)
+
+        def update(current: Run) -> None:
+            info = current.infos.get("progress") or {}
+            total = info.get("total")
+            progress.update(
+                task,
+                description=f"{current.sync_name}: {current.status.value}",
+                total=total or None,
+                completed=info.get("done", 0),
+            )
+
+        return sw.runs.wait(started.id, on_update=update)
+
+
+@app.command()
+def runs(
+    sync: str | None = typer.Option(None, "--sync", help="Only this sync's runs."),
+    status: RunStatus | None = typer.Option(None, "--status"),
+    limit: int = typer.Option(50, "--limit", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List runs, newest first."""
+    with _open() as sw:
+        found = sw.runs.list(sync_name=sync, status=status, limit=limit)
+    if as_json:
+        render.print_json(console, [render.run_dict(r) for r in found])
+    else:
+        console.print(render.runs_table(found))
+
+
+@app.command()
+def report(
+    sync: str | None = typer.Option(None, "--sync", help="Only this sync's entries."),
+    run_id: str | None = typer.Option(None, "--run", help="Only this run's entries."),
+    status: EntryStatus | None = typer.Option(None, "--status"),
+    reference: str | None = typer.Option(None, "--reference"),
+    limit: int = typer.Option(100, "--limit", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List sync report entries, newest first."""
+    with _open() as sw:
+        found = sw.report.entries(
+            sync_name=sync, run_id=run_id, status=status, reference=reference, limit=limit
+        )
+    if as_json:
+        render.print_json(console, [render.entry_dict(e) for e in found])
+    else:
+        console.print(render.entries_table(found))
+
+
+@app.command()
+def serve() -> None:
+    """Run the engine: execute queued runs until stopped (Ctrl-C or SIGTERM)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with _open(EngineRole.EXECUTE) as sw:
+            console.print(
+                f"syncwright engine running on {_safe(sw.settings.database_url)}; Ctrl-C stops it"
+            )
+            try:
+                while not stop.wait(1.0):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    except EngineBusy as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def demo(
+    folder: Path = typer.Option(Path("demo"), "--dir", help="Where to build the demo."),
+    rows: int = typer.Option(3000, "--rows", min=10),
+) -> None:
+    """Build a demo catalogue, sync it, edit it, sync again, and show both runs."""
+    config = build_demo(folder, rows=rows)
+    console.print(f"[bold]1.[/bold] built {rows} products in {folder / 'shop.db'}; config {config}")
+    doc = load_config(config)
+    with _open(EngineRole.AUTO) as sw:
+        for change in sw.configs.apply(doc, base_dir=config.resolve().parent):
+            console.print(f"   {change.action} {change.kind} {change.name}")
+        console.print("[bold]2.[/bold] first run: everything is new")
+        first = _follow(sw, sw.runs.trigger("catalogue_to_warehouse"))
+        console.print(render.summary(first))
+        edit = edit_demo(folder)
+        console.print(
+            f"[bold]3.[/bold] edited the catalogue: {edit.changed} changed, {edit.added} added,"
+            f" {edit.removed} removed; {edit.rejected_sku} lost its name (the warehouse refuses it)"
+        )
+        console.print("[bold]4.[/bold] second run: only the differences travel")
+        second = _follow(sw, sw.runs.trigger("catalogue_to_warehouse"))
+        console.print(render.summary(second))
+        console.print(
+            render.entries_table(sw.report.entries(run_id=second.id, status=EntryStatus.FAILED))
+        )
+    console.print(
+        "Next: [bold]syncwright runs[/bold], [bold]syncwright report --status failed[/bold]"
+        f" (with SYNCWRIGHT_HOME={os.environ.get('SYNCWRIGHT_HOME', '.syncwright')})"
+    )
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except SyncwrightError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,164 @@
+"""How runs and entries look in a terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from syncwright.domain.entry import Entry
+from syncwright.domain.run import Run
+
+STATUS_STYLE = {
+    "succeeded": "green",
+    "ok": "green",
+    "failed": "red",
+    "aborted": "red",
+    "incomplete": "yellow",
+    "pending": "yellow",
+    "sent": "cyan",
+}
+
+
+def styled(value: str) -> str:
+    style = STATUS_STYLE.get(value)
+    return f"[{style}]{value}[/{style}]" if style else value
+
+
+def run_dict(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "sync": run.sync_name,
+        "sync_id": run.sync_id,
+        "workspace_id": run.workspace_id,
+        "type": run.type,
+        "trigger": run.trigger.value,
+        "mode": run.mode.value,
+        "status": run.status.value,
+        "counters": run.counters.as_dict(),
+        "infos": run.infos,
+        "created_at": run.created_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+        "updated_at": run.updated_at.isoformat(),
+        "deleted_at": run.deleted_at.isoformat() if run.deleted_at else None,
+        "runner": run.runner,
+        "created_by_user_id": run.created_by_user_id,
+        "duration_seconds": run.duration_seconds,
+    }
+
+
+def entry_dict(entry: Entry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "run_id": entry.run_id,
+        "sync_id": entry.sync_id,
+        "reference": entry.reference,
+        "system": entry.system,
+        "source_id": entry.source_id,
+        "endpoint_id": entry.endpoint_id,
+        "operation": entry.operation.value,
+        "status": entry.status.value,
+        "attempts": entry.attempts,
+        "error": entry.error,
+        "created_at": entry.created_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
+def print_json(console: Console, data: Any) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+def runs_table(runs: list[Run]) -> Table:
+    table = Table(title="Runs")
+    for col in (
+        "id",
+        "sync",
+        "type",
+        "trigger",
+        "mode",
+        "status",
+        "duration",
+        "read",
+        "added",
+        "changed",
+        "removed",
+        "ok",
+        "failed",
+        "created",
+    ):
+        table.add_column(col, no_wrap=col in ("id", "created"))
+    for run in runs:
+        c = run.counters
+        duration = run.duration_seconds
+        table.add_row(
+            run.id[:8],
+            run.sync_name or "",
+            run.type,
+            run.trigger.value,
+            run.mode.value,
+            styled(run.status.value),
+            "" if duration is None else f"{duration:.1f}s",
+            str(c.read),
+            str(c.added),
+            str(c.changed),
+            str(c.removed),
+            str(c.ok),
+            str(c.failed),
+            run.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    return table
+
+
+def entries_table(entries: list[Entry]) -> Table:
+    table = Table(title="Sync report")
+    for col in (
+        "reference",
+        "system",
+        "operation",
+        "status",
+        "attempts",
+        "run",
+        "updated",
+        "error",
+    ):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        table.add_row(
+            e.reference,
+            e.system,
+            e.operation.value,
+            styled(e.status.value),
+            str(e.attempts),
+            e.run_id[:8],
+            e.updated_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            e.error or "",
+        )
+    return table
+
+
+def summary(run: Run) -> Table:
+    c = run.counters
+    table = Table(title=f"Run {run.id} of {run.sync_name}", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    duration = run.duration_seconds
+    rows = [
+        ("status", styled(run.status.value)),
+        ("mode / trigger", f"{run.mode.value} / {run.trigger.value}"),
+        ("duration", "" if duration is None else f"{duration:.2f}s"),
+        ("read", f"{c.read} = unchanged {c.unchanged} + added {c.added} + changed {c.changed}"),
+        ("removed", str(c.removed)),
+        (
+            "outcomes",
+            f"ok {c.ok}, sent {c.sent}, pending {c.pending}, failed {c.failed}, skipped {c.skipped}",
+        ),
+    ]
+    if run.error:
+        rows.append(("error", f"[red]{run.error}[/red]"))
+    for what, value in rows:
+        table.add_row(what, value)
+    return table

@@ -1,0 +1,1 @@
+"""SQL source and destination for any SQLAlchemy URL."""

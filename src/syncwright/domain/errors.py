@@ -1,0 +1,43 @@
+"""One exception root for syncwright; each exception's docstring is its default message."""
+
+from __future__ import annotations
+
+
+class SyncwrightError(Exception):
+    """Something went wrong in syncwright."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigError(SyncwrightError):
+    """The configuration is not valid."""
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.field = field
+        text = message or (self.__doc__ or "").strip()
+        super().__init__(f"{field}: {text}" if field else text)
+
+
+class NotFound(SyncwrightError):
+    """No such object."""
+
+
+class IllegalTransition(SyncwrightError):
+    """This status change is not allowed."""
+
+
+class SourceError(SyncwrightError):
+    """The source could not be read."""
+
+
+class DestinationError(SyncwrightError):
+    """The destination could not be written."""
+
+
+class GuardTripped(SyncwrightError):
+    """The run was stopped before writing to protect the destination."""
+
+
+class ModelError(SyncwrightError):
+    """The model returned rows that cannot be synchronised."""

@@ -1,0 +1,68 @@
+"""A run: one execution of a sync (the seeds' synchronisation record)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from syncwright.domain.clock import as_utc
+from syncwright.domain.counters import Counters
+from syncwright.domain.statuses import RunMode, RunStatus, Trigger
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """One execution of a sync, with its status, counters and progress."""
+
+    id: str
+    workspace_id: str
+    sync_id: str
+    type: str
+    trigger: Trigger
+    mode: RunMode
+    status: RunStatus
+    counters: Counters
+    infos: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    updated_at: datetime
+    deleted_at: datetime | None = None
+    runner: str | None = None
+    created_by_user_id: str | None = None
+    sync_name: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Run:
+        return cls(
+            id=row["id"],
+            workspace_id=row["workspace_id"],
+            sync_id=row["sync_id"],
+            type=row["type"],
+            trigger=Trigger(row["trigger"]),
+            mode=RunMode(row["mode"]),
+            status=RunStatus(row["status"]),
+            counters=Counters.from_row(row),
+            infos=dict(row["infos"] or {}),
+            created_at=as_utc(row["created_at"]),
+            started_at=as_utc(row["started_at"]),
+            ended_at=as_utc(row["ended_at"]),
+            updated_at=as_utc(row["updated_at"]),
+            deleted_at=as_utc(row["deleted_at"]),
+            runner=row["runner"],
+            created_by_user_id=row["created_by_user_id"],
+            sync_name=row.get("sync_name"),
+        )
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.ended_at or self.updated_at
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def error(self) -> str | None:
+        value = self.infos.get("error")
+        return str(value) if value else None

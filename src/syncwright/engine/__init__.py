@@ -1,0 +1,1 @@
+"""Durable execution of runs: read, diff, deliver, record; on DBOS workflows."""

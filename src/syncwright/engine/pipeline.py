@@ -1,0 +1,286 @@
+"""The stages of a run as plain functions: prepare (read + diff), deliver one batch, finish.
+
+Each stage is idempotent so the durable engine may replay it after a crash: prepare replaces
+the run's pending entries; deliver only touches entries still pending and records outcomes,
+snapshot and counters in one transaction; finish recounts from the entries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import pyarrow as pa
+
+from syncwright.domain.counters import Counters
+from syncwright.domain.errors import GuardTripped, ModelError, SourceError, SyncwrightError
+from syncwright.domain.run import Run
+from syncwright.domain.statuses import (
+    ChangeDetection,
+    EntryStatus,
+    Operation,
+    RunMode,
+    RunStatus,
+    WriteMode,
+)
+from syncwright.engine.codec import Codec
+from syncwright.engine.runtime import Runtime
+from syncwright.engine.staging import Staging
+from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
+from syncwright.sdk.source import ReadRequest
+
+DICT_BATCH = 10_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """What prepare found to deliver."""
+
+    batches: int
+    total: int
+
+
+def _timing(run: Run, stage: str, seconds: float) -> dict[str, Any]:
+    return {"timings": {**run.infos.get("timings", {}), stage: round(seconds, 3)}}
+
+
+def _arrow(items: Iterator[pa.RecordBatch | dict[str, Any]]) -> Iterator[pa.RecordBatch]:
+    """Pass Arrow batches through; gather dict rows into Arrow batches."""
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, pa.RecordBatch):
+            if rows:
+                yield pa.RecordBatch.from_pylist(rows)
+                rows = []
+            yield item
+        elif isinstance(item, pa.Table):
+            yield from item.to_batches()
+        else:
+            rows.append(item)
+            if len(rows) >= DICT_BATCH:
+                yield pa.RecordBatch.from_pylist(rows)
+                rows = []
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows)
+
+
+def prepare(rt: Runtime, run_id: str) -> Plan:
+    run = rt.store.runs.get(run_id)
+    if run.status.is_final:
+        return Plan(batches=0, total=0)
+    config = rt.store.config
+    sync = config.sync(run.sync_id)
+    model = config.model(sync.model_id)
+    source_spec = config.source(model.source_id)
+    destination_spec = config.destination(sync.destination_id)
+    full = run.mode is RunMode.FULL
+    by_cursor = sync.detection is ChangeDetection.CURSOR and not full
+
+    started = time.monotonic()
+    run = rt.store.runs.transition(run_id, RunStatus.QUERYING, runner=rt.runner, started=True)
+    staging = Staging(
+        rt.work_dir / f"{run_id}.duckdb",
+        primary_key=model.primary_key,
+        reference=model.reference,
+        cursor=model.cursor if sync.detection is ChangeDetection.CURSOR else None,
+    )
+    try:
+        request = ReadRequest(
+            query=model.query,
+            primary_key=model.primary_key,
+            cursor_column=model.cursor if by_cursor else None,
+            cursor_value=rt.store.snapshots.cursor(sync.id) if by_cursor else None,
+        )
+        source = rt.connectors.source_class(source_spec.type)(source_spec.config)
+        try:
+            for batch in _arrow(source.read(request)):
+                staging.add_rows(batch)
+        except SyncwrightError as exc:
+            raise type(exc)(f"source {source_spec.name}: {exc}") from exc
+        except Exception as exc:
+            raise SourceError(f"source {source_spec.name}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            source.close()
+        try:
+            staging.check_keys()
+        except ModelError as exc:
+            raise ModelError(f"model {model.name}: {exc}") from exc
+
+        queried = time.monotonic()
+        run = rt.store.runs.transition(
+            run_id, RunStatus.PREPARING, infos=_timing(run, "querying", queried - started)
+        )
+        for snap in rt.store.snapshots.batches(sync.id):
+            staging.add_snapshot(snap)
+        diff = staging.diff(full=full, see_removals=not by_cursor, write_mode=sync.write_mode)
+        reason = sync.guard.check(
+            rows_read=diff.read,
+            delivered_before=diff.delivered_before,
+            removals=diff.removed if sync.write_mode is WriteMode.MIRROR else 0,
+            whole_model=not by_cursor,
+        )
+        if reason:
+            raise GuardTripped(reason)
+        kept, forgotten = staging.skipped()
+        with rt.store.engine.begin() as conn:
+            total = rt.store.entries.replace_pending(
+                conn,
+                run_id,
+                staging.deliverable(),
+                base={
+                    "sync_id": sync.id,
+                    "workspace_id": sync.workspace_id,
+                    "system": destination_spec.name,
+                },
+            )
+            rt.store.snapshots.upsert(conn, sync.id, kept)
+            rt.store.snapshots.delete(conn, sync.id, forgotten)
+        counters = Counters(
+            read=diff.read,
+            unchanged=diff.unchanged,
+            added=diff.added,
+            changed=diff.changed,
+            removed=diff.removed,
+            skipped=diff.skipped,
+            pending=total,
+        )
+        infos = {
+            **_timing(run, "preparing", time.monotonic() - queried),
+            "columns": [{"name": c.name, "type": c.type} for c in staging.model_columns()],
+            "cursor_candidate": staging.max_cursor,
+            "progress": {"done": 0, "total": total},
+        }
+    finally:
+        staging.close()
+    batches = math.ceil(total / sync.batch_size) if total else 0
+    rt.store.runs.transition(
+        run_id,
+        RunStatus.IN_PROGRESS if total else RunStatus.PREPARING,
+        counters=counters,
+        infos={**infos, "batches": batches, "delivering_since": time.time()},
+    )
+    return Plan(batches=batches, total=total)
+
+
+def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
+    run = rt.store.runs.get(run_id)
+    if run.status.is_final:
+        return {}
+    sync = rt.store.config.sync(run.sync_id)
+    first = index * sync.batch_size
+    items = rt.store.entries.pending(run_id, first, first + sync.batch_size - 1)
+    if not items:
+        return {}
+    model = rt.store.config.model(sync.model_id)
+    columns = tuple(Column(**c) for c in run.infos.get("columns", []))
+    codec = Codec(columns)
+    changes = [
+        Change(
+            operation=item.operation,
+            key=codec.decode(item.item_key),
+            fields=None
+            if item.operation is Operation.REMOVE
+            else codec.decode(item.payload or "{}"),
+        )
+        for item in items
+    ]
+    spec = rt.store.config.destination(sync.destination_id)
+    batch = ChangeBatch(
+        changes=changes, write_mode=sync.write_mode, primary_key=model.primary_key, columns=columns
+    )
+    try:
+        destination = rt.open_destinations.get(run_id)
+        if destination is None:
+            destination = rt.connectors.destination_class(spec.type)(spec.config)
+            rt.open_destinations[run_id] = destination
+        results = destination.write(batch)
+        if len(results) != len(items):
+            results = [
+                ItemResult.failed(
+                    f"destination {spec.name} answered {len(results)} results for {len(items)} changes"
+                )
+            ] * len(items)
+    except Exception as exc:
+        rt.release(run_id)
+        results = [ItemResult.failed(f"destination {spec.name}: {exc}", retryable=True)] * len(
+            items
+        )
+    tally = rt.store.entries.record(run_id, sync.id, list(zip(items, results)))
+    done = rt.store.runs.get(run_id).counters
+    with rt.store.engine.begin() as conn:
+        rt.store.runs.update_infos(
+            conn,
+            run_id,
+            {
+                "progress": {
+                    "done": done.ok + done.sent + done.failed,
+                    "total": done.ok + done.sent + done.failed + done.pending,
+                    "batches_done": index + 1,
+                }
+            },
+        )
+    return tally
+
+
+def finish(rt: Runtime, run_id: str) -> str:
+    rt.release(run_id)
+    run = rt.store.runs.get(run_id)
+    if run.status.is_final:
+        return run.status.value
+    sync = rt.store.config.sync(run.sync_id)
+    counts = rt.store.entries.count_by_status(run_id)
+    counters = Counters(
+        **{
+            **run.counters.as_dict(),
+            **{s.value: counts.get(s.value, 0) for s in EntryStatus},
+        }
+    )
+    entries_total = sum(counts.values())
+    infos: dict[str, Any] = {
+        "progress": {"done": entries_total - counters.pending, "total": entries_total}
+    }
+    if "delivering_since" in run.infos:
+        infos.update(_timing(run, "delivering", time.time() - float(run.infos["delivering_since"])))
+    if counters.pending:
+        status = RunStatus.INCOMPLETE
+    elif entries_total and counters.failed == entries_total:
+        status = RunStatus.FAILED
+        first = rt.store.entries.first_error(run_id)
+        infos["error"] = f"all {entries_total} items failed; first error: {first}"
+    else:
+        status = RunStatus.SUCCEEDED
+    if sync.detection is ChangeDetection.CURSOR:
+        _advance_cursor(rt, run, counters)
+    rt.store.runs.transition(run_id, status, counters=counters, infos=infos, ended=True)
+    return status.value
+
+
+def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
+    """Move the cursor past what was read, but never past an item that failed."""
+    sync = rt.store.config.sync(run.sync_id)
+    model = rt.store.config.model(sync.model_id)
+    value = run.infos.get("cursor_candidate")
+    if counters.failed and model.cursor:
+        failed = [
+            json.loads(p).get(model.cursor)
+            for p in rt.store.entries.payloads_with_status(run.id, EntryStatus.FAILED)
+        ]
+        failed = [v for v in failed if v is not None]
+        if failed:
+            value = min(failed)
+    if value is None:
+        return
+    with rt.store.engine.begin() as conn:
+        rt.store.snapshots.save_cursor(conn, sync.id, value)
+
+
+def fail(rt: Runtime, run_id: str, message: str) -> str:
+    rt.release(run_id)
+    run = rt.store.runs.get(run_id)
+    if run.status.is_final:
+        return run.status.value
+    rt.store.runs.transition(run_id, RunStatus.FAILED, infos={"error": message}, ended=True)
+    return RunStatus.FAILED.value

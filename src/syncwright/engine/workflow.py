@@ -1,0 +1,149 @@
+"""Runs as DBOS workflows whose steps are batches.
+
+DBOS keeps one global object; it lives behind this module only. Bootstrap builds a
+``DbosEngine`` (which launches DBOS in this process and executes runs) or a ``DbosSubmitter``
+(which only enqueues, for a process that talks to an engine running elsewhere). Runs go through
+one queue partitioned by sync, so a sync never has two live runs, on one worker or many.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
+
+from syncwright.domain.run import Run
+from syncwright.domain.statuses import RunStatus
+from syncwright.engine import pipeline
+from syncwright.engine.runtime import Runtime
+
+QUEUE = "syncwright-runs"
+WORKFLOW = "syncwright.run"
+
+_runtime: Runtime | None = None
+
+
+def _rt() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("the syncwright engine is not launched in this process")
+    return _runtime
+
+
+@DBOS.step(name="syncwright.prepare")
+def _prepare(run_id: str) -> dict[str, int]:
+    plan = pipeline.prepare(_rt(), run_id)
+    return {"batches": plan.batches, "total": plan.total}
+
+
+@DBOS.step(name="syncwright.deliver")
+def _deliver(run_id: str, index: int) -> dict[str, int]:
+    return pipeline.deliver(_rt(), run_id, index)
+
+
+@DBOS.step(name="syncwright.finish")
+def _finish(run_id: str) -> str:
+    return pipeline.finish(_rt(), run_id)
+
+
+@DBOS.step(name="syncwright.fail")
+def _fail(run_id: str, message: str) -> str:
+    return pipeline.fail(_rt(), run_id, message)
+
+
+@DBOS.workflow(name=WORKFLOW)
+def run_workflow(run_id: str) -> str:
+    """Prepare the change set, deliver it batch by batch (one checkpointed step each), finish."""
+    try:
+        plan = _prepare(run_id)
+        for index in range(plan["batches"]):
+            _deliver(run_id, index)
+        return _finish(run_id)
+    except Exception as exc:
+        return _fail(run_id, str(exc) or type(exc).__name__)
+
+
+class DbosEngine:
+    """Executes runs in this process on DBOS (SQLite or PostgreSQL system database)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        system_database_url: str,
+        application_version: str,
+        executor_id: str | None = None,
+        worker_concurrency: int = 4,
+        polling_interval: float = 0.5,
+    ) -> None:
+        self.runtime = runtime
+        self.config: DBOSConfig = {
+            "name": "syncwright",
+            "system_database_url": system_database_url,
+            "application_version": application_version,
+            "notification_listener_polling_interval_sec": polling_interval,
+            "scheduler_polling_interval_sec": max(polling_interval, 1.0),
+            "log_level": "WARNING",
+        }
+        if executor_id:
+            self.config["executor_id"] = executor_id
+        self.worker_concurrency = worker_concurrency
+        self.polling_interval = polling_interval
+        self._launched = False
+
+    def launch(self) -> None:
+        global _runtime
+        _runtime = self.runtime
+        logging.getLogger("dbos").setLevel(logging.WARNING)
+        DBOS(config=self.config)
+        DBOS.launch()
+        self.queue = DBOS.register_queue(
+            QUEUE,
+            partition_concurrency=1,
+            worker_concurrency=self.worker_concurrency,
+            polling_interval_sec=self.polling_interval,
+            on_conflict="always_update",
+        )
+        self._launched = True
+        self.resubmit_orphans()
+
+    def resubmit_orphans(self) -> None:
+        """Queue again any queued run whose workflow was never enqueued (a crash in between)."""
+        for run in self.runtime.store.runs.with_status(frozenset({RunStatus.QUEUED})):
+            if DBOS.get_workflow_status(run.id) is None:
+                self.submit(run)
+
+    def submit(self, run: Run) -> None:
+        with SetWorkflowID(run.id), SetEnqueueOptions(queue_partition_key=run.sync_id):
+            self.queue.enqueue(run_workflow, run.id)
+
+    def wait(self, run_id: str) -> Any:
+        return DBOS.retrieve_workflow(run_id).get_result()
+
+    def shutdown(self) -> None:
+        global _runtime
+        if self._launched:
+            DBOS.destroy(workflow_completion_timeout_sec=0)
+            self._launched = False
+        _runtime = None
+
+
+class DbosSubmitter:
+    """Enqueues runs for an engine running in another process; executes nothing itself."""
+
+    def __init__(self, *, system_database_url: str, application_version: str) -> None:
+        self.client = DBOSClient(system_database_url=system_database_url)
+        self.application_version = application_version
+
+    def submit(self, run: Run) -> None:
+        options: EnqueueOptions = {
+            "workflow_name": WORKFLOW,
+            "queue_name": QUEUE,
+            "workflow_id": run.id,
+            "queue_partition_key": run.sync_id,
+            "app_version": self.application_version,
+        }
+        self.client.enqueue(options, run.id)
+
+    def shutdown(self) -> None:
+        self.client.destroy()

@@ -1,0 +1,27 @@
+"""What a connector author imports: sources, destinations, changes, results, config, errors."""
+
+from syncwright.domain.errors import ConfigError, DestinationError, SourceError, SyncwrightError
+from syncwright.domain.statuses import Operation, WriteMode
+from syncwright.sdk.capabilities import Capabilities
+from syncwright.sdk.changes import Change, ChangeBatch, ItemResult
+from syncwright.sdk.config import ConnectorConfig, redact
+from syncwright.sdk.destination import Destination
+from syncwright.sdk.source import ReadRequest, Source
+
+__all__ = [
+    "Capabilities",
+    "Change",
+    "ChangeBatch",
+    "ConfigError",
+    "ConnectorConfig",
+    "Destination",
+    "DestinationError",
+    "ItemResult",
+    "Operation",
+    "ReadRequest",
+    "Source",
+    "SourceError",
+    "SyncwrightError",
+    "WriteMode",
+    "redact",
+]

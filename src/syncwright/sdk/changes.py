@@ -1,0 +1,60 @@
+"""The changes a destination receives and the per-item results it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncwright.domain.statuses import EntryStatus, Operation, WriteMode
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One item to write: its operation, its key fields and (unless removed) all its fields."""
+
+    operation: Operation
+    key: dict[str, Any]
+    fields: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Column:
+    """A column of the model, with its Arrow type name (e.g. ``int64``, ``string``)."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeBatch:
+    """A batch of changes for one destination, in the order they must be applied."""
+
+    changes: list[Change]
+    write_mode: WriteMode
+    primary_key: tuple[str, ...]
+    columns: tuple[Column, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemResult:
+    """What happened to one change: ok, sent (awaiting confirmation) or failed."""
+
+    status: EntryStatus
+    endpoint_id: str | None = None
+    error: str | None = None
+    retryable: bool = False
+
+    @classmethod
+    def ok(cls, endpoint_id: str | None = None) -> ItemResult:
+        return cls(status=EntryStatus.OK, endpoint_id=endpoint_id)
+
+    @classmethod
+    def sent(cls, endpoint_id: str | None = None) -> ItemResult:
+        return cls(status=EntryStatus.SENT, endpoint_id=endpoint_id)
+
+    @classmethod
+    def failed(cls, error: str, *, retryable: bool = False) -> ItemResult:
+        return cls(status=EntryStatus.FAILED, error=error, retryable=retryable)

@@ -1,0 +1,53 @@
+"""Typed connector configuration; a bad value is refused naming its field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from syncwright.domain.errors import ConfigError
+
+C = TypeVar("C", bound="ConnectorConfig")
+
+REDACTED = "********"
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's settings. Declare secrets as ``SecretStr``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def parse(cls: type[C], data: Mapping[str, Any], *, where: str = "config") -> C:
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            path = ".".join(str(part) for part in (where, *first["loc"]))
+            raise ConfigError(first["msg"], field=path) from None
+
+    def resolved(self: C, base_dir: Path) -> C:
+        """This config with paths relative to ``base_dir`` (the config file's folder) made
+        absolute; connectors that take paths override it."""
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """The settings as plain values to store, secrets included."""
+        return {
+            name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in self.model_dump(mode="python").items()
+        }
+
+    def public(self) -> dict[str, Any]:
+        """The settings with every secret replaced by a mask, safe to print or return."""
+        return redact(self)
+
+
+def redact(config: BaseModel) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        shown[name] = REDACTED if isinstance(value, SecretStr) else value
+    return shown

@@ -1,0 +1,43 @@
+"""A source: declarative attributes plus one generator of Arrow batches or dict rows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator, Mapping
+
+import pyarrow as pa
+
+from syncwright.sdk.capabilities import Capabilities
+from syncwright.sdk.config import ConnectorConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadRequest:
+    """What the engine asks a source for: the model's query and, for cursor syncs, the cursor."""
+
+    query: str
+    primary_key: tuple[str, ...]
+    cursor_column: str | None = None
+    cursor_value: Any = None
+    batch_size: int = 10_000
+
+
+class Source(ABC):
+    """Reads a model. Never touches storage, statuses or retries: the engine does."""
+
+    type: ClassVar[str]
+    config_class: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    supports: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, config: Mapping[str, Any] | ConnectorConfig) -> None:
+        self.config = (
+            config if isinstance(config, ConnectorConfig) else self.config_class.parse(config)
+        )
+
+    @abstractmethod
+    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch | dict[str, Any]]:
+        """Yield the model's rows, as Arrow record batches (preferred) or dicts."""
+
+    def close(self) -> None:
+        """Release connections; called once the engine has read everything."""

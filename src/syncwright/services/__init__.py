@@ -1,0 +1,1 @@
+"""Use cases: the only entry point for the API, the web UI and the CLI."""

@@ -1,0 +1,190 @@
+"""Config as code: check a configuration file completely, then create or update its objects
+in one transaction. Nothing is applied when anything is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from syncwright.connectors.registry import ConnectorRegistry
+from syncwright.domain.errors import ConfigError
+from syncwright.domain.statuses import ChangeDetection, WriteMode
+from syncwright.domain.sync import ConnectionSpec
+from syncwright.services.config_file import ConfigDoc, ConnectionDoc
+from syncwright.storage.store import Store
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppliedChange:
+    """One object the apply created, updated or left as it was."""
+
+    kind: str
+    name: str
+    action: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Connection:
+    type: str
+    supports: Any
+
+
+class ConfigService:
+    def __init__(self, store: Store, connectors: ConnectorRegistry, workspace_id: str) -> None:
+        self.store = store
+        self.connectors = connectors
+        self.workspace_id = workspace_id
+
+    # -- checking ---------------------------------------------------------------------------
+    def _connector_config(
+        self, kind: str, name: str, doc: ConnectionDoc, base_dir: Path
+    ) -> dict[str, Any]:
+        plural = f"{kind}s"
+        try:
+            cls = (
+                self.connectors.source_class(doc.type)
+                if kind == "source"
+                else self.connectors.destination_class(doc.type)
+            )
+        except ConfigError as exc:
+            raise ConfigError(
+                str(exc).removeprefix("type: "), field=f"{plural}.{name}.type"
+            ) from None
+        config = cls.config_class.parse(doc.settings(), where=f"{plural}.{name}")
+        return config.resolved(base_dir).stored()
+
+    def _existing(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self.store.config.find(kind, self.workspace_id, name)
+
+    def _connection(self, kind: str, name: str, doc: ConfigDoc, field: str) -> _Connection:
+        docs = doc.sources if kind == "source" else doc.destinations
+        if name in docs:
+            type_name = docs[name].type
+        else:
+            row = self._existing(kind, name)
+            if row is None:
+                raise ConfigError(f"no {kind} named {name!r}", field=field)
+            type_name = ConnectionSpec.from_row(row).type
+        cls = (
+            self.connectors.source_class(type_name)
+            if kind == "source"
+            else self.connectors.destination_class(type_name)
+        )
+        return _Connection(type=type_name, supports=cls.supports)
+
+    def check(self, doc: ConfigDoc, base_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
+        """Everything the apply would write, checked; raises ConfigError naming the field."""
+        planned: dict[str, dict[str, dict[str, Any]]] = {
+            "source": {},
+            "model": {},
+            "destination": {},
+            "sync": {},
+        }
+        for name, source in doc.sources.items():
+            planned["source"][name] = {
+                "type": source.type,
+                "config": self._connector_config("source", name, source, base_dir),
+            }
+        for name, destination in doc.destinations.items():
+            planned["destination"][name] = {
+                "type": destination.type,
+                "config": self._connector_config("destination", name, destination, base_dir),
+            }
+        for name, model in doc.models.items():
+            self._connection("source", model.source, doc, f"models.{name}.source")
+            planned["model"][name] = {
+                "source": model.source,
+                "query": model.query,
+                "primary_key": list(model.primary_key),
+                "reference": model.reference,
+                "cursor": model.cursor,
+            }
+        for name, sync in doc.syncs.items():
+            where = f"syncs.{name}"
+            model_doc = doc.models.get(sync.model)
+            model_row = None if model_doc else self._existing("model", sync.model)
+            if model_doc is None and model_row is None:
+                raise ConfigError(f"no model named {sync.model!r}", field=f"{where}.model")
+            cursor = model_doc.cursor if model_doc else model_row["cursor"]  # type: ignore[index]
+            destination = self._connection(
+                "destination", sync.destination, doc, f"{where}.destination"
+            )
+            if sync.mode is WriteMode.MIRROR and not destination.supports.deletes:
+                raise ConfigError(
+                    f"destination {sync.destination!r} ({destination.type}) cannot delete,"
+                    " which mirror needs",
+                    field=f"{where}.mode",
+                )
+            if (
+                sync.mode in (WriteMode.UPDATE, WriteMode.UPSERT)
+                and not destination.supports.updates
+            ):
+                raise ConfigError(
+                    f"destination {sync.destination!r} ({destination.type}) cannot update items",
+                    field=f"{where}.mode",
+                )
+            if sync.detection is ChangeDetection.CURSOR:
+                if not cursor:
+                    raise ConfigError(
+                        f"model {sync.model!r} has no cursor column; set models.{sync.model}.cursor",
+                        field=f"{where}.detection",
+                    )
+                source_name = model_doc.source if model_doc else None
+                if source_name:
+                    source = self._connection("source", source_name, doc, f"{where}.model")
+                    if not source.supports.incremental:
+                        raise ConfigError(
+                            f"source {source_name!r} cannot read incrementally",
+                            field=f"{where}.detection",
+                        )
+            planned["sync"][name] = {
+                "model": sync.model,
+                "destination": sync.destination,
+                "type": sync.type,
+                "write_mode": sync.mode.value,
+                "detection": sync.detection.value,
+                "enabled": sync.enabled,
+                "folder": sync.folder,
+                "labels": list(sync.labels),
+                "settings": {
+                    "batch_size": sync.batch_size,
+                    "guard": sync.guard.model_dump(),
+                    "retry": sync.retry.model_dump(),
+                },
+            }
+        return planned
+
+    # -- applying ---------------------------------------------------------------------------
+    def apply(
+        self, doc: ConfigDoc, *, base_dir: Path, dry_run: bool = False, user_id: str | None = None
+    ) -> list[AppliedChange]:
+        planned = self.check(doc, base_dir)
+        changes: list[AppliedChange] = []
+        ids: dict[tuple[str, str], str] = {}
+
+        def resolve(kind: str, name: str) -> str:
+            if (kind, name) not in ids:
+                row = self.store.config.find(kind, self.workspace_id, name)
+                if row is None:  # checked above; only a concurrent delete gets here
+                    raise ConfigError(f"no {kind} named {name!r}")
+                ids[(kind, name)] = str(row["id"])
+            return ids[(kind, name)]
+
+        with self.store.engine.connect() as conn, conn.begin() as transaction:
+            for kind in ("source", "destination", "model", "sync"):
+                for name, planned_values in planned[kind].items():
+                    values = dict(planned_values)
+                    if kind == "model":
+                        values["source_id"] = resolve("source", values.pop("source"))
+                    if kind == "sync":
+                        values["model_id"] = resolve("model", values.pop("model"))
+                        values["destination_id"] = resolve("destination", values.pop("destination"))
+                    object_id, action = self.store.config.save(
+                        conn, kind, self.workspace_id, name, values, user_id=user_id
+                    )
+                    ids[(kind, name)] = object_id
+                    changes.append(AppliedChange(kind=kind, name=name, action=action))
+            if dry_run:
+                transaction.rollback()
+        return changes

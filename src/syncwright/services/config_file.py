@@ -1,0 +1,134 @@
+"""The declarative configuration file: sources, models, destinations and syncs in YAML.
+
+Parsing checks shapes and references and reports the path of the first wrong field, e.g.
+``syncs.products_to_warehouse.mode``. Connector settings are checked by each connector's
+typed config."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from syncwright.domain.errors import ConfigError
+from syncwright.domain.statuses import ChangeDetection, WriteMode
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectionDoc(BaseModel):
+    """A source or destination: its ``type`` plus the connector's own settings."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ModelDoc(_Strict):
+    source: str
+    query: str
+    primary_key: list[str]
+    reference: str | None = None
+    cursor: str | None = None
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("primary_key")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one column")
+        return value
+
+
+class GuardDoc(_Strict):
+    allow_empty: bool = False
+    max_delete_share: float = Field(default=0.5, ge=0, le=1)
+
+
+class RetryDoc(_Strict):
+    retries: int = Field(default=4, ge=0, le=100)
+    first_delay: float = Field(default=1.0, ge=0)
+    factor: float = Field(default=2.0, ge=1)
+    max_delay: float = Field(default=300.0, ge=0)
+
+
+class SyncDoc(_Strict):
+    model: str
+    destination: str
+    mode: WriteMode = WriteMode.UPSERT
+    detection: ChangeDetection = ChangeDetection.DIFF
+    type: str = "resources_update"
+    enabled: bool = True
+    folder: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    guard: GuardDoc = Field(default_factory=GuardDoc)
+    retry: RetryDoc = Field(default_factory=RetryDoc)
+
+
+class ConfigDoc(_Strict):
+    sources: dict[str, ConnectionDoc] = Field(default_factory=dict)
+    models: dict[str, ModelDoc] = Field(default_factory=dict)
+    destinations: dict[str, ConnectionDoc] = Field(default_factory=dict)
+    syncs: dict[str, SyncDoc] = Field(default_factory=dict)
+
+
+def _expand(value: Any, path: str, env: dict[str, str]) -> Any:
+    """Replace ``${NAME}`` in strings with environment variables."""
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{path}.{i}", env) for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"environment variable {name} is not set", field=path)
+            return env[name]
+
+        return _VAR.sub(sub, value)
+    return value
+
+
+def parse_config(text: str, *, env: dict[str, str] | None = None) -> ConfigDoc:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the file must be a mapping with sources, models, destinations, syncs")
+    data = _expand(data, "", dict(os.environ) if env is None else env)
+    try:
+        return ConfigDoc.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(first["msg"], field=path) from None
+
+
+def load_config(path: Path, *, env: dict[str, str] | None = None) -> ConfigDoc:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_config(text, env=env)
+
+
+Kind = Literal["source", "model", "destination", "sync"]

@@ -1,0 +1,100 @@
+"""Starting runs, following them and listing them."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from syncwright.connectors.registry import ConnectorRegistry
+from syncwright.domain.errors import ConfigError, NotFound, SyncwrightError
+from syncwright.domain.run import Run
+from syncwright.domain.statuses import RunMode, RunStatus, Trigger
+from syncwright.services.ports import RunSubmitter
+from syncwright.storage.store import Store
+
+
+class RunService:
+    def __init__(
+        self,
+        store: Store,
+        connectors: ConnectorRegistry,
+        workspace_id: str,
+        submitter: RunSubmitter | None,
+    ) -> None:
+        self.store = store
+        self.connectors = connectors
+        self.workspace_id = workspace_id
+        self.submitter = submitter
+
+    def trigger(
+        self,
+        sync_name: str,
+        *,
+        full: bool = False,
+        trigger: Trigger = Trigger.MANUAL,
+        user_id: str | None = None,
+    ) -> Run:
+        """Queue a run of a sync. It starts when no other run of that sync is live."""
+        if self.submitter is None:
+            raise SyncwrightError("this process cannot start runs (no engine was configured)")
+        sync = self.store.config.sync_by_name(self.workspace_id, sync_name)
+        if not sync.enabled:
+            raise ConfigError(f"sync {sync_name!r} is disabled", field="enabled")
+        if full:
+            model = self.store.config.model(sync.model_id)
+            source = self.store.config.source(model.source_id)
+            destination = self.store.config.destination(sync.destination_id)
+            for kind, spec, cls in (
+                ("source", source, self.connectors.source_class(source.type)),
+                ("destination", destination, self.connectors.destination_class(destination.type)),
+            ):
+                if not cls.supports.full:
+                    raise ConfigError(
+                        f"{kind} {spec.name!r} ({spec.type}) does not support a full resync"
+                    )
+        run = self.store.runs.create(
+            workspace_id=self.workspace_id,
+            sync_id=sync.id,
+            type=sync.type,
+            trigger=trigger,
+            mode=RunMode.FULL if full else RunMode.INCREMENTAL,
+            created_by_user_id=user_id,
+        )
+        self.submitter.submit(run)
+        return run
+
+    def get(self, run_id: str) -> Run:
+        run = self.store.runs.get(run_id)
+        if run.workspace_id != self.workspace_id:
+            raise NotFound(f"no run with id {run_id}")
+        return run
+
+    def list(
+        self, *, sync_name: str | None = None, status: RunStatus | None = None, limit: int = 50
+    ) -> list[Run]:
+        sync_id = (
+            self.store.config.sync_by_name(self.workspace_id, sync_name).id if sync_name else None
+        )
+        return self.store.runs.list(self.workspace_id, sync_id=sync_id, status=status, limit=limit)
+
+    def wait(
+        self,
+        run_id: str,
+        *,
+        poll: float = 0.2,
+        timeout: float | None = None,
+        on_update: Callable[[Run], None] | None = None,
+    ) -> Run:
+        """Follow a run until it ends, calling ``on_update`` on each change."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen = None
+        while True:
+            run = self.get(run_id)
+            if on_update and run.updated_at != seen:
+                seen = run.updated_at
+                on_update(run)
+            if run.status.is_final:
+                return run
+            if deadline is not None and time.monotonic() > deadline:
+                raise SyncwrightError(f"run {run_id} did not end within {timeout} s")
+            time.sleep(poll)

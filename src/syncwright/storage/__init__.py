@@ -1,0 +1,1 @@
+"""SQLAlchemy Core tables, Alembic migrations and repositories (SQLite and PostgreSQL)."""

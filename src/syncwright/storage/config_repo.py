@@ -1,0 +1,146 @@
+"""Workspaces, users and the configured sources, models, destinations and syncs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncwright.domain.clock import utcnow
+from syncwright.domain.errors import NotFound
+from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
+from syncwright.storage.tables import destinations, models, sources, syncs, workspaces
+
+#: The tables of configured objects, by the kind name used in config files and messages.
+KIND_TABLES: dict[str, sa.Table] = {
+    "source": sources,
+    "model": models,
+    "destination": destinations,
+    "sync": syncs,
+}
+
+
+class ConfigRepository:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    # -- workspaces ---------------------------------------------------------------------
+    def ensure_workspace(self, name: str) -> str:
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                sa.select(workspaces.c.id).where(workspaces.c.name == name)
+            ).scalar_one_or_none()
+            if found:
+                return str(found)
+            new_id = str(uuid.uuid4())
+            conn.execute(workspaces.insert().values(id=new_id, name=name, created_at=utcnow()))
+            return new_id
+
+    # -- generic rows -------------------------------------------------------------------
+    def find(self, kind: str, workspace_id: str, name: str) -> dict[str, Any] | None:
+        table = KIND_TABLES[kind]
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(table).where(
+                        table.c.workspace_id == workspace_id,
+                        table.c.name == name,
+                        table.c.deleted_at.is_(None),
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    def get(self, kind: str, object_id: str) -> dict[str, Any]:
+        table = KIND_TABLES[kind]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == object_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"no {kind} with id {object_id}")
+        return dict(row)
+
+    def names(self, kind: str, workspace_id: str) -> list[str]:
+        table = KIND_TABLES[kind]
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(table.c.name)
+                    .where(table.c.workspace_id == workspace_id, table.c.deleted_at.is_(None))
+                    .order_by(table.c.name)
+                ).scalars()
+            )
+
+    def save(
+        self,
+        conn: sa.Connection,
+        kind: str,
+        workspace_id: str,
+        name: str,
+        values: dict[str, Any],
+        *,
+        user_id: str | None = None,
+    ) -> tuple[str, str]:
+        """Create or update one object by name; returns (id, 'created'|'updated'|'unchanged')."""
+        table = KIND_TABLES[kind]
+        now = utcnow()
+        row = (
+            conn.execute(
+                sa.select(table).where(
+                    table.c.workspace_id == workspace_id,
+                    table.c.name == name,
+                    table.c.deleted_at.is_(None),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            new_id = str(uuid.uuid4())
+            conn.execute(
+                table.insert().values(
+                    id=new_id,
+                    workspace_id=workspace_id,
+                    name=name,
+                    created_at=now,
+                    updated_at=now,
+                    created_by_user_id=user_id,
+                    **values,
+                )
+            )
+            return new_id, "created"
+        if all(row[k] == v for k, v in values.items()):
+            return str(row["id"]), "unchanged"
+        conn.execute(table.update().where(table.c.id == row["id"]).values(updated_at=now, **values))
+        return str(row["id"]), "updated"
+
+    # -- typed reads ----------------------------------------------------------------------
+    def sync(self, sync_id: str) -> SyncSpec:
+        return SyncSpec.from_row(self.get("sync", sync_id))
+
+    def sync_by_name(self, workspace_id: str, name: str) -> SyncSpec:
+        row = self.find("sync", workspace_id, name)
+        if row is None:
+            known = ", ".join(self.names("sync", workspace_id)) or "none"
+            raise NotFound(f"no sync named {name!r} (known: {known})")
+        return SyncSpec.from_row(row)
+
+    def model(self, model_id: str) -> ModelSpec:
+        return ModelSpec.from_row(self.get("model", model_id))
+
+    def source(self, source_id: str) -> ConnectionSpec:
+        return ConnectionSpec.from_row(self.get("source", source_id))
+
+    def destination(self, destination_id: str) -> ConnectionSpec:
+        return ConnectionSpec.from_row(self.get("destination", destination_id))
+
+    def list_syncs(self, workspace_id: str) -> list[SyncSpec]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(syncs)
+                .where(syncs.c.workspace_id == workspace_id, syncs.c.deleted_at.is_(None))
+                .order_by(syncs.c.name)
+            ).mappings()
+            return [SyncSpec.from_row(r) for r in rows]

@@ -1,0 +1,217 @@
+"""Entries of the sync report: the pending change set of a run and each item's outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+
+from syncwright.domain.clock import utcnow
+from syncwright.domain.entry import Entry
+from syncwright.domain.statuses import EntryStatus, Operation
+from syncwright.sdk.changes import ItemResult
+from syncwright.storage.runs_repo import RunRepository
+from syncwright.storage.snapshots_repo import SnapshotRepository
+from syncwright.storage.tables import entries
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingItem:
+    """A change waiting in the report to be delivered."""
+
+    id: int
+    seq: int
+    item_key: str
+    reference: str
+    operation: Operation
+    row_hash: str | None
+    payload: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportFilter:
+    """Which entries to list."""
+
+    workspace_id: str
+    sync_id: str | None = None
+    run_id: str | None = None
+    status: EntryStatus | None = None
+    reference: str | None = None
+    limit: int = 100
+
+
+class EntryRepository:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.snapshots = SnapshotRepository(engine)
+        self.runs = RunRepository(engine)
+
+    def replace_pending(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        chunks: Iterable[Sequence[dict[str, Any]]],
+        *,
+        base: dict[str, Any],
+    ) -> int:
+        """Record a run's change set as pending entries (replacing any earlier attempt of it)."""
+        conn.execute(entries.delete().where(entries.c.run_id == run_id))
+        now = utcnow()
+        total = 0
+        for chunk in chunks:
+            if not chunk:
+                continue
+            conn.execute(
+                entries.insert(),
+                [
+                    {
+                        **base,
+                        **row,
+                        "run_id": run_id,
+                        "status": EntryStatus.PENDING.value,
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for row in chunk
+                ],
+            )
+            total += len(chunk)
+        return total
+
+    def pending(self, run_id: str, first_seq: int, last_seq: int) -> list[PendingItem]:
+        query = (
+            sa.select(
+                entries.c.id,
+                entries.c.seq,
+                entries.c.item_key,
+                entries.c.reference,
+                entries.c.operation,
+                entries.c.row_hash,
+                entries.c.payload,
+                entries.c.attempts,
+            )
+            .where(
+                entries.c.run_id == run_id,
+                entries.c.seq.between(first_seq, last_seq),
+                entries.c.status == EntryStatus.PENDING.value,
+            )
+            .order_by(entries.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [
+                PendingItem(**{**dict(r), "operation": Operation(r["operation"])})
+                for r in conn.execute(query).mappings()
+            ]
+
+    def record(
+        self, run_id: str, sync_id: str, outcomes: Sequence[tuple[PendingItem, ItemResult]]
+    ) -> dict[str, int]:
+        """Record each item's result, advance the snapshot for accepted items and count them,
+        all in one transaction, so a replayed batch never counts twice."""
+        now = utcnow()
+        tally = {s.value: 0 for s in EntryStatus}
+        plain_ok: list[int] = []
+        detailed: list[dict[str, Any]] = []
+        delivered: list[tuple[str, str, str]] = []
+        removed: list[str] = []
+        for item, result in outcomes:
+            tally[result.status.value] += 1
+            if result.status is EntryStatus.OK and result.endpoint_id is None:
+                plain_ok.append(item.id)
+            else:
+                detailed.append(
+                    {
+                        "entry_id": item.id,
+                        "new_status": result.status.value,
+                        "new_error": result.error,
+                        "new_endpoint_id": result.endpoint_id,
+                    }
+                )
+            if result.status in (EntryStatus.OK, EntryStatus.SENT):
+                if item.operation is Operation.REMOVE:
+                    removed.append(item.item_key)
+                else:
+                    delivered.append((item.item_key, item.reference, item.row_hash or ""))
+        with self.engine.begin() as conn:
+            for start in range(0, len(plain_ok), _CHUNK):
+                conn.execute(
+                    entries.update()
+                    .where(entries.c.id.in_(plain_ok[start : start + _CHUNK]))
+                    .values(
+                        status=EntryStatus.OK.value, attempts=entries.c.attempts + 1, updated_at=now
+                    )
+                )
+            if detailed:
+                conn.execute(
+                    entries.update()
+                    .where(entries.c.id == sa.bindparam("entry_id"))
+                    .values(
+                        status=sa.bindparam("new_status"),
+                        error=sa.bindparam("new_error"),
+                        endpoint_id=sa.bindparam("new_endpoint_id"),
+                        attempts=entries.c.attempts + 1,
+                        updated_at=now,
+                    ),
+                    detailed,
+                )
+            self.snapshots.upsert(conn, sync_id, delivered)
+            self.snapshots.delete(conn, sync_id, removed)
+            done = tally["ok"] + tally["sent"] + tally["failed"]
+            self.runs.add_outcomes(
+                conn,
+                run_id,
+                ok=tally["ok"],
+                sent=tally["sent"],
+                failed=tally["failed"],
+                pending=-done,
+            )
+        return tally
+
+    def count_by_status(self, run_id: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(entries.c.status, sa.func.count())
+                .where(entries.c.run_id == run_id)
+                .group_by(entries.c.status)
+            )
+            return {status: int(n) for status, n in rows}
+
+    def first_error(self, run_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(entries.c.error)
+                .where(entries.c.run_id == run_id, entries.c.error.is_not(None))
+                .order_by(entries.c.seq)
+                .limit(1)
+            ).scalar_one_or_none()
+
+    def payloads_with_status(self, run_id: str, status: EntryStatus) -> list[str]:
+        with self.engine.connect() as conn:
+            return [
+                p
+                for p in conn.execute(
+                    sa.select(entries.c.payload).where(
+                        entries.c.run_id == run_id, entries.c.status == status.value
+                    )
+                ).scalars()
+                if p is not None
+            ]
+
+    def list(self, f: ReportFilter) -> list[Entry]:
+        query = sa.select(entries).where(entries.c.workspace_id == f.workspace_id)
+        if f.sync_id:
+            query = query.where(entries.c.sync_id == f.sync_id)
+        if f.run_id:
+            query = query.where(entries.c.run_id == f.run_id)
+        if f.status:
+            query = query.where(entries.c.status == f.status.value)
+        if f.reference:
+            query = query.where(entries.c.reference == f.reference)
+        query = query.order_by(entries.c.id.desc()).limit(f.limit)
+        with self.engine.connect() as conn:
+            return [Entry.from_row(r) for r in conn.execute(query).mappings()]

@@ -1,0 +1,178 @@
+"""Runs: creating them, moving them through their statuses, reading them back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncwright.domain.clock import utcnow
+from syncwright.domain.counters import COUNTER_NAMES, Counters
+from syncwright.domain.errors import IllegalTransition, NotFound
+from syncwright.domain.run import Run
+from syncwright.domain.statuses import (
+    LIVE_RUN_STATUSES,
+    RunMode,
+    RunStatus,
+    Trigger,
+    check_transition,
+)
+from syncwright.storage.tables import runs, syncs
+
+_RUN_WITH_SYNC = sa.select(runs, syncs.c.name.label("sync_name")).join(
+    syncs, syncs.c.id == runs.c.sync_id
+)
+
+
+class RunRepository:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self,
+        *,
+        workspace_id: str,
+        sync_id: str,
+        type: str,
+        trigger: Trigger,
+        mode: RunMode,
+        created_by_user_id: str | None = None,
+        status: RunStatus = RunStatus.QUEUED,
+    ) -> Run:
+        now = utcnow()
+        run_id = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    workspace_id=workspace_id,
+                    sync_id=sync_id,
+                    type=type,
+                    trigger=trigger.value,
+                    mode=mode.value,
+                    status=status.value,
+                    infos={"stage": status.value},
+                    created_at=now,
+                    updated_at=now,
+                    created_by_user_id=created_by_user_id,
+                )
+            )
+        return self.get(run_id)
+
+    def get(self, run_id: str) -> Run:
+        with self.engine.connect() as conn:
+            row = conn.execute(_RUN_WITH_SYNC.where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"no run with id {run_id}")
+        return Run.from_row(row)
+
+    def list(
+        self,
+        workspace_id: str,
+        *,
+        sync_id: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+    ) -> list[Run]:
+        query = _RUN_WITH_SYNC.where(
+            runs.c.workspace_id == workspace_id, runs.c.deleted_at.is_(None)
+        )
+        if sync_id:
+            query = query.where(runs.c.sync_id == sync_id)
+        if status:
+            query = query.where(runs.c.status == status.value)
+        query = query.order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [Run.from_row(r) for r in conn.execute(query).mappings()]
+
+    def with_status(self, statuses: frozenset[RunStatus]) -> list[Run]:
+        query = _RUN_WITH_SYNC.where(runs.c.status.in_([s.value for s in statuses]))
+        with self.engine.connect() as conn:
+            return [
+                Run.from_row(r) for r in conn.execute(query.order_by(runs.c.created_at)).mappings()
+            ]
+
+    def live_for_sync(self, sync_id: str) -> list[Run]:
+        query = _RUN_WITH_SYNC.where(
+            runs.c.sync_id == sync_id, runs.c.status.in_([s.value for s in LIVE_RUN_STATUSES])
+        )
+        with self.engine.connect() as conn:
+            return [Run.from_row(r) for r in conn.execute(query).mappings()]
+
+    def transition(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        infos: dict[str, Any] | None = None,
+        counters: Counters | None = None,
+        runner: str | None = None,
+        started: bool = False,
+        ended: bool = False,
+    ) -> Run:
+        """Move a run to ``status`` (checked against the legal transitions), merging ``infos``."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    sa.select(runs.c.status, runs.c.infos, runs.c.started_at).where(
+                        runs.c.id == run_id
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound(f"no run with id {run_id}")
+            current = RunStatus(row["status"])
+            check_transition(current, status)
+            merged = {**(row["infos"] or {}), **(infos or {}), "stage": status.value}
+            values: dict[str, Any] = {"status": status.value, "infos": merged, "updated_at": now}
+            if counters is not None:
+                values.update(counters.as_dict())
+            if runner is not None:
+                values["runner"] = runner
+            if started and row["started_at"] is None:
+                values["started_at"] = now
+            if ended:
+                values["ended_at"] = now
+            updated = conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.status == current.value)
+                .values(**values)
+            )
+            if updated.rowcount != 1:
+                raise IllegalTransition(
+                    f"run {run_id} changed status while moving to {status.value}"
+                )
+        return self.get(run_id)
+
+    def update_infos(self, conn: sa.Connection, run_id: str, patch: dict[str, Any]) -> None:
+        infos = conn.execute(sa.select(runs.c.infos).where(runs.c.id == run_id)).scalar_one()
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(infos={**(infos or {}), **patch}, updated_at=utcnow())
+        )
+
+    def add_outcomes(self, conn: sa.Connection, run_id: str, **deltas: int) -> None:
+        """Add to counters inside the caller's transaction (the one that records the entries)."""
+        unknown = set(deltas) - set(COUNTER_NAMES)
+        if unknown:
+            raise ValueError(f"unknown counters {sorted(unknown)}")
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(updated_at=utcnow(), **{k: runs.c[k] + v for k, v in deltas.items() if v})
+        )
+
+    def last_finished(self, sync_id: str) -> Run | None:
+        query = (
+            _RUN_WITH_SYNC.where(runs.c.sync_id == sync_id, runs.c.ended_at.is_not(None))
+            .order_by(runs.c.ended_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return Run.from_row(row) if row else None

@@ -1,0 +1,43 @@
+"""The store: one engine and the repositories over it, built once by bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from syncwright.storage.config_repo import ConfigRepository
+from syncwright.storage.database import create_store_engine, upgrade
+from syncwright.storage.entries_repo import EntryRepository
+from syncwright.storage.runs_repo import RunRepository
+from syncwright.storage.snapshots_repo import SnapshotRepository
+
+
+@dataclass
+class Store:
+    engine: sa.Engine
+    config: ConfigRepository
+    runs: RunRepository
+    entries: EntryRepository
+    snapshots: SnapshotRepository
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        engine = create_store_engine(url)
+        return cls(
+            engine=engine,
+            config=ConfigRepository(engine),
+            runs=RunRepository(engine),
+            entries=EntryRepository(engine),
+            snapshots=SnapshotRepository(engine),
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def upgrade(self) -> None:
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()

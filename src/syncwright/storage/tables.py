@@ -1,0 +1,186 @@
+"""The tables of syncwright's store. Every change here comes with an Alembic migration."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UTCDateTime = sa.DateTime(timezone=True)
+
+
+def _audit() -> list[sa.Column[object]]:
+    return [
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("deleted_at", UTCDateTime),
+        sa.Column("created_by_user_id", sa.String(36), sa.ForeignKey("users.id")),
+    ]
+
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("password_hash", sa.String(500)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("workspace_id", sa.String(36), sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    *_audit(),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("workspace_id", sa.String(36), sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("source_id", sa.String(36), sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("primary_key", sa.JSON, nullable=False),
+    sa.Column("reference", sa.String(200)),
+    sa.Column("cursor", sa.String(200)),
+    *_audit(),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+destinations = sa.Table(
+    "destinations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("workspace_id", sa.String(36), sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    *_audit(),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+syncs = sa.Table(
+    "syncs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("workspace_id", sa.String(36), sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("model_id", sa.String(36), sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("destination_id", sa.String(36), sa.ForeignKey("destinations.id"), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("write_mode", sa.String(20), nullable=False),
+    sa.Column("detection", sa.String(20), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("folder", sa.String(200)),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    *_audit(),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+#: Per-sync engine state: the saved cursor of cursor syncs.
+sync_states = sa.Table(
+    "sync_states",
+    metadata,
+    sa.Column("sync_id", sa.String(36), sa.ForeignKey("syncs.id"), primary_key=True),
+    sa.Column("cursor", sa.JSON),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: What was last delivered successfully, per sync and item: the base of change detection.
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("sync_id", sa.String(36), primary_key=True),
+    sa.Column("item_key", sa.Text, primary_key=True),
+    sa.Column("reference", sa.Text, nullable=False),
+    sa.Column("row_hash", sa.String(32), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("workspace_id", sa.String(36), sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("sync_id", sa.String(36), sa.ForeignKey("syncs.id"), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("trigger", sa.String(20), nullable=False),
+    sa.Column("mode", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("infos", sa.JSON, nullable=False),
+    sa.Column("read", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("unchanged", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("added", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("changed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("removed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("ok", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("sent", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("pending", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("failed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("deleted_at", UTCDateTime),
+    sa.Column("runner", sa.String(200)),
+    sa.Column("created_by_user_id", sa.String(36), sa.ForeignKey("users.id")),
+    sa.Index("ix_runs_sync_created", "sync_id", "created_at"),
+    sa.Index("ix_runs_workspace_created", "workspace_id", "created_at"),
+    sa.Index("ix_runs_status", "status"),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("run_id", sa.String(36), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("sync_id", sa.String(36), nullable=False),
+    sa.Column("workspace_id", sa.String(36), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("item_key", sa.Text, nullable=False),
+    sa.Column("reference", sa.Text, nullable=False),
+    sa.Column("system", sa.String(200), nullable=False),
+    sa.Column("source_id", sa.Text, nullable=False),
+    sa.Column("endpoint_id", sa.Text),
+    sa.Column("operation", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("row_hash", sa.String(32)),
+    sa.Column("payload", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("run_id", "item_key"),
+    sa.Index("ix_entries_run_seq", "run_id", "seq"),
+    sa.Index("ix_entries_sync_reference", "sync_id", "reference"),
+    sa.Index("ix_entries_workspace_created", "workspace_id", "created_at"),
+)
