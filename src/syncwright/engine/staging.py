@@ -72,6 +72,10 @@ class Staging:
         for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
             leftover.unlink(missing_ok=True)
 
+    def _scalar(self, sql: str) -> Any:
+        rows = self.db.execute(sql).fetchall()
+        return rows[0][0] if rows else None
+
     # -- loading ----------------------------------------------------------------------------
     def add_rows(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0 and self.columns:
@@ -110,10 +114,8 @@ class Staging:
                 f" ({key_null}) AS n FROM incoming AS t)"
             )
             if self.cursor:
-                found = self.db.execute(
-                    f"SELECT to_json(max({quote(self.cursor)})) FROM incoming"
-                ).fetchone()
-                value = json.loads(found[0]) if found and found[0] else None
+                found = self._scalar(f"SELECT to_json(max({quote(self.cursor)})) FROM incoming")
+                value = json.loads(found) if found else None
                 if value is not None and (self.max_cursor is None or value > self.max_cursor):
                     self.max_cursor = value
         finally:
@@ -129,7 +131,7 @@ class Staging:
     # -- checks -----------------------------------------------------------------------------
     def check_keys(self) -> None:
         """Refuse rows with an empty or repeated primary key: they cannot be tracked."""
-        nulls = self.db.execute("SELECT count(*) FROM cur WHERE key_null").fetchone()[0]
+        nulls = self._scalar("SELECT count(*) FROM cur WHERE key_null")
         if nulls:
             raise ModelError(
                 f"{nulls} rows have an empty primary key ({', '.join(self.primary_key)})"
@@ -139,9 +141,9 @@ class Staging:
             " ORDER BY 2 DESC, 1 LIMIT 5"
         ).fetchall()
         if dups:
-            total = self.db.execute(
+            total = self._scalar(
                 "SELECT count(*) FROM (SELECT item_key FROM cur GROUP BY 1 HAVING count(*) > 1)"
-            ).fetchone()[0]
+            )
             sample = ", ".join(f"{k} ({n} rows)" for k, n in dups)
             raise ModelError(f"{total} primary keys are repeated, e.g. {sample}")
 
@@ -183,9 +185,9 @@ class Staging:
         counts = dict(
             self.db.execute("SELECT operation, count(*) FROM delta GROUP BY 1").fetchall()
         )
-        read = self.db.execute("SELECT count(*) FROM cur").fetchone()[0]
-        before = self.db.execute("SELECT count(*) FROM prev").fetchone()[0]
-        deliverable = self.db.execute("SELECT count(*) FROM changes").fetchone()[0]
+        read = self._scalar("SELECT count(*) FROM cur")
+        before = self._scalar("SELECT count(*) FROM prev")
+        deliverable = self._scalar("SELECT count(*) FROM changes")
         added, changed = counts.get("add", 0), counts.get("change", 0)
         return Diff(
             read=read,

@@ -1,0 +1,65 @@
+import pytest
+
+from syncwright.domain.errors import ConfigError
+from syncwright.domain.statuses import WriteMode
+from syncwright.services.config_file import parse_config
+
+GOOD = """
+sources:   {shop: {type: sql, url: "sqlite:///shop.db"}}
+models:    {products: {source: shop, query: "SELECT * FROM products", primary_key: id}}
+destinations: {warehouse: {type: sql, url: "${WAREHOUSE_URL}", table: products}}
+syncs:
+  products_to_warehouse: {model: products, destination: warehouse, mode: mirror, type: resources_update}
+"""
+
+
+def test_a_good_file_parses_with_defaults_and_variables():
+    doc = parse_config(GOOD, env={"WAREHOUSE_URL": "sqlite:///w.db"})
+    sync = doc.syncs["products_to_warehouse"]
+    assert sync.mode is WriteMode.MIRROR and sync.batch_size == 1000
+    assert doc.models["products"].primary_key == ["id"]
+    assert doc.destinations["warehouse"].settings() == {
+        "url": "sqlite:///w.db",
+        "table": "products",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        (GOOD.replace("mode: mirror", "mode: merge"), "syncs.products_to_warehouse.mode", "insert"),
+        (
+            GOOD.replace("primary_key: id", "primary_key: []"),
+            "models.products.primary_key",
+            "at least one",
+        ),
+        (
+            GOOD.replace("source: shop,", "source: shop, colour: red,"),
+            "models.products.colour",
+            "Extra",
+        ),
+        (GOOD + "\nextra: 1\n", "extra", "Extra"),
+        (
+            GOOD.replace("mode: mirror", "mode: mirror, batch_size: 0"),
+            "syncs.products_to_warehouse.batch_size",
+            "greater",
+        ),
+    ],
+)
+def test_a_bad_file_names_the_wrong_field(text, field, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, env={"WAREHOUSE_URL": "x"})
+    assert caught.value.field == field
+    assert message in str(caught.value)
+
+
+def test_a_missing_variable_names_where_it_was_used():
+    with pytest.raises(ConfigError) as caught:
+        parse_config(GOOD, env={})
+    assert caught.value.field == "destinations.warehouse.url"
+    assert "WAREHOUSE_URL" in str(caught.value)
+
+
+def test_broken_yaml_is_refused_clearly():
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_config("sources: {shop: [", env={})

@@ -1,0 +1,100 @@
+"""The DuckDB diff, on its own: keys, hashes, and what counts as added, changed, removed."""
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from syncwright.domain.errors import ModelError
+from syncwright.domain.statuses import WriteMode
+from syncwright.engine.staging import Staging
+
+
+def stage(tmp_path, rows, prev=None, **kw):
+    staging = Staging(tmp_path / "s.duckdb", primary_key=kw.pop("pk", ("id",)), **kw)
+    if rows:
+        staging.add_rows(pa.RecordBatch.from_pylist(rows))
+    if prev is not None:
+        staging.add_snapshot(prev)
+    return staging
+
+
+def snapshot_of(tmp_path, rows):
+    staging = stage(tmp_path, rows)
+    table = staging.db.sql("SELECT item_key, reference, row_hash FROM cur").to_arrow_table()
+    staging.close()
+    return table.to_batches()[0] if table.num_rows else None
+
+
+def test_rows_are_keyed_and_hashed_stably(tmp_path):
+    rows = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    first = snapshot_of(tmp_path, rows).to_pylist()
+    again = snapshot_of(tmp_path, list(reversed(rows))).to_pylist()
+    assert sorted(first, key=str) == sorted(again, key=str)
+    assert {r["item_key"] for r in first} == {'{"id":1}', '{"id":2}'}
+
+
+def test_composite_keys_and_references(tmp_path):
+    staging = stage(tmp_path, [{"a": 1, "b": "x", "sku": "S1"}], pk=("a", "b"), reference="sku")
+    assert staging.db.execute("SELECT item_key, source_id, reference FROM cur").fetchall() == [
+        ('{"a":1,"b":"x"}', "1/x", "S1")
+    ]
+    staging.close()
+
+
+def test_empty_and_repeated_keys_are_refused(tmp_path):
+    staging = stage(tmp_path, [{"id": None, "v": 1}])
+    with pytest.raises(ModelError, match="empty primary key"):
+        staging.check_keys()
+    staging.close()
+    staging = stage(tmp_path, [{"id": 7, "v": 1}, {"id": 7, "v": 2}])
+    with pytest.raises(ModelError, match=r"repeated, e.g. 7 \(2 rows\)"):
+        staging.check_keys()
+    staging.close()
+
+
+def test_a_missing_key_column_is_named(tmp_path):
+    staging = Staging(tmp_path / "s.duckdb", primary_key=("code",))
+    with pytest.raises(ModelError, match="no column 'code'"):
+        staging.add_rows(pa.RecordBatch.from_pylist([{"id": 1}]))
+    staging.close()
+
+
+rows_strategy = st.dictionaries(st.integers(0, 30), st.integers(0, 3), max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(before=rows_strategy, after=rows_strategy, mode=st.sampled_from(list(WriteMode)))
+def test_diff_matches_a_plain_python_diff(tmp_path_factory, before, after, mode):
+    tmp_path = tmp_path_factory.mktemp("diff")
+    prev = snapshot_of(tmp_path, [{"id": k, "v": v} for k, v in before.items()])
+    staging = stage(tmp_path, [{"id": k, "v": v} for k, v in after.items()], prev=prev)
+    diff = staging.diff(full=False, see_removals=True, write_mode=mode)
+    added = after.keys() - before.keys()
+    removed = before.keys() - after.keys()
+    changed = {k for k in after.keys() & before.keys() if after[k] != before[k]}
+    assert (diff.added, diff.changed, diff.removed) == (len(added), len(changed), len(removed))
+    assert diff.read == diff.unchanged + diff.added + diff.changed
+    expected = len(added) + (0 if mode is WriteMode.INSERT else len(changed))
+    expected += len(removed) if mode is WriteMode.MIRROR else 0
+    delivered = [row for chunk in staging.deliverable() for row in chunk]
+    assert diff.deliverable == expected == len(delivered)
+    assert [r["seq"] for r in delivered] == list(range(len(delivered)))
+    assert diff.skipped == diff.added + diff.changed + diff.removed - expected
+    staging.close()
+
+
+def test_full_resync_sends_everything_and_sees_removals(tmp_path):
+    prev = snapshot_of(tmp_path, [{"id": 1, "v": 1}, {"id": 2, "v": 1}])
+    staging = stage(tmp_path, [{"id": 1, "v": 1}, {"id": 3, "v": 1}], prev=prev)
+    diff = staging.diff(full=True, see_removals=True, write_mode=WriteMode.MIRROR)
+    assert (diff.added, diff.changed, diff.removed, diff.unchanged) == (1, 1, 1, 0)
+    staging.close()
+
+
+def test_cursor_reads_do_not_see_removals(tmp_path):
+    prev = snapshot_of(tmp_path, [{"id": 1, "v": 1}, {"id": 2, "v": 1}])
+    staging = stage(tmp_path, [{"id": 2, "v": 2}], prev=prev)
+    diff = staging.diff(full=False, see_removals=False, write_mode=WriteMode.MIRROR)
+    assert (diff.changed, diff.removed) == (1, 0)
+    staging.close()
