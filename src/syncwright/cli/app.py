@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 from pathlib import Path
@@ -18,7 +19,7 @@ from syncwright.domain.errors import SyncwrightError
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import EntryStatus, RunStatus
 from syncwright.services.config_file import load_config
-from syncwright.services.demo import build_demo, edit_demo
+from syncwright.services.demo import DEMO_SYNC, build_demo, edit_demo
 
 app = typer.Typer(help="syncwright: keep data in step between systems.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
@@ -135,7 +136,7 @@ def report(
     if as_json:
         render.print_json(console, [render.entry_dict(e) for e in found])
     else:
-        console.print(render.entries_table(found))
+        console.print(render.entries_table(found, width=console.width))
 
 
 @app.command()
@@ -160,10 +161,16 @@ def serve() -> None:
 
 @app.command()
 def demo(
-    folder: Path = typer.Option(Path("demo"), "--dir", help="Where to build the demo."),
+    folder: Path = typer.Option(Path("demo"), "--dir", help="Where to build the demo (rebuilt)."),
     rows: int = typer.Option(3000, "--rows", min=10),
 ) -> None:
-    """Build a demo catalogue, sync it, edit it, sync again, and show both runs."""
+    """Build a demo catalogue, sync it, edit it, sync again, and show both runs.
+
+    The demo keeps its store in DIR/.syncwright unless SYNCWRIGHT_HOME is set.
+    """
+    if "SYNCWRIGHT_HOME" not in os.environ:
+        shutil.rmtree(folder / ".syncwright", ignore_errors=True)
+        os.environ["SYNCWRIGHT_HOME"] = str(folder / ".syncwright")
     config = build_demo(folder, rows=rows)
     console.print(f"[bold]1.[/bold] built {rows} products in {folder / 'shop.db'}; config {config}")
     doc = load_config(config)
@@ -171,7 +178,7 @@ def demo(
         for change in sw.configs.apply(doc, base_dir=config.resolve().parent):
             console.print(f"   {change.action} {change.kind} {change.name}")
         console.print("[bold]2.[/bold] first run: everything is new")
-        first = _follow(sw, sw.runs.trigger("catalogue_to_warehouse"))
+        first = _follow(sw, sw.runs.trigger(DEMO_SYNC))
         console.print(render.summary(first))
         edit = edit_demo(folder)
         console.print(
@@ -179,14 +186,14 @@ def demo(
             f" {edit.removed} removed; {edit.rejected_sku} lost its name (the warehouse refuses it)"
         )
         console.print("[bold]4.[/bold] second run: only the differences travel")
-        second = _follow(sw, sw.runs.trigger("catalogue_to_warehouse"))
+        second = _follow(sw, sw.runs.trigger(DEMO_SYNC))
         console.print(render.summary(second))
-        console.print(
-            render.entries_table(sw.report.entries(run_id=second.id, status=EntryStatus.FAILED))
-        )
+        failed = sw.report.entries(run_id=second.id, status=EntryStatus.FAILED)
+        console.print(render.entries_table(failed, width=console.width))
+    home = os.environ["SYNCWRIGHT_HOME"]
     console.print(
-        "Next: [bold]syncwright runs[/bold], [bold]syncwright report --status failed[/bold]"
-        f" (with SYNCWRIGHT_HOME={os.environ.get('SYNCWRIGHT_HOME', '.syncwright')})"
+        f"Explore: SYNCWRIGHT_HOME={home} syncwright runs | report --status failed"
+        f" | run {DEMO_SYNC} --wait"
     )
 
 

@@ -113,30 +113,27 @@ def runs_table(runs: list[Run]) -> Table:
     return table
 
 
-def entries_table(entries: list[Entry]) -> Table:
+def entries_table(entries: list[Entry], *, width: int = 200) -> Table:
+    """The report; on narrow terminals the system, run and time columns give way to the error."""
+    wide = width >= 120
     table = Table(title="Sync report")
-    for col in (
-        "reference",
-        "system",
-        "operation",
-        "status",
-        "attempts",
-        "run",
-        "updated",
-        "error",
-    ):
-        table.add_column(col, overflow="fold")
+    columns = ["reference", "system", "op", "status", "tries", "run", "updated"]
+    if not wide:
+        columns = ["reference", "op", "status", "tries"]
+    for col in columns:
+        table.add_column(col, no_wrap=True)
+    table.add_column("error", overflow="fold")
     for e in entries:
-        table.add_row(
-            e.reference,
-            e.system,
-            e.operation.value,
-            styled(e.status.value),
-            str(e.attempts),
-            e.run_id[:8],
-            e.updated_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            e.error or "",
-        )
+        values = {
+            "reference": e.reference,
+            "system": e.system,
+            "op": e.operation.value,
+            "status": styled(e.status.value),
+            "tries": str(e.attempts),
+            "run": e.run_id[:8],
+            "updated": e.updated_at.astimezone().strftime("%m-%d %H:%M"),
+        }
+        table.add_row(*(values[c] for c in columns), e.error or "")
     return table
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+DEMO_SYNC = "catalogue_to_warehouse"
 CATEGORIES = ("shoes", "shirts", "bags", "hats", "socks", "jackets")
 COLOURS = ("red", "blue", "black", "white", "green", "yellow")
 

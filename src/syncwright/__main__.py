@@ -1,0 +1,3 @@
+from syncwright.cli.app import main
+
+main()
