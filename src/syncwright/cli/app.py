@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from syncwright.bootstrap.app import App, EngineBusy, EngineRole
 from syncwright.bootstrap.settings import Settings
 from syncwright.cli import render
+from syncwright.connectors.sql.urls import safe_url
 from syncwright.domain.errors import SyncwrightError
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import EntryStatus, RunStatus
@@ -38,7 +39,7 @@ def db_upgrade() -> None:
     settings = Settings.from_env()
     with App(settings):
         pass
-    console.print(f"store at {_safe(settings.database_url)} is up to date")
+    console.print(f"store at {safe_url(settings.database_url)} is up to date")
 
 
 @app.command()
@@ -147,7 +148,7 @@ def serve() -> None:
     try:
         with _open(EngineRole.EXECUTE) as sw:
             console.print(
-                f"syncwright engine running on {_safe(sw.settings.database_url)}; Ctrl-C stops it"
+                f"syncwright engine running on {safe_url(sw.settings.database_url)}; Ctrl-C stops it"
             )
             try:
                 while not stop.wait(1.0):
@@ -195,12 +196,6 @@ def demo(
         f"Explore: SYNCWRIGHT_HOME={home} syncwright runs | report --status failed"
         f" | run {DEMO_SYNC} --wait"
     )
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def main() -> None:

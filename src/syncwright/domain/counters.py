@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 COUNTER_NAMES = (
@@ -70,14 +70,3 @@ class Counters:
                 f" + failed + skipped = {self.outcomes}"
             )
         return found
-
-    def with_outcomes(
-        self, *, ok: int = 0, sent: int = 0, failed: int = 0, pending: int = 0
-    ) -> Counters:
-        return replace(
-            self,
-            ok=self.ok + ok,
-            sent=self.sent + sent,
-            failed=self.failed + failed,
-            pending=self.pending + pending,
-        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -129,6 +129,3 @@ def load_config(path: Path, *, env: dict[str, str] | None = None) -> ConfigDoc:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     return parse_config(text, env=env)
-
-
-Kind = Literal["source", "model", "destination", "sync"]

@@ -45,10 +45,12 @@ class ReportFilter:
 
 
 class EntryRepository:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self, engine: sa.Engine, snapshots: SnapshotRepository, runs: RunRepository
+    ) -> None:
         self.engine = engine
-        self.snapshots = SnapshotRepository(engine)
-        self.runs = RunRepository(engine)
+        self.snapshots = snapshots
+        self.runs = runs
 
     def replace_pending(
         self,

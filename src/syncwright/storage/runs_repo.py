@@ -12,7 +12,6 @@ from syncwright.domain.counters import COUNTER_NAMES, Counters
 from syncwright.domain.errors import IllegalTransition, NotFound
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import (
-    LIVE_RUN_STATUSES,
     RunMode,
     RunStatus,
     Trigger,
@@ -93,13 +92,6 @@ class RunRepository:
                 Run.from_row(r) for r in conn.execute(query.order_by(runs.c.created_at)).mappings()
             ]
 
-    def live_for_sync(self, sync_id: str) -> list[Run]:
-        query = _RUN_WITH_SYNC.where(
-            runs.c.sync_id == sync_id, runs.c.status.in_([s.value for s in LIVE_RUN_STATUSES])
-        )
-        with self.engine.connect() as conn:
-            return [Run.from_row(r) for r in conn.execute(query).mappings()]
-
     def transition(
         self,
         run_id: str,
@@ -166,13 +158,3 @@ class RunRepository:
             .where(runs.c.id == run_id)
             .values(updated_at=utcnow(), **{k: runs.c[k] + v for k, v in deltas.items() if v})
         )
-
-    def last_finished(self, sync_id: str) -> Run | None:
-        query = (
-            _RUN_WITH_SYNC.where(runs.c.sync_id == sync_id, runs.c.ended_at.is_not(None))
-            .order_by(runs.c.ended_at.desc())
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-        return Run.from_row(row) if row else None

@@ -49,16 +49,6 @@ class SnapshotRepository:
                     schema=SNAPSHOT_SCHEMA,
                 )
 
-    def as_dict(self, sync_id: str) -> dict[str, str]:
-        """item_key -> row_hash; for tests and small inspections."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(snapshots.c.item_key, snapshots.c.row_hash).where(
-                    snapshots.c.sync_id == sync_id
-                )
-            )
-            return {k: h for k, h in rows}
-
     def upsert(
         self, conn: sa.Connection, sync_id: str, rows: Iterable[tuple[str, str, str]]
     ) -> None:

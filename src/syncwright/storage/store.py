@@ -24,12 +24,14 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         engine = create_store_engine(url)
+        runs = RunRepository(engine)
+        snapshots = SnapshotRepository(engine)
         return cls(
             engine=engine,
             config=ConfigRepository(engine),
-            runs=RunRepository(engine),
-            entries=EntryRepository(engine),
-            snapshots=SnapshotRepository(engine),
+            runs=runs,
+            entries=EntryRepository(engine, snapshots, runs),
+            snapshots=snapshots,
         )
 
     @property

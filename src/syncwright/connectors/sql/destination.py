@@ -132,7 +132,7 @@ class SqlDestination(Destination):
                             conn, lambda c, r: apply(c, table, batch, r), writes, rows, results
                         )
                 if removes:
-                    keys = [_bind_key(batch.changes[i].key) for i in removes]
+                    keys = [batch.changes[i].key for i in removes]
                     self._isolate(
                         conn, lambda c, r: self._delete(c, table, batch, r), removes, keys, results
                     )
@@ -239,10 +239,6 @@ class SqlDestination(Destination):
         pk = batch.primary_key
         stmt = table.delete().where(*[table.c[k] == sa.bindparam(f"key_{k}") for k in pk])
         conn.execute(stmt, [{f"key_{k}": key[k] for k in pk} for key in keys])
-
-
-def _bind_key(key: dict[str, Any]) -> dict[str, Any]:
-    return dict(key)
 
 
 def _describe(row: dict[str, Any], pk: tuple[str, ...]) -> str:
