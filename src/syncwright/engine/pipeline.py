@@ -27,7 +27,7 @@ from syncwright.domain.statuses import (
     WriteMode,
 )
 from syncwright.engine.codec import Codec
-from syncwright.engine.runtime import Runtime
+from syncwright.engine.runtime import Delivery, Runtime
 from syncwright.engine.staging import Staging
 from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.source import ReadRequest
@@ -165,18 +165,32 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
     return Plan(batches=batches, total=total)
 
 
+def _delivery(rt: Runtime, run: Run) -> Delivery:
+    found = rt.deliveries.get(run.id)
+    if found is None:
+        sync = rt.store.config.sync(run.sync_id)
+        columns = tuple(Column(**c) for c in run.infos.get("columns", []))
+        found = Delivery(
+            sync=sync,
+            model=rt.store.config.model(sync.model_id),
+            destination=rt.store.config.destination(sync.destination_id),
+            columns=columns,
+            codec=Codec(columns),
+        )
+        rt.deliveries[run.id] = found
+    return found
+
+
 def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return {}
-    sync = rt.store.config.sync(run.sync_id)
+    plan = _delivery(rt, run)
+    sync, spec, codec = plan.sync, plan.destination, plan.codec
     first = index * sync.batch_size
     items = rt.store.entries.pending(run_id, first, first + sync.batch_size - 1)
     if not items:
         return {}
-    model = rt.store.config.model(sync.model_id)
-    columns = tuple(Column(**c) for c in run.infos.get("columns", []))
-    codec = Codec(columns)
     changes = [
         Change(
             operation=item.operation,
@@ -187,9 +201,11 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         )
         for item in items
     ]
-    spec = rt.store.config.destination(sync.destination_id)
     batch = ChangeBatch(
-        changes=changes, write_mode=sync.write_mode, primary_key=model.primary_key, columns=columns
+        changes=changes,
+        write_mode=sync.write_mode,
+        primary_key=plan.model.primary_key,
+        columns=plan.columns,
     )
     try:
         destination = rt.open_destinations.get(run_id)
@@ -209,18 +225,16 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
             items
         )
     tally = rt.store.entries.record(run_id, sync.id, list(zip(items, results)))
-    done = rt.store.runs.get(run_id).counters
+    # Only this run's workflow writes its counters, so the ones read above plus this batch's
+    # tally are current.
+    before = run.counters
+    total = before.ok + before.sent + before.failed + before.pending
+    done = before.ok + before.sent + before.failed + tally["ok"] + tally["sent"] + tally["failed"]
     with rt.store.engine.begin() as conn:
         rt.store.runs.update_infos(
             conn,
             run_id,
-            {
-                "progress": {
-                    "done": done.ok + done.sent + done.failed,
-                    "total": done.ok + done.sent + done.failed + done.pending,
-                    "batches_done": index + 1,
-                }
-            },
+            {"progress": {"done": done, "total": total, "batches_done": index + 1}},
         )
     return tally
 

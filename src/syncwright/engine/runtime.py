@@ -6,8 +6,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncwright.connectors.registry import ConnectorRegistry
+from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
+from syncwright.engine.codec import Codec
+from syncwright.sdk.changes import Column
 from syncwright.sdk.destination import Destination
 from syncwright.storage.store import Store
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """What every batch of one run needs, read once per process: the configuration as it was
+    when the batch first ran, and the model's columns."""
+
+    sync: SyncSpec
+    model: ModelSpec
+    destination: ConnectionSpec
+    columns: tuple[Column, ...]
+    codec: Codec
 
 
 @dataclass
@@ -18,8 +33,10 @@ class Runtime:
     runner: str
     #: Destinations open for runs in progress in this process, so batches reuse connections.
     open_destinations: dict[str, Destination] = field(default_factory=dict)
+    deliveries: dict[str, Delivery] = field(default_factory=dict)
 
     def release(self, run_id: str) -> None:
+        self.deliveries.pop(run_id, None)
         destination = self.open_destinations.pop(run_id, None)
         if destination is not None:
             destination.close()
