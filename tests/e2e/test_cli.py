@@ -14,29 +14,27 @@ from pathlib import Path
 import pytest
 
 from tests.support.catalogue import Catalogue
+from tests.support.examples import SEED_RUN_FIELDS
 
 CLI = [sys.executable, "-m", "syncwright"]
 
 CONFIG = """
 sources:   {shop: {type: sql, url: "sqlite:///shop.db"}}
-models:    {products: {source: shop, query: "SELECT * FROM products", primary_key: id, reference: sku}}
+models:
+  products: {source: shop, query: "SELECT * FROM products", primary_key: id, reference: sku}
+  broken_model: {source: shop, query: "SELECT * FROM nowhere", primary_key: id}
 destinations: {warehouse: {type: sql, url: "sqlite:///warehouse.db", table: products}}
 syncs:
   products_to_warehouse: {model: products, destination: warehouse, mode: mirror}
   broken: {model: broken_model, destination: warehouse}
-models_extra: {}
-""".replace("models_extra: {}\n", "")
+"""
 
 
 @pytest.fixture
 def workspace(tmp_path):
     shop = Catalogue(tmp_path / "shop.db")
     shop.put(*({"id": i} for i in range(1, 21)))
-    text = CONFIG.replace(
-        "models:    {products:",
-        'models:    {broken_model: {source: shop, query: "SELECT * FROM nowhere", primary_key: id}, products:',
-    )
-    (tmp_path / "sw.yml").write_text(text)
+    (tmp_path / "sw.yml").write_text(CONFIG)
     return tmp_path
 
 
@@ -72,21 +70,7 @@ def test_apply_run_runs_and_report(workspace):
     runs = json.loads(sw(workspace, "runs", "--sync", "products_to_warehouse", "--json").stdout)
     assert len(runs) == 1 and runs[0]["status"] == "succeeded"
     assert runs[0]["counters"]["ok"] == 20 and runs[0]["trigger"] == "manual"
-    for field in (
-        "id",
-        "workspace_id",
-        "type",
-        "status",
-        "infos",
-        "created_at",
-        "started_at",
-        "ended_at",
-        "updated_at",
-        "deleted_at",
-        "runner",
-        "created_by_user_id",
-    ):
-        assert field in runs[0]
+    assert runs[0].keys() >= SEED_RUN_FIELDS
 
     entries = json.loads(
         sw(workspace, "report", "--run", runs[0]["id"], "--json", "--limit", "500").stdout

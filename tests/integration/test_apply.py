@@ -8,14 +8,9 @@ from syncwright.bootstrap.app import App
 from syncwright.bootstrap.settings import Settings
 from syncwright.domain.errors import ConfigError
 from syncwright.services.config_file import parse_config
+from tests.support.examples import EXAMPLE_CONFIG
 
-GOOD = """
-sources:   {shop: {type: sql, url: "sqlite:///shop.db"}}
-models:    {products: {source: shop, query: "SELECT * FROM products", primary_key: id}}
-destinations: {warehouse: {type: sql, url: "sqlite:///warehouse.db", table: products}}
-syncs:
-  products_to_warehouse: {model: products, destination: warehouse, mode: mirror, type: resources_update}
-"""
+GOOD = EXAMPLE_CONFIG.replace("${WAREHOUSE_URL}", "sqlite:///warehouse.db")
 
 
 @pytest.fixture

@@ -11,22 +11,9 @@ from syncwright.domain.errors import IllegalTransition
 from syncwright.domain.statuses import RunMode, RunStatus, Trigger
 from syncwright.storage.database import current_revision, head_revision
 from syncwright.storage.store import Store
+from tests.support.examples import SEED_RUN_FIELDS
 
 _n = itertools.count()
-SEED_FIELDS = {
-    "id",
-    "workspace_id",
-    "type",
-    "status",
-    "infos",
-    "created_at",
-    "started_at",
-    "ended_at",
-    "updated_at",
-    "deleted_at",
-    "runner",
-    "created_by_user_id",
-}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -68,7 +55,7 @@ def test_sqlite_store_uses_wal(tmp_path):
 def test_a_run_carries_the_synchronisation_record(store):
     columns = {c["name"] for c in sa.inspect(store.engine).get_columns("runs")}
     assert (
-        SEED_FIELDS
+        SEED_RUN_FIELDS
         | {"sync_id", "trigger", "mode", "read", "added", "changed", "removed", "ok", "failed"}
         <= columns
     )

@@ -3,14 +3,9 @@ import pytest
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.statuses import WriteMode
 from syncwright.services.config_file import parse_config
+from tests.support.examples import EXAMPLE_CONFIG
 
-GOOD = """
-sources:   {shop: {type: sql, url: "sqlite:///shop.db"}}
-models:    {products: {source: shop, query: "SELECT * FROM products", primary_key: id}}
-destinations: {warehouse: {type: sql, url: "${WAREHOUSE_URL}", table: products}}
-syncs:
-  products_to_warehouse: {model: products, destination: warehouse, mode: mirror, type: resources_update}
-"""
+GOOD = EXAMPLE_CONFIG
 
 
 def test_a_good_file_parses_with_defaults_and_variables():

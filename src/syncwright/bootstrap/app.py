@@ -54,8 +54,8 @@ class App:
         self.engine: DbosEngine | None = None
         submitter: RunSubmitter | None = None
         if role is EngineRole.AUTO:
-            role = EngineRole.EXECUTE if self._take_lock(wait=False) else EngineRole.SUBMIT
-        elif role is EngineRole.EXECUTE and not self._take_lock(wait=False):
+            role = EngineRole.EXECUTE if self._take_lock() else EngineRole.SUBMIT
+        elif role is EngineRole.EXECUTE and not self._take_lock():
             self.store.close()
             raise EngineBusy(f"another syncwright engine is running on {settings.home}")
         if role is EngineRole.EXECUTE:
@@ -86,10 +86,10 @@ class App:
         self.runs = RunService(self.store, self.connectors, self.workspace_id, submitter)
         self.report = ReportService(self.store, self.workspace_id)
 
-    def _take_lock(self, *, wait: bool) -> bool:
+    def _take_lock(self) -> bool:
         handle = open(self.settings.home / "engine.lock", "a+")  # noqa: SIM115 (held for the process)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             return False

@@ -9,7 +9,6 @@ one queue partitioned by sync, so a sync never has two live runs, on one worker 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
 
@@ -116,9 +115,6 @@ class DbosEngine:
     def submit(self, run: Run) -> None:
         with SetWorkflowID(run.id), SetEnqueueOptions(queue_partition_key=run.sync_id):
             self.queue.enqueue(run_workflow, run.id)
-
-    def wait(self, run_id: str) -> Any:
-        return DBOS.retrieve_workflow(run_id).get_result()
 
     def shutdown(self) -> None:
         global _runtime
