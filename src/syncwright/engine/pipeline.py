@@ -7,6 +7,7 @@ snapshot and counters in one transaction; finish recounts from the entries.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -17,6 +18,7 @@ import pyarrow as pa
 
 from syncwright.domain.counters import Counters
 from syncwright.domain.errors import GuardTripped, ModelError, SourceError, SyncwrightError
+from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import (
     ChangeDetection,
@@ -26,11 +28,14 @@ from syncwright.domain.statuses import (
     RunStatus,
     WriteMode,
 )
+from syncwright.domain.sync import ConnectionSpec
 from syncwright.engine.codec import Codec
 from syncwright.engine.runtime import Delivery, Runtime
 from syncwright.engine.staging import Staging
 from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
+from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.sdk.source import ReadRequest
+from syncwright.storage.entries_repo import PendingItem
 
 DICT_BATCH = 10_000
 
@@ -76,7 +81,10 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
     model = config.model(sync.model_id)
     source_spec = config.source(model.source_id)
     destination_spec = config.destination(sync.destination_id)
-    full = run.mode is RunMode.FULL
+    destination_class = rt.connectors.destination_class(destination_spec.type)
+    full = run.mode is RunMode.FULL or destination_class.wants_full_model(
+        destination_class.config_class.parse(destination_spec.config)
+    )
     by_cursor = sync.detection is ChangeDetection.CURSOR and not full
 
     started = time.monotonic()
@@ -206,12 +214,11 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         write_mode=sync.write_mode,
         primary_key=plan.model.primary_key,
         columns=plan.columns,
+        run_id=run_id,
+        index=index,
     )
     try:
-        destination = rt.open_destinations.get(run_id)
-        if destination is None:
-            destination = rt.connectors.destination_class(spec.type)(spec.config)
-            rt.open_destinations[run_id] = destination
+        destination = _destination(rt, run_id, spec)
         results = destination.write(batch)
         if len(results) != len(items):
             results = [
@@ -224,7 +231,8 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         results = [ItemResult.failed(f"destination {spec.name}: {exc}", retryable=True)] * len(
             items
         )
-    tally = rt.store.entries.record(run_id, sync.id, list(zip(items, results)))
+    outcomes, retry_in = _apply_retry_policy(sync.retry, items, results)
+    tally: dict[str, Any] = rt.store.entries.record(run_id, sync.id, outcomes)
     # Only this run's workflow writes its counters, so the ones read above plus this batch's
     # tally are current.
     before = run.counters
@@ -236,7 +244,111 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
             run_id,
             {"progress": {"done": done, "total": total, "batches_done": index + 1}},
         )
+    if retry_in is not None:
+        tally["retry_in"] = retry_in
     return tally
+
+
+def _destination(rt: Runtime, run_id: str, spec: ConnectionSpec) -> Destination:
+    """The run's destination, opened once per process and reused by its batches."""
+    destination = rt.open_destinations.get(run_id)
+    if destination is None:
+        destination = rt.connectors.destination_class(spec.type)(spec.config)
+        rt.open_destinations[run_id] = destination
+    return destination
+
+
+def _apply_retry_policy(
+    policy: RetryPolicy, items: list[PendingItem], results: list[ItemResult]
+) -> tuple[list[tuple[PendingItem, ItemResult]], float | None]:
+    """Keep retryable failures pending while the policy allows another attempt; say how long
+    to wait before the batch's next attempt (the longest delay asked, Retry-After included)."""
+    outcomes: list[tuple[PendingItem, ItemResult]] = []
+    retry_in: float | None = None
+    for item, result in zip(items, results):
+        attempts = item.attempts + 1
+        if result.status is EntryStatus.FAILED and result.retryable:
+            decision = policy.decide(
+                attempts=attempts, retryable=True, retry_after=result.retry_after
+            )
+            if decision.retry:
+                retry_in = max(retry_in or 0.0, decision.delay)
+                result = ItemResult(status=EntryStatus.PENDING, error=result.error)
+            elif attempts > 1:
+                result = ItemResult.failed(f"{result.error} (gave up after {attempts} attempts)")
+        outcomes.append((item, result))
+    return outcomes, retry_in
+
+
+def publish(rt: Runtime, run_id: str) -> float | None:
+    """Let the destination publish the run's file (feeds, uploads) and record it as the run's
+    artifact. Sent items become ok when the endpoint needs no confirmation, or failed when the
+    publication fails. Returns how long to wait before asking for a confirmation, if needed."""
+    run = rt.store.runs.get(run_id)
+    if run.status.is_final:
+        return None
+    plan = _delivery(rt, run)
+    sync, spec = plan.sync, plan.destination
+    info = RunInfo(run_id=run_id, sync_name=sync.name, started_at=run.started_at or run.created_at)
+    try:
+        publication = _destination(rt, run_id, spec).publish(info)
+    except Exception as exc:
+        rt.release(run_id)
+        rt.store.entries.settle_sent(run_id, sync.id, error=f"destination {spec.name}: {exc}")
+        return None
+    if publication is None:
+        rt.store.entries.settle_sent(run_id, sync.id)
+        return None
+    rt.store.artifacts.save(
+        run_id=run_id,
+        sync_id=sync.id,
+        workspace_id=sync.workspace_id,
+        location=publication.location,
+        latest=publication.latest,
+        size=publication.size,
+        checksum=publication.checksum,
+        rows=publication.rows,
+        content_type=publication.content_type,
+    )
+    if not publication.awaiting_confirmation:
+        rt.store.entries.settle_sent(run_id, sync.id)
+        return None
+    waiting = {
+        "publication": dataclasses.asdict(publication),
+        "confirm_deadline": time.time() + publication.confirm_timeout,
+    }
+    with rt.store.engine.begin() as conn:
+        rt.store.runs.update_infos(conn, run_id, waiting)
+    return publication.confirm_interval
+
+
+def confirm(rt: Runtime, run_id: str) -> float | None:
+    """Ask the destination whether it confirmed the run's publication; sent items become ok,
+    or failed once the confirmation timeout has passed. Returns when to ask again, if ever."""
+    run = rt.store.runs.get(run_id)
+    if run.status.is_final or "publication" not in run.infos:
+        return None
+    plan = _delivery(rt, run)
+    sync, spec = plan.sync, plan.destination
+    publication = Publication(**run.infos["publication"])
+    try:
+        confirmed = _destination(rt, run_id, spec).confirm(publication)
+        problem = ""
+    except Exception as exc:  # an endpoint that cannot be asked now may answer later
+        rt.release(run_id)
+        confirmed, problem = False, f"; last check failed: {exc}"
+    if confirmed:
+        rt.store.entries.settle_sent(run_id, sync.id)
+        return None
+    if time.time() >= float(run.infos["confirm_deadline"]):
+        rt.store.entries.settle_sent(
+            run_id,
+            sync.id,
+            error=f"{spec.name} did not confirm {publication.location} within"
+            f" {publication.confirm_timeout:g} s{problem}",
+        )
+        return None
+    return publication.confirm_interval
 
 
 def finish(rt: Runtime, run_id: str) -> str:

@@ -40,6 +40,16 @@ def _deliver(run_id: str, index: int) -> dict[str, int]:
     return pipeline.deliver(_rt(), run_id, index)
 
 
+@DBOS.step(name="syncwright.publish")
+def _publish(run_id: str) -> float | None:
+    return pipeline.publish(_rt(), run_id)
+
+
+@DBOS.step(name="syncwright.confirm")
+def _confirm(run_id: str) -> float | None:
+    return pipeline.confirm(_rt(), run_id)
+
+
 @DBOS.step(name="syncwright.finish")
 def _finish(run_id: str) -> str:
     return pipeline.finish(_rt(), run_id)
@@ -52,11 +62,22 @@ def _fail(run_id: str, message: str) -> str:
 
 @DBOS.workflow(name=WORKFLOW)
 def run_workflow(run_id: str) -> str:
-    """Prepare the change set, deliver it batch by batch (one checkpointed step each), finish."""
+    """Prepare the change set, deliver it batch by batch (one checkpointed step each, tried
+    again after a durable sleep while the retry policy allows), publish, wait for the
+    endpoint's confirmation if it gives one, finish. A restart resumes after the last
+    completed step, with the attempts already made."""
     try:
         plan = _prepare(run_id)
         for index in range(plan["batches"]):
-            _deliver(run_id, index)
+            while True:
+                outcome = _deliver(run_id, index)
+                if outcome.get("retry_in") is None:
+                    break
+                DBOS.sleep(outcome["retry_in"])
+        wait = _publish(run_id)
+        while wait is not None:
+            DBOS.sleep(wait)
+            wait = _confirm(run_id)
         return _finish(run_id)
     except Exception as exc:
         return _fail(run_id, str(exc) or type(exc).__name__)

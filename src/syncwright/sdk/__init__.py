@@ -5,7 +5,7 @@ from syncwright.domain.statuses import Operation, WriteMode
 from syncwright.sdk.capabilities import Capabilities
 from syncwright.sdk.changes import Change, ChangeBatch, ItemResult
 from syncwright.sdk.config import ConnectorConfig, redact
-from syncwright.sdk.destination import Destination
+from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.sdk.source import ReadRequest, Source
 
 __all__ = [
@@ -18,7 +18,9 @@ __all__ = [
     "DestinationError",
     "ItemResult",
     "Operation",
+    "Publication",
     "ReadRequest",
+    "RunInfo",
     "Source",
     "SourceError",
     "SyncwrightError",

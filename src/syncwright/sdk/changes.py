@@ -33,6 +33,10 @@ class ChangeBatch:
     write_mode: WriteMode
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...] = field(default=())
+    #: The run this batch belongs to and its number in the run, from 0: a destination that
+    #: stages files can name them by these, so a replayed batch overwrites its own part.
+    run_id: str = ""
+    index: int = 0
 
     def __len__(self) -> int:
         return len(self.changes)
@@ -46,6 +50,8 @@ class ItemResult:
     endpoint_id: str | None = None
     error: str | None = None
     retryable: bool = False
+    #: Seconds the endpoint asked to wait before trying again (e.g. HTTP ``Retry-After``).
+    retry_after: float | None = None
 
     @classmethod
     def ok(cls, endpoint_id: str | None = None) -> ItemResult:
@@ -56,5 +62,11 @@ class ItemResult:
         return cls(status=EntryStatus.SENT, endpoint_id=endpoint_id)
 
     @classmethod
-    def failed(cls, error: str, *, retryable: bool = False) -> ItemResult:
-        return cls(status=EntryStatus.FAILED, error=error, retryable=retryable)
+    def failed(
+        cls, error: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> ItemResult:
+        """``retryable``: worth trying again later (timeouts, 5xx, 429), as the sync's retry
+        policy decides; otherwise the item fails at once (a rejected value, a 4xx)."""
+        return cls(
+            status=EntryStatus.FAILED, error=error, retryable=retryable, retry_after=retry_after
+        )

@@ -35,6 +35,13 @@ class Source(ABC):
             config if isinstance(config, ConnectorConfig) else self.config_class.parse(config)
         )
 
+    @classmethod
+    def check_query(cls, query: str) -> None:
+        """Refuse a model query this source cannot run (raise ValueError with the reason)."""
+
+    def check(self) -> None:
+        """Test the connection (``syncwright check``); raise SourceError with the reason."""
+
     @abstractmethod
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch | dict[str, Any]]:
         """Yield the model's rows, as Arrow record batches (preferred) or dicts."""

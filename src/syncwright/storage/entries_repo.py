@@ -113,14 +113,14 @@ class EntryRepository:
     def record(
         self, run_id: str, sync_id: str, outcomes: Sequence[tuple[PendingItem, ItemResult]]
     ) -> dict[str, int]:
-        """Record each item's result, advance the snapshot for accepted items and count them,
-        all in one transaction, so a replayed batch never counts twice."""
+        """Record each item's result, advance the snapshot for confirmed items and count them,
+        all in one transaction, so a replayed batch never counts twice. A ``pending`` result
+        is an item to try again: its attempt and error are recorded and it stays pending."""
         now = utcnow()
         tally = {s.value: 0 for s in EntryStatus}
         plain_ok: list[int] = []
         detailed: list[dict[str, Any]] = []
-        delivered: list[tuple[str, str, str]] = []
-        removed: list[str] = []
+        confirmed: list[PendingItem] = []
         for item, result in outcomes:
             tally[result.status.value] += 1
             if result.status is EntryStatus.OK and result.endpoint_id is None:
@@ -134,18 +134,18 @@ class EntryRepository:
                         "new_endpoint_id": result.endpoint_id,
                     }
                 )
-            if result.status in (EntryStatus.OK, EntryStatus.SENT):
-                if item.operation is Operation.REMOVE:
-                    removed.append(item.item_key)
-                else:
-                    delivered.append((item.item_key, item.reference, item.row_hash or ""))
+            if result.status is EntryStatus.OK:
+                confirmed.append(item)
         with self.engine.begin() as conn:
             for start in range(0, len(plain_ok), _CHUNK):
                 conn.execute(
                     entries.update()
                     .where(entries.c.id.in_(plain_ok[start : start + _CHUNK]))
                     .values(
-                        status=EntryStatus.OK.value, attempts=entries.c.attempts + 1, updated_at=now
+                        status=EntryStatus.OK.value,
+                        attempts=entries.c.attempts + 1,
+                        error=None,
+                        updated_at=now,
                     )
                 )
             if detailed:
@@ -161,8 +161,7 @@ class EntryRepository:
                     ),
                     detailed,
                 )
-            self.snapshots.upsert(conn, sync_id, delivered)
-            self.snapshots.delete(conn, sync_id, removed)
+            self._advance_snapshot(conn, sync_id, confirmed)
             done = tally["ok"] + tally["sent"] + tally["failed"]
             self.runs.add_outcomes(
                 conn,
@@ -173,6 +172,74 @@ class EntryRepository:
                 pending=-done,
             )
         return tally
+
+    def _advance_snapshot(
+        self, conn: sa.Connection, sync_id: str, items: Sequence[PendingItem]
+    ) -> None:
+        """The snapshot follows what the destination confirmed: delivered rows are recorded,
+        removed rows forgotten, so anything not confirmed goes again next run."""
+        self.snapshots.upsert(
+            conn,
+            sync_id,
+            [
+                (i.item_key, i.reference, i.row_hash or "")
+                for i in items
+                if i.operation is not Operation.REMOVE
+            ],
+        )
+        self.snapshots.delete(
+            conn, sync_id, [i.item_key for i in items if i.operation is Operation.REMOVE]
+        )
+
+    def settle_sent(
+        self, run_id: str, sync_id: str, *, error: str | None = None, chunk: int = 5000
+    ) -> int:
+        """Turn the run's ``sent`` entries into ``ok`` (confirmed; the snapshot advances) or,
+        with an error, into ``failed``. Returns how many entries changed."""
+        status = EntryStatus.FAILED if error else EntryStatus.OK
+        changed = 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = (
+                    conn.execute(
+                        sa.select(
+                            entries.c.id,
+                            entries.c.seq,
+                            entries.c.item_key,
+                            entries.c.reference,
+                            entries.c.operation,
+                            entries.c.row_hash,
+                            entries.c.attempts,
+                        )
+                        .where(
+                            entries.c.run_id == run_id,
+                            entries.c.status == EntryStatus.SENT.value,
+                        )
+                        .order_by(entries.c.seq)
+                        .limit(chunk)
+                    )
+                    .mappings()
+                    .all()
+                )
+                if not rows:
+                    return changed
+                items = [
+                    PendingItem(**{**r, "payload": None, "operation": Operation(r["operation"])})
+                    for r in rows
+                ]
+                ids = [i.id for i in items]
+                for start in range(0, len(ids), _CHUNK):
+                    conn.execute(
+                        entries.update()
+                        .where(entries.c.id.in_(ids[start : start + _CHUNK]))
+                        .values(status=status.value, error=error, updated_at=utcnow())
+                    )
+                if status is EntryStatus.OK:
+                    self._advance_snapshot(conn, sync_id, items)
+                    self.runs.add_outcomes(conn, run_id, ok=len(ids), sent=-len(ids))
+                else:
+                    self.runs.add_outcomes(conn, run_id, failed=len(ids), sent=-len(ids))
+                changed += len(ids)
 
     def count_by_status(self, run_id: str) -> dict[str, int]:
         with self.engine.connect() as conn:

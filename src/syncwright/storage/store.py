@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from syncwright.storage.artifacts_repo import ArtifactRepository
 from syncwright.storage.config_repo import ConfigRepository
 from syncwright.storage.database import create_store_engine, upgrade
 from syncwright.storage.entries_repo import EntryRepository
@@ -20,6 +21,7 @@ class Store:
     runs: RunRepository
     entries: EntryRepository
     snapshots: SnapshotRepository
+    artifacts: ArtifactRepository
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -32,6 +34,7 @@ class Store:
             runs=runs,
             entries=EntryRepository(engine, snapshots, runs),
             snapshots=snapshots,
+            artifacts=ArtifactRepository(engine),
         )
 
     @property

@@ -184,3 +184,23 @@ entries = sa.Table(
     sa.Index("ix_entries_sync_reference", "sync_id", "reference"),
     sa.Index("ix_entries_workspace_created", "workspace_id", "created_at"),
 )
+
+#: Files runs published (feeds, uploads): where, how big, their checksum, and the constant
+#: "latest" location that always holds the newest complete one.
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("run_id", sa.String(36), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("sync_id", sa.String(36), sa.ForeignKey("syncs.id"), nullable=False),
+    sa.Column("workspace_id", sa.String(36), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("latest", sa.Text),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("checksum", sa.String(100), nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("run_id"),
+    sa.Index("ix_artifacts_sync_created", "sync_id", "created_at"),
+)
