@@ -18,7 +18,12 @@ Kind = Literal["source", "destination"]
 
 BUILTIN: dict[tuple[Kind, str], str] = {
     ("source", "sql"): "syncwright.connectors.sql.source:SqlSource",
+    ("source", "files"): "syncwright.connectors.files.source:FileSource",
+    ("source", "http"): "syncwright.connectors.http.source:HttpSource",
     ("destination", "sql"): "syncwright.connectors.sql.destination:SqlDestination",
+    ("destination", "http"): "syncwright.connectors.http.destination:HttpDestination",
+    ("destination", "file_feed"): "syncwright.connectors.files.feed:FileFeed",
+    ("destination", "sftp"): "syncwright.connectors.sftp.destination:SftpDestination",
 }
 
 

@@ -289,7 +289,12 @@ def publish(rt: Runtime, run_id: str) -> float | None:
         return None
     plan = _delivery(rt, run)
     sync, spec = plan.sync, plan.destination
-    info = RunInfo(run_id=run_id, sync_name=sync.name, started_at=run.started_at or run.created_at)
+    info = RunInfo(
+        run_id=run_id,
+        sync_name=sync.name,
+        started_at=run.started_at or run.created_at,
+        columns=plan.columns,
+    )
     try:
         publication = _destination(rt, run_id, spec).publish(info)
     except Exception as exc:

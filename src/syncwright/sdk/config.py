@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -35,10 +35,7 @@ class ConnectorConfig(BaseModel):
 
     def stored(self) -> dict[str, Any]:
         """The settings as plain values to store, secrets included."""
-        return {
-            name: value.get_secret_value() if isinstance(value, SecretStr) else value
-            for name, value in self.model_dump(mode="python").items()
-        }
+        return _walk(self.model_dump(mode="python"), lambda secret: secret.get_secret_value())
 
     def public(self) -> dict[str, Any]:
         """The settings with every secret replaced by a mask, safe to print or return."""
@@ -46,8 +43,15 @@ class ConnectorConfig(BaseModel):
 
 
 def redact(config: BaseModel) -> dict[str, Any]:
-    shown: dict[str, Any] = {}
-    for name in type(config).model_fields:
-        value = getattr(config, name)
-        shown[name] = REDACTED if isinstance(value, SecretStr) else value
-    return shown
+    """The settings with every secret, nested ones included, replaced by a mask."""
+    return _walk(config.model_dump(mode="python"), lambda secret: REDACTED)
+
+
+def _walk(value: Any, secret: Callable[[SecretStr], str]) -> Any:
+    if isinstance(value, SecretStr):
+        return secret(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, secret) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_walk(v, secret) for v in value]
+    return value

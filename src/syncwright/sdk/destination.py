@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Mapping
 
 from syncwright.sdk.capabilities import Capabilities
-from syncwright.sdk.changes import ChangeBatch, ItemResult
+from syncwright.sdk.changes import ChangeBatch, Column, ItemResult
 from syncwright.sdk.config import ConnectorConfig
 
 
@@ -19,6 +19,8 @@ class RunInfo:
     run_id: str
     sync_name: str
     started_at: datetime
+    #: The model's columns, so even an empty file can carry its header.
+    columns: tuple[Column, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,1 @@
+"""File connectors: CSV, JSON Lines and Parquet files as a source, and file feeds."""

@@ -1,0 +1,1 @@
+"""HTTP connectors: a JSON API source and an HTTP / webhook destination."""

@@ -1,0 +1,1 @@
+"""SFTP destination: feed files uploaded to a server, confirmed by the endpoint."""
