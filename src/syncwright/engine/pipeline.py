@@ -206,6 +206,7 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
             fields=None
             if item.operation is Operation.REMOVE
             else codec.decode(item.payload or "{}"),
+            reference=item.reference,
         )
         for item in items
     ]

@@ -15,6 +15,8 @@ class Change:
     operation: Operation
     key: dict[str, Any]
     fields: dict[str, Any] | None = None
+    #: The item's reference (e.g. its SKU), known for removed items too.
+    reference: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,7 @@ class AppliedChange:
 class _Connection:
     type: str
     supports: Any
+    cls: Any
 
 
 class ConfigService:
@@ -71,7 +72,7 @@ class ConfigService:
             if kind == "source"
             else self.connectors.destination_class(type_name)
         )
-        return _Connection(type=type_name, supports=cls.supports)
+        return _Connection(type=type_name, supports=cls.supports, cls=cls)
 
     def check(self, doc: ConfigDoc, base_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
         """Everything the apply would write, checked; raises ConfigError naming the field."""
@@ -92,7 +93,11 @@ class ConfigService:
                 "config": self._connector_config("destination", name, destination, base_dir),
             }
         for name, model in doc.models.items():
-            self._connection("source", model.source, doc, f"models.{name}.source")
+            source = self._connection("source", model.source, doc, f"models.{name}.source")
+            try:
+                source.cls.check_query(model.query)
+            except ValueError as exc:
+                raise ConfigError(str(exc), field=f"models.{name}.query") from None
             planned["model"][name] = {
                 "source": model.source,
                 "query": model.query,

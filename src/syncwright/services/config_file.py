@@ -36,7 +36,7 @@ class ConnectionDoc(BaseModel):
 
 class ModelDoc(_Strict):
     source: str
-    query: str
+    query: str = ""
     primary_key: list[str]
     reference: str | None = None
     cursor: str | None = None

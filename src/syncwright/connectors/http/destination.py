@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import httpx
 from pydantic import Field, ValidationInfo, field_validator
@@ -36,7 +36,8 @@ DEFAULT_ITEM = {"operation": "{{ operation }}", "key": "{{ key }}", "fields": "{
 
 
 class HttpDestinationConfig(ConnectorConfig):
-    #: Where to send; with ``batch_size: 1`` it may name item fields, e.g. ``.../{{ sku }}``.
+    #: Where to send; with ``batch_size: 1`` it may name item fields, e.g.
+    #: ``.../{{ reference }}`` (removed items have only their key and reference).
     url: str = Field(pattern=r"^https?://")
     method: Method = "POST"
     #: The method for removed items (mirror syncs); ``method`` when left out.
@@ -45,7 +46,8 @@ class HttpDestinationConfig(ConnectorConfig):
     auth: HttpAuth | None = None
     #: Items per request; 1 sends one item per request with the item itself as the body.
     batch_size: int = Field(default=100, ge=1, le=10_000)
-    #: The JSON of one item. Names: any field of the row, ``operation``, ``key``, ``fields``.
+    #: The JSON of one item. Names: any field of the row, ``operation``, ``reference``,
+    #: ``key``, ``fields``.
     item_template: Any = Field(default_factory=lambda: dict(DEFAULT_ITEM))
     #: The JSON body of a request: ``{{ items }}`` is the list of items (``{{ item }}`` the
     #: item when ``batch_size`` is 1). Default: ``{"items": "{{ items }}"}``, or the item.
@@ -72,23 +74,30 @@ class HttpDestinationConfig(ConnectorConfig):
         return self.batch_size == 1
 
 
-class _RateLimiter:
+class RateLimiter:
     """At most ``rate`` request starts per second, shared by the destination's threads."""
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 1.0 / rate if rate else 0.0
-        self.next_slot = time.monotonic()
+        self.clock, self.sleep = clock, sleep
+        self.next_slot = clock()
         self.lock = threading.Lock()
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             slot = max(self.next_slot, now)
             self.next_slot = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            self.sleep(slot - now)
 
 
 class HttpDestination(Destination):
@@ -103,7 +112,7 @@ class HttpDestination(Destination):
         if self.config.auth:
             headers.update(self.config.auth.headers())
         self.client = httpx.Client(headers=headers, timeout=self.config.timeout)
-        self.limiter = _RateLimiter(self.config.rate_limit)
+        self.limiter = RateLimiter(self.config.rate_limit)
 
     def close(self) -> None:
         self.client.close()
@@ -121,6 +130,7 @@ class HttpDestination(Destination):
             **change.key,
             **fields,
             "operation": change.operation.value,
+            "reference": change.reference,
             "key": change.key,
             "fields": change.fields,
         }

@@ -35,6 +35,21 @@ class SqlSource(Source):
     supports = Capabilities(incremental=True, full=True)
     config: SqlSourceConfig
 
+    @classmethod
+    def check_query(cls, query: str) -> None:
+        if not query.strip():
+            raise ValueError("a sql source needs a query (e.g. SELECT * FROM products)")
+
+    def check(self) -> None:
+        engine = sa.create_engine(self.config.url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            raise SourceError(database_message(exc)) from exc
+        finally:
+            engine.dispose()
+
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         sql = request.query.strip().rstrip(";")
         params: dict[str, Any] = {}
