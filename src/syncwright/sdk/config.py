@@ -26,7 +26,7 @@ class ConnectorConfig(BaseModel):
         except ValidationError as exc:
             first = exc.errors()[0]
             path = ".".join(str(part) for part in (where, *first["loc"]))
-            raise ConfigError(first["msg"], field=path) from None
+            raise ConfigError(first["msg"].removeprefix("Value error, "), field=path) from None
 
     def resolved(self: C, base_dir: Path) -> C:
         """This config with paths relative to ``base_dir`` (the config file's folder) made

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import duckdb
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from syncwright.connectors.files.formats import FileFormat, absolute, infer_format, sql_string
 from syncwright.domain.errors import SourceError
@@ -24,7 +24,7 @@ class FileSourceConfig(ConnectorConfig):
     #: A file, a folder (every file of the format in it) or a glob such as ``exports/*.csv``.
     path: str = Field(min_length=1)
     #: ``csv``, ``jsonl`` or ``parquet``; inferred from the extension when left out.
-    format: FileFormat | None = None
+    format: FileFormat | None = Field(default=None, validate_default=True)
     #: CSV only: the field separator, whether the first line names the columns, the encoding,
     #: and whether to keep every value as text instead of detecting types.
     delimiter: str = Field(default=",", min_length=1, max_length=1)
@@ -32,14 +32,16 @@ class FileSourceConfig(ConnectorConfig):
     encoding: str = "utf-8"
     all_text: bool = False
 
-    @model_validator(mode="after")
-    def _known_format(self) -> FileSourceConfig:
-        if self.format is None and infer_format(self.path) is None:
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: FileFormat | None, info: ValidationInfo) -> FileFormat | None:
+        path = info.data.get("path")
+        if value is None and path and infer_format(path) is None:
             raise ValueError(
-                f"cannot tell the format of {self.path!r} from its extension; set format"
-                " to csv, jsonl or parquet"
+                f"cannot tell the format of {path!r} from its extension; set it to csv,"
+                " jsonl or parquet"
             )
-        return self
+        return value
 
     @property
     def file_format(self) -> FileFormat:
@@ -101,7 +103,7 @@ class FileSource(Source):
         db = duckdb.connect()
         try:
             db.execute(f"CREATE VIEW source AS SELECT * FROM {self._reader(files)}")
-            reader = db.execute(query, params).fetch_record_batch(request.batch_size)
+            reader = db.sql(query, params=params or None).to_arrow_reader(request.batch_size)
             yield from reader
         except duckdb.Error as exc:
             raise SourceError(str(exc).splitlines()[0]) from exc

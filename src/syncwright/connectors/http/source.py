@@ -78,7 +78,7 @@ class HttpSource(Source):
         while True:
             attempts += 1
             try:
-                response = client.get(url, params=params)
+                response = client.get(url, params=params or None)  # None keeps the url's own query
             except httpx.TransportError as exc:
                 problem, wait_hint = f"{type(exc).__name__}: {exc}", None
             else:
@@ -141,5 +141,7 @@ class HttpSource(Source):
                     if not url:
                         return
                     url = urljoin(str(response.request.url), url)
+                    if url == str(response.request.url):
+                        raise SourceError(f"GET {url}: the next link points to the same page")
                     params = {}
         raise SourceError(f"stopped after max_pages={paging.max_pages} pages")
