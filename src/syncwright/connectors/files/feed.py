@@ -8,6 +8,7 @@ points ``<name>-latest.<ext>`` at it with an atomic rename. A reader never sees 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -173,6 +174,8 @@ class FeedWriter:
         finally:
             db.close()
         shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # only when no other run is staging
         return final, rows
 
     def _options(self) -> str:
