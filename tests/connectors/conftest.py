@@ -63,6 +63,7 @@ def apply_sync(
     model: dict | None = None,
     sync: dict | None = None,
     base_dir: Path,
+    check: bool = True,
 ) -> str:
     """Configure one source, model, destination and sync, named after the test."""
     doc = {
@@ -80,7 +81,7 @@ def apply_sync(
             }
         },
     }
-    app.configs.apply(parse_config(yaml.safe_dump(doc)), base_dir=base_dir)
+    app.configs.apply(parse_config(yaml.safe_dump(doc)), base_dir=base_dir, check_connections=check)
     return name
 
 

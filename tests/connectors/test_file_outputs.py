@@ -82,7 +82,8 @@ def test_changes_feed_in_gzip_jsonl_carries_operations(app, name, shop, tmp_path
     artifact = app.store.artifacts.for_run(second.id)
     assert artifact.location.endswith(".jsonl.gz")
     assert artifact.content_type == "application/gzip"
-    lines = [json.loads(line) for line in gzip.open(artifact.location, "rt")]
+    with gzip.open(artifact.location, "rt") as f:
+        lines = [json.loads(line) for line in f]
     assert sorted((r["_operation"], r["id"]) for r in lines) == [("change", 4), ("remove", 7)]
     assert by_reference(app, second)["SKU-7"].operation is Operation.REMOVE
 
@@ -108,7 +109,7 @@ def test_feed_config_errors_name_the_field(app, name, shop, tmp_path):
 
 
 # -- SFTP ---------------------------------------------------------------------------------------
-def sftp_sync(app, sync_name, shop, tmp_path, server, **settings):
+def sftp_sync(app, sync_name, shop, tmp_path, server, check=True, **settings):
     return apply_sync(
         app,
         sync_name,
@@ -121,6 +122,7 @@ def sftp_sync(app, sync_name, shop, tmp_path, server, **settings):
             **settings,
         ),
         base_dir=tmp_path,
+        check=check,
     )
 
 
@@ -190,7 +192,7 @@ def test_sftp_without_confirmation_fails_items_after_the_timeout(
 
 def test_sftp_wrong_password_fails_items_with_the_reason(app, name, shop, tmp_path, sftp_server):
     (sftp_server.root / "inbox").mkdir()
-    sftp_sync(app, name, shop, tmp_path, sftp_server, password="wrong", confirm="none")
+    sftp_sync(app, name, shop, tmp_path, sftp_server, password="wrong", confirm="none", check=False)
     run = run_sync(app, name)
     assert run.status is RunStatus.FAILED
     assert "AuthenticationException" in by_reference(app, run)["SKU-1"].error

@@ -36,6 +36,7 @@ Handler = Callable[[Request], Answer]
 class HttpApi:
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self.options = 0
         self.handler: Handler = lambda request: Answer()
         self.lock = threading.Lock()
         self.in_flight = 0
@@ -47,6 +48,12 @@ class HttpApi:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_OPTIONS(self) -> None:  # connection checks: answered, not scripted
+                api.options += 1
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -88,7 +95,7 @@ class HttpApi:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True

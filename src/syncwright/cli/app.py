@@ -16,7 +16,7 @@ from syncwright.bootstrap.app import App, EngineBusy, EngineRole
 from syncwright.bootstrap.settings import Settings
 from syncwright.cli import render
 from syncwright.connectors.sql.urls import safe_url
-from syncwright.domain.errors import SyncwrightError
+from syncwright.domain.errors import NotFound, SyncwrightError
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import EntryStatus, RunStatus
 from syncwright.services.config_file import load_config
@@ -25,6 +25,10 @@ from syncwright.services.demo import DEMO_SYNC, build_demo, edit_demo
 app = typer.Typer(help="syncwright: keep data in step between systems.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+artifacts_app = typer.Typer(
+    help="Files that runs published (feeds, uploads).", no_args_is_help=True
+)
+app.add_typer(artifacts_app, name="artifacts")
 console = Console()
 errors = Console(stderr=True)
 
@@ -56,6 +60,45 @@ def apply(
         console.print(f"[{colour}]{change.action:9}[/{colour}] {change.kind} {change.name}")
     if dry_run:
         console.print("dry run: nothing was applied")
+
+
+@app.command()
+def check(
+    names: list[str] = typer.Argument(None, help="Stored sources or destinations to test."),
+    file: Path | None = typer.Option(None, "-f", "--file", help="Test every connection in a file."),
+) -> None:
+    """Test connections without running a sync. Exit code 1 when one fails."""
+    if not names and file is None:
+        raise typer.BadParameter("name a source or destination, or give -f FILE")
+    with _open() as sw:
+        results = []
+        if file is not None:
+            planned = sw.configs.check(load_config(file), file.resolve().parent)
+            results.extend(sw.configs.test_planned(planned))
+        for name in names or []:
+            results.extend(sw.configs.test_stored(name))
+    for result in results:
+        mark = "[green]ok[/green]    " if result.problem is None else "[red]failed[/red]"
+        detail = f": {result.problem}" if result.problem else ""
+        console.print(f"{mark} {result.kind} {result.name}{detail}", highlight=False)
+    if any(r.problem for r in results):
+        raise typer.Exit(1)
+
+
+@artifacts_app.command("latest")
+def artifacts_latest(name: str = typer.Argument(..., help="The sync's name.")) -> None:
+    """Print where the sync's newest complete file is (its constant latest location)."""
+    with _open() as sw:
+        sync = sw.store.config.sync_by_name(sw.workspace_id, name)
+        found = sw.store.artifacts.latest(sync.id)
+    if found is None:
+        raise NotFound(f"sync {name!r} has published no file yet")
+    console.print(found.latest or found.location, highlight=False, soft_wrap=True)
+    errors.print(
+        f"run {found.run_id}: {found.rows} rows, {found.size} bytes, {found.checksum},"
+        f" {found.content_type}",
+        highlight=False,
+    )
 
 
 @app.command()

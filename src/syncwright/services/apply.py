@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from syncwright.connectors.registry import ConnectorRegistry
-from syncwright.domain.errors import ConfigError
+from syncwright.domain.errors import ConfigError, NotFound, SyncwrightError
 from syncwright.domain.statuses import ChangeDetection, WriteMode
 from syncwright.domain.sync import ConnectionSpec
 from syncwright.services.config_file import ConfigDoc, ConnectionDoc
@@ -22,6 +22,15 @@ class AppliedChange:
     kind: str
     name: str
     action: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionCheck:
+    """The outcome of testing one connection: ``problem`` is None when it answered."""
+
+    kind: str
+    name: str
+    problem: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,11 +169,66 @@ class ConfigService:
             }
         return planned
 
+    # -- connections --------------------------------------------------------------------------
+    def test_connection(self, kind: str, type_name: str, config: dict[str, Any]) -> str | None:
+        """Connect to a source or destination as configured; the reason it fails, or None."""
+        cls = (
+            self.connectors.source_class(type_name)
+            if kind == "source"
+            else self.connectors.destination_class(type_name)
+        )
+        try:
+            connector = cls(config)
+        except SyncwrightError as exc:
+            return str(exc)
+        try:
+            connector.check()
+        except Exception as exc:  # any failure of a connector's check is its answer
+            return str(exc) or type(exc).__name__
+        finally:
+            connector.close()
+        return None
+
+    def test_planned(self, planned: dict[str, dict[str, dict[str, Any]]]) -> list[ConnectionCheck]:
+        found = []
+        for kind in ("source", "destination"):
+            for name, values in planned[kind].items():
+                problem = self.test_connection(kind, values["type"], values["config"])
+                found.append(ConnectionCheck(kind=kind, name=name, problem=problem))
+        return found
+
+    def test_stored(self, name: str) -> list[ConnectionCheck]:
+        """Test the stored source and/or destination called ``name``."""
+        found = []
+        for kind in ("source", "destination"):
+            row = self._existing(kind, name)
+            if row is not None:
+                spec = ConnectionSpec.from_row(row)
+                problem = self.test_connection(kind, spec.type, spec.config)
+                found.append(ConnectionCheck(kind=kind, name=name, problem=problem))
+        if not found:
+            raise NotFound(f"no source or destination named {name!r}")
+        return found
+
     # -- applying ---------------------------------------------------------------------------
     def apply(
-        self, doc: ConfigDoc, *, base_dir: Path, dry_run: bool = False, user_id: str | None = None
+        self,
+        doc: ConfigDoc,
+        *,
+        base_dir: Path,
+        dry_run: bool = False,
+        user_id: str | None = None,
+        check_connections: bool = True,
     ) -> list[AppliedChange]:
+        """Apply a file. With ``check_connections``, every source and destination in it must
+        answer first: an unreachable endpoint is refused naming it, and nothing is applied."""
         planned = self.check(doc, base_dir)
+        if check_connections:
+            for result in self.test_planned(planned):
+                if result.problem:
+                    raise ConfigError(
+                        f"cannot connect: {result.problem}", field=f"{result.kind}s.{result.name}"
+                    )
         changes: list[AppliedChange] = []
         ids: dict[tuple[str, str], str] = {}
 

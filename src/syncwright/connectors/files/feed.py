@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from syncwright.connectors.files.formats import CONTENT_TYPES, FileFormat, absolute, sql_string
+from syncwright.domain.errors import DestinationError
 from syncwright.domain.statuses import Operation
 from syncwright.sdk import (
     Capabilities,
@@ -236,7 +237,7 @@ class FileFeed(Destination):
         directory = Path(self.config.directory)
         directory.mkdir(parents=True, exist_ok=True)
         if not os.access(directory, os.W_OK):
-            raise PermissionError(f"cannot write to {directory}")
+            raise DestinationError(f"cannot write to {directory}")
 
     def write(self, batch: ChangeBatch) -> list[ItemResult]:
         self.writer.stage(batch)

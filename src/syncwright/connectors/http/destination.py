@@ -118,10 +118,14 @@ class HttpDestination(Destination):
         self.client.close()
 
     def check(self) -> None:
+        """The endpoint answers (any HTTP answer but 401/403: a webhook may refuse OPTIONS)."""
+        url = self.config.url.split("{{")[0]
         try:
-            self.client.request("OPTIONS", self.config.url.split("{{")[0])
+            response = self.client.request("OPTIONS", url)
         except httpx.TransportError as exc:
-            raise DestinationError(f"{self.config.url}: {type(exc).__name__}: {exc}") from exc
+            raise DestinationError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise DestinationError(f"{url}: {reason(response)}")
 
     # -- building requests ------------------------------------------------------------------
     def _item(self, change: Change) -> dict[str, Any]:

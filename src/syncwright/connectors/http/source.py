@@ -93,8 +93,14 @@ class HttpSource(Source):
             time.sleep(decision.delay)
 
     def check(self) -> None:
+        """The API answers and accepts the credentials (the base URL itself may be no list)."""
         with self._client() as client:
-            self._get(client, self.config.url, dict(self.config.params))
+            try:
+                response = client.get(self.config.url, params=self.config.params or None)
+            except httpx.TransportError as exc:
+                raise SourceError(f"{self.config.url}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise SourceError(f"{self.config.url}: {reason(response)}")
 
     def read(self, request: ReadRequest) -> Iterator[dict[str, Any]]:
         paging = self.config.pagination

@@ -54,6 +54,13 @@ class SqlDestination(Destination):
             self._engine = sa.create_engine(self.config.url)
         return self._engine
 
+    def check(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            raise DestinationError(database_message(exc)) from exc
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

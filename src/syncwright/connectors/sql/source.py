@@ -41,6 +41,10 @@ class SqlSource(Source):
             raise ValueError("a sql source needs a query (e.g. SELECT * FROM products)")
 
     def check(self) -> None:
+        database = sa.engine.make_url(self.config.url).database or ":memory:"
+        on_file = self.config.url.startswith("sqlite") and database != ":memory:"
+        if on_file and not Path(database).exists():  # connecting would create an empty one
+            raise SourceError(f"no database file {database}")
         engine = sa.create_engine(self.config.url)
         try:
             with engine.connect() as conn:
