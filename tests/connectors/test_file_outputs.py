@@ -101,7 +101,7 @@ def test_parquet_feed_of_an_empty_change_set_still_has_its_columns(app, name, sh
 def test_feed_config_errors_name_the_field(app, name, shop, tmp_path):
     with pytest.raises(ConfigError) as refused:
         feed(app, name, shop, tmp_path, format="parquet", gzip=True)
-    assert refused.value.field == f"destinations.{name}_dst"
+    assert refused.value.field == f"destinations.{name}_dst.gzip"
     assert "gzip applies to csv and jsonl" in str(refused.value)
     with pytest.raises(ConfigError) as refused:
         feed(app, name, shop, tmp_path, contents="everything")

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from syncwright.connectors.files.formats import CONTENT_TYPES, FileFormat, absolute, sql_string
 from syncwright.domain.errors import DestinationError
@@ -43,18 +43,19 @@ class FeedSettings(ConnectorConfig):
     #: The start of every file name: ``<name>-<run time>-<run>.<ext>`` and ``<name>-latest.<ext>``.
     name: str = Field(default="feed", pattern=r"^[A-Za-z0-9._-]+$")
     format: FileFormat = "csv"
-    gzip: bool = False
+    gzip: bool = Field(default=False, validate_default=True)
     #: ``full``: every run writes the whole model; ``changes``: only what was added, changed or
     #: removed, with an ``_operation`` column.
     contents: Literal["full", "changes"] = "full"
     #: How many run files to keep (the newest); all when left out.
     keep: int | None = Field(default=None, ge=1)
 
-    @model_validator(mode="after")
-    def _gzip_text_only(self) -> FeedSettings:
-        if self.gzip and self.format == "parquet":
+    @field_validator("gzip")
+    @classmethod
+    def _gzip_text_only(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("format") == "parquet":
             raise ValueError("gzip applies to csv and jsonl; parquet is compressed inside")
-        return self
+        return value
 
     @property
     def extension(self) -> str:
@@ -118,6 +119,22 @@ class FeedWriter:
         return self.directory / ".parts" / run_id
 
     def stage(self, batch: ChangeBatch) -> None:
+        try:
+            self._stage(batch)
+        except OSError as exc:
+            raise DestinationError(f"cannot stage the batch in {self.directory}: {exc}") from exc
+
+    def publish(self, run: RunInfo) -> tuple[Path, int]:
+        """Write the run's file, switch the latest file to it, drop files beyond ``keep``."""
+        try:
+            final, rows = self.write(run)
+            self.switch_latest(final)
+            self.prune()
+        except (OSError, duckdb.Error) as exc:
+            raise DestinationError(f"cannot write the file in {self.directory}: {exc}") from exc
+        return final, rows
+
+    def _stage(self, batch: ChangeBatch) -> None:
         changes = self.settings.contents == "changes"
         rows = []
         for change in batch.changes:
@@ -244,9 +261,7 @@ class FileFeed(Destination):
         return [ItemResult.sent()] * len(batch)
 
     def publish(self, run: RunInfo) -> Publication:
-        final, rows = self.writer.write(run)
-        self.writer.switch_latest(final)
-        self.writer.prune()
+        final, rows = self.writer.publish(run)
         return Publication(
             location=str(final),
             latest=str(self.writer.latest),

@@ -45,7 +45,7 @@ class HttpDestinationConfig(ConnectorConfig):
     headers: dict[str, str] = Field(default_factory=dict)
     auth: HttpAuth | None = None
     #: Items per request; 1 sends one item per request with the item itself as the body.
-    batch_size: int = Field(default=100, ge=1, le=10_000)
+    batch_size: int = Field(default=100, ge=1, le=10_000, validate_default=True)
     #: The JSON of one item. Names: any field of the row, ``operation``, ``reference``,
     #: ``key``, ``fields``.
     item_template: Any = Field(default_factory=lambda: dict(DEFAULT_ITEM))

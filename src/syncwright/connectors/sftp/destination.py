@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import paramiko
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from syncwright.connectors.files.feed import FeedSettings, FeedWriter, sha256
 from syncwright.connectors.files.formats import absolute
@@ -36,11 +36,11 @@ class SftpConfig(FeedSettings):
     username: str = Field(min_length=1)
     password: SecretStr | None = None
     #: A private key file (OpenSSH or PEM); with ``password`` it is the key's passphrase.
-    private_key: str | None = None
+    private_key: str | None = Field(default=None, validate_default=True)
+    insecure_skip_host_key_check: bool = False
     #: The server's public key as in ``known_hosts`` (``ssh-ed25519 AAAA...``). Required
     #: unless ``insecure_skip_host_key_check`` is set.
-    host_key: str | None = None
-    insecure_skip_host_key_check: bool = False
+    host_key: str | None = Field(default=None, validate_default=True)
     #: The folder on the server the files go to.
     remote_directory: str = "."
     confirm: Literal["none", "picked_up", "ack_file"] = "picked_up"
@@ -53,15 +53,21 @@ class SftpConfig(FeedSettings):
     )
     timeout: float = Field(default=30.0, gt=0)
 
-    @model_validator(mode="after")
-    def _can_log_in(self) -> SftpConfig:
-        if self.password is None and self.private_key is None:
+    @field_validator("private_key")
+    @classmethod
+    def _can_log_in(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("password") is None:
             raise ValueError("set a password or a private_key")
-        if self.host_key is None and not self.insecure_skip_host_key_check:
+        return value
+
+    @field_validator("host_key")
+    @classmethod
+    def _known_host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and not info.data.get("insecure_skip_host_key_check"):
             raise ValueError(
                 "set host_key to the server's public key (or insecure_skip_host_key_check)"
             )
-        return self
+        return value
 
     def resolved(self, base_dir: Path) -> SftpConfig:
         update = {"staging_directory": absolute(self.staging_directory, base_dir)}
@@ -162,19 +168,12 @@ class SftpDestination(Destination):
         return f"{self.config.remote_directory.rstrip('/')}/{name}"
 
     def publish(self, run: RunInfo) -> Publication:
-        final, rows = self.writer.write(run)
-        self.writer.switch_latest(final)
-        self.writer.prune()
-        sftp = self.sftp()
+        final, rows = self.writer.publish(run)
         remote = self._remote(final.name)
-        temporary = self._remote(f".{final.name}.part")
-        sftp.put(str(final), temporary, confirm=True)
         try:
-            sftp.posix_rename(temporary, remote)
-        except OSError:  # servers without the posix-rename extension
-            if self._exists(remote):
-                sftp.remove(remote)
-            sftp.rename(temporary, remote)
+            self._upload(final, remote)
+        except (OSError, paramiko.SSHException) as exc:
+            raise DestinationError(f"upload of {final.name} failed: {exc}") from exc
         config = self.config
         return Publication(
             location=f"sftp://{config.host}:{config.port}/{remote.lstrip('/')}",
@@ -188,6 +187,17 @@ class SftpDestination(Destination):
             confirm_interval=config.confirm_interval,
             handle={"remote": remote},
         )
+
+    def _upload(self, local: Path, remote: str) -> None:
+        sftp = self.sftp()
+        temporary = self._remote(f".{local.name}.part")
+        sftp.put(str(local), temporary, confirm=True)
+        try:
+            sftp.posix_rename(temporary, remote)
+        except OSError:  # servers without the posix-rename extension
+            if self._exists(remote):
+                sftp.remove(remote)
+            sftp.rename(temporary, remote)
 
     def _exists(self, path: str) -> bool:
         try:
