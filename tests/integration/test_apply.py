@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from syncwright.bootstrap.app import App
@@ -15,6 +17,7 @@ GOOD = EXAMPLE_CONFIG.replace("${WAREHOUSE_URL}", "sqlite:///warehouse.db")
 
 @pytest.fixture
 def app(tmp_path):
+    sqlite3.connect(tmp_path / "shop.db").close()  # the source's database answers the check
     with App(Settings.from_env({"SYNCWRIGHT_HOME": str(tmp_path / "home")})) as opened:
         opened.connectors.paths[("destination", "append_only")] = (
             "tests.support.connectors:AppendOnlyDestination"
