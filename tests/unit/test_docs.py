@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel
 
-from syncwright.cli.app import app, db_app
+from syncwright.cli.app import app, artifacts_app, db_app
+from syncwright.connectors.registry import BUILTIN, ConnectorRegistry
 from syncwright.services.config_file import parse_config
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -17,6 +20,7 @@ def test_every_command_is_in_the_cli_reference():
     text = (DOCS / "reference" / "cli.md").read_text()
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
     names += [f"db {c.name}" for c in db_app.registered_commands]
+    names += [f"artifacts {c.name}" for c in artifacts_app.registered_commands]
     assert names
     for name in names:
         assert f"## `syncwright {name}" in text, name
@@ -48,3 +52,30 @@ def test_the_connector_guide_example_runs():
         )
     )
     assert [r.status.value for r in results] == ["ok"]
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    """A config's fields, with those of nested settings (auth, pagination)."""
+    found = set()
+    for name, info in model.model_fields.items():
+        found.add(name)
+        for inner in typing.get_args(info.annotation) or (info.annotation,):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                found |= _field_names(inner)
+    return found
+
+
+def test_every_connector_config_field_is_documented():
+    registry = ConnectorRegistry()
+    assert len(BUILTIN) >= 7
+    for (kind, type_name), _ in BUILTIN.items():
+        page = DOCS / "connectors" / f"{type_name}.md"
+        assert page.exists(), f"{kind} {type_name} has no page in docs/connectors"
+        cls = (
+            registry.source_class(type_name)
+            if kind == "source"
+            else registry.destination_class(type_name)
+        )
+        text = page.read_text()
+        missing = sorted(f for f in _field_names(cls.config_class) if f"`{f}`" not in text)
+        assert not missing, f"{page.name} does not document {missing}"
