@@ -131,3 +131,20 @@ def test_cli_check_and_artifacts_latest(tmp_path, shop):
     latest = cli("artifacts", "latest", "products_feed")
     assert latest.stdout.strip() == str(tmp_path / "feeds" / "products-latest.csv")
     assert "20 rows" in latest.stderr and "sha256:" in latest.stderr
+
+
+def test_nested_secrets_are_stored_but_never_shown():
+    from syncwright.connectors.http.destination import HttpDestinationConfig
+
+    config = HttpDestinationConfig.parse(
+        {"url": "http://x", "auth": {"type": "basic", "username": "u", "password": "hunter2"}}
+    )
+    assert config.stored()["auth"]["password"] == "hunter2"
+    assert config.public()["auth"] == {
+        "type": "basic",
+        "token": None,
+        "username": "u",
+        "password": "********",
+        "header": "X-API-Key",
+    }
+    assert "hunter2" not in repr(config)

@@ -296,14 +296,17 @@ def publish(rt: Runtime, run_id: str) -> float | None:
         started_at=run.started_at or run.created_at,
         columns=plan.columns,
     )
+    destination = _destination(rt, run_id, spec)
     try:
-        publication = _destination(rt, run_id, spec).publish(info)
+        publication = destination.publish(info)
     except Exception as exc:
         rt.release(run_id)
         rt.store.entries.settle_sent(run_id, sync.id, error=f"destination {spec.name}: {exc}")
         return None
     if publication is None:
-        rt.store.entries.settle_sent(run_id, sync.id)
+        # Sent by a destination that confirms nothing: delivered is all it will ever say.
+        if not destination.supports.confirmation:
+            rt.store.entries.settle_sent(run_id, sync.id)
         return None
     rt.store.artifacts.save(
         run_id=run_id,
