@@ -17,6 +17,18 @@ from syncwright.storage.tables import entries
 
 _CHUNK = 500
 
+#: What delivering or settling an item needs to know of its entry.
+_ITEM_COLUMNS = (
+    entries.c.id,
+    entries.c.seq,
+    entries.c.item_key,
+    entries.c.reference,
+    entries.c.operation,
+    entries.c.row_hash,
+    entries.c.payload,
+    entries.c.attempts,
+)
+
 
 @dataclass(frozen=True, kw_only=True)
 class PendingItem:
@@ -87,16 +99,7 @@ class EntryRepository:
 
     def pending(self, run_id: str, first_seq: int, last_seq: int) -> list[PendingItem]:
         query = (
-            sa.select(
-                entries.c.id,
-                entries.c.seq,
-                entries.c.item_key,
-                entries.c.reference,
-                entries.c.operation,
-                entries.c.row_hash,
-                entries.c.payload,
-                entries.c.attempts,
-            )
+            sa.select(*_ITEM_COLUMNS)
             .where(
                 entries.c.run_id == run_id,
                 entries.c.seq.between(first_seq, last_seq),
@@ -202,15 +205,7 @@ class EntryRepository:
             with self.engine.begin() as conn:
                 rows = (
                     conn.execute(
-                        sa.select(
-                            entries.c.id,
-                            entries.c.seq,
-                            entries.c.item_key,
-                            entries.c.reference,
-                            entries.c.operation,
-                            entries.c.row_hash,
-                            entries.c.attempts,
-                        )
+                        sa.select(*_ITEM_COLUMNS)
                         .where(
                             entries.c.run_id == run_id,
                             entries.c.status == EntryStatus.SENT.value,
@@ -223,10 +218,7 @@ class EntryRepository:
                 )
                 if not rows:
                     return changed
-                items = [
-                    PendingItem(**{**r, "payload": None, "operation": Operation(r["operation"])})
-                    for r in rows
-                ]
+                items = [PendingItem(**{**r, "operation": Operation(r["operation"])}) for r in rows]
                 ids = [i.id for i in items]
                 for start in range(0, len(ids), _CHUNK):
                     conn.execute(

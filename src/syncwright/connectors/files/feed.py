@@ -236,7 +236,32 @@ class FeedWriter:
             old.unlink(missing_ok=True)
 
 
-class FileFeed(Destination):
+class StagedFileDestination(Destination):
+    """A destination that stages each batch with a ``FeedWriter`` and publishes one file."""
+
+    writer: FeedWriter
+
+    @classmethod
+    def wants_full_model(cls, config: Any) -> bool:
+        return bool(config.contents == "full")
+
+    def write(self, batch: ChangeBatch) -> list[ItemResult]:
+        self.writer.stage(batch)
+        return [ItemResult.sent()] * len(batch)
+
+    def _publication(self, final: Path, rows: int, **more: Any) -> Publication:
+        return Publication(
+            location=str(final),
+            latest=str(self.writer.latest),
+            size=final.stat().st_size,
+            checksum=sha256(final),
+            rows=rows,
+            content_type=self.writer.settings.content_type,
+            **more,
+        )
+
+
+class FileFeed(StagedFileDestination):
     type = "file_feed"
     config_class = FileFeedConfig
     supports = Capabilities(incremental=True, full=True, deletes=True, file_output=True)
@@ -246,27 +271,11 @@ class FileFeed(Destination):
         super().__init__(config)
         self.writer = FeedWriter(self.config, Path(self.config.directory))
 
-    @classmethod
-    def wants_full_model(cls, config: Any) -> bool:
-        return bool(config.contents == "full")
-
     def check(self) -> None:
         directory = Path(self.config.directory)
         directory.mkdir(parents=True, exist_ok=True)
         if not os.access(directory, os.W_OK):
             raise DestinationError(f"cannot write to {directory}")
 
-    def write(self, batch: ChangeBatch) -> list[ItemResult]:
-        self.writer.stage(batch)
-        return [ItemResult.sent()] * len(batch)
-
     def publish(self, run: RunInfo) -> Publication:
-        final, rows = self.writer.publish(run)
-        return Publication(
-            location=str(final),
-            latest=str(self.writer.latest),
-            size=final.stat().st_size,
-            checksum=sha256(final),
-            rows=rows,
-            content_type=self.config.content_type,
-        )
+        return self._publication(*self.writer.publish(run))

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import base64
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 import paramiko
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from syncwright.connectors.files.feed import FeedSettings, FeedWriter, sha256
+from syncwright.connectors.files.feed import FeedSettings, FeedWriter, StagedFileDestination
 from syncwright.connectors.files.formats import absolute
 from syncwright.domain.errors import DestinationError
 from syncwright.sdk import (
     Capabilities,
-    ChangeBatch,
-    Destination,
-    ItemResult,
     Publication,
     RunInfo,
 )
@@ -86,7 +84,7 @@ def _host_key(line: str) -> paramiko.PKey:
         raise DestinationError(f"host_key: {exc}") from exc
 
 
-class SftpDestination(Destination):
+class SftpDestination(StagedFileDestination):
     type = "sftp"
     config_class = SftpConfig
     supports = Capabilities(
@@ -100,10 +98,6 @@ class SftpDestination(Destination):
         self.writer = FeedWriter(self.config, staging)
         self._ssh: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
-
-    @classmethod
-    def wants_full_model(cls, config: Any) -> bool:
-        return bool(config.contents == "full")
 
     # -- connection -------------------------------------------------------------------------
     def sftp(self) -> paramiko.SFTPClient:
@@ -160,10 +154,6 @@ class SftpDestination(Destination):
             ) from exc
 
     # -- writing ----------------------------------------------------------------------------
-    def write(self, batch: ChangeBatch) -> list[ItemResult]:
-        self.writer.stage(batch)
-        return [ItemResult.sent()] * len(batch)
-
     def _remote(self, name: str) -> str:
         return f"{self.config.remote_directory.rstrip('/')}/{name}"
 
@@ -175,13 +165,9 @@ class SftpDestination(Destination):
         except (OSError, paramiko.SSHException) as exc:
             raise DestinationError(f"upload of {final.name} failed: {exc}") from exc
         config = self.config
-        return Publication(
+        return replace(
+            self._publication(final, rows),
             location=f"sftp://{config.host}:{config.port}/{remote.lstrip('/')}",
-            latest=str(self.writer.latest),
-            size=final.stat().st_size,
-            checksum=sha256(final),
-            rows=rows,
-            content_type=config.content_type,
             awaiting_confirmation=config.confirm != "none",
             confirm_timeout=config.confirm_timeout,
             confirm_interval=config.confirm_interval,
