@@ -64,6 +64,7 @@ class App:
                 connectors=self.connectors,
                 work_dir=settings.work_dir,
                 runner=f"{socket.gethostname()}:{os.getpid()}",
+                retention=settings.retention,
             )
             self.engine = DbosEngine(
                 runtime,
@@ -72,6 +73,7 @@ class App:
                 executor_id=settings.executor_id,
                 worker_concurrency=settings.worker_concurrency,
                 polling_interval=settings.poll_interval,
+                purge_schedule=settings.purge_schedule,
             )
             self.engine.launch()
             submitter = self.engine
@@ -84,7 +86,7 @@ class App:
         self.role = role
         self.configs = ConfigService(self.store, self.connectors, self.workspace_id)
         self.runs = RunService(self.store, self.connectors, self.workspace_id, submitter)
-        self.report = ReportService(self.store, self.workspace_id)
+        self.report = ReportService(self.store, self.workspace_id, settings.retention)
 
     def _take_lock(self) -> bool:
         handle = open(self.settings.home / "engine.lock", "a+")  # noqa: SIM115 (held for the process)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from syncwright.domain.errors import ConfigError
+from syncwright.domain.retention import Retention
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +27,9 @@ class Settings:
     worker_concurrency: int = 4
     poll_interval: float = 0.5
     executor_id: str | None = None
+    retention: Retention = Retention()
+    #: When the retention job runs (cron, UTC); once per tick across all workers.
+    purge_schedule: str = "*/30 * * * *"
 
     @property
     def is_postgres(self) -> bool:
@@ -53,6 +57,11 @@ class Settings:
             worker_concurrency=_number(env, "SYNCWRIGHT_WORKER_CONCURRENCY", 4, int),
             poll_interval=_number(env, "SYNCWRIGHT_POLL_INTERVAL", 0.5, float),
             executor_id=env.get("SYNCWRIGHT_EXECUTOR_ID") or None,
+            retention=Retention(
+                entry_days=_number(env, "SYNCWRIGHT_RETENTION_DAYS", 15, float),  # type: ignore[arg-type]
+                payload_hours=_number(env, "SYNCWRIGHT_PAYLOAD_RETENTION_HOURS", 72, float),  # type: ignore[arg-type]
+            ),
+            purge_schedule=env.get("SYNCWRIGHT_PURGE_SCHEDULE") or "*/30 * * * *",
         )
 
 

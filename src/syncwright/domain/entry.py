@@ -30,6 +30,13 @@ class Entry:
     payload: str | None
     created_at: datetime
     updated_at: datetime
+    error_group: str | None = None
+    #: The earlier entry this one tries again (the item's previous failure, or a resynced one).
+    retry_of: int | None = None
+    sync_name: str | None = None
+    #: The item's newest status across runs, and when it was reached (when asked for).
+    latest_status: EntryStatus | None = None
+    latest_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Entry:
@@ -47,7 +54,12 @@ class Entry:
             status=EntryStatus(row["status"]),
             attempts=row["attempts"],
             error=row["error"],
-            payload=row["payload"],
+            payload=row.get("payload"),
             created_at=as_utc(row["created_at"]),
             updated_at=as_utc(row["updated_at"]),
+            error_group=row.get("error_group"),
+            retry_of=row.get("retry_of"),
+            sync_name=row.get("sync_name"),
+            latest_status=EntryStatus(row["latest_status"]) if row.get("latest_status") else None,
+            latest_at=as_utc(row["latest_at"]) if row.get("latest_at") else None,
         )

@@ -23,6 +23,9 @@ class RetryPolicy:
     factor: float = 2.0
     max_delay: float = 300.0
     jitter: float = 0.1
+    #: Items the policy gave up on are sent again by the sync's next run; off, a failed item
+    #: counts as handled and travels again only when it changes.
+    next_run: bool = True
 
     def __post_init__(self) -> None:
         if self.retries < 0:

@@ -118,6 +118,8 @@ class RunMode(StrEnum):
     """Only what changed since the last run."""
     FULL = "full"
     """Everything, rebuilding the snapshot."""
+    RESYNC = "resync"
+    """Only selected items, as the model has them now (removed items are removed again)."""
 
 
 class WriteMode(StrEnum):

@@ -82,10 +82,11 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
     source_spec = config.source(model.source_id)
     destination_spec = config.destination(sync.destination_id)
     destination_class = rt.connectors.destination_class(destination_spec.type)
+    resync = run.mode is RunMode.RESYNC
     full = run.mode is RunMode.FULL or destination_class.wants_full_model(
         destination_class.config_class.parse(destination_spec.config)
     )
-    by_cursor = sync.detection is ChangeDetection.CURSOR and not full
+    by_cursor = sync.detection is ChangeDetection.CURSOR and not full and not resync
 
     started = time.monotonic()
     run = rt.store.runs.transition(run_id, RunStatus.QUERYING, runner=rt.runner, started=True)
@@ -123,15 +124,26 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
         )
         for snap in rt.store.snapshots.batches(sync.id):
             staging.add_snapshot(snap)
-        diff = staging.diff(full=full, see_removals=not by_cursor, write_mode=sync.write_mode)
-        reason = sync.guard.check(
-            rows_read=diff.read,
-            delivered_before=diff.delivered_before,
-            removals=diff.removed if sync.write_mode is WriteMode.MIRROR else 0,
-            whole_model=not by_cursor,
+        links = (
+            rt.store.entries.links(run_id=run_id)
+            if resync
+            else rt.store.entries.links(sync_id=sync.id)
         )
-        if reason:
-            raise GuardTripped(reason)
+        for link in links:
+            staging.add_links(link)
+        if resync:
+            # The operator chose these items, removals included: no guard second-guesses it.
+            diff = staging.diff_selected(write_mode=sync.write_mode)
+        else:
+            diff = staging.diff(full=full, see_removals=not by_cursor, write_mode=sync.write_mode)
+            reason = sync.guard.check(
+                rows_read=diff.read,
+                delivered_before=diff.delivered_before,
+                removals=diff.removed if sync.write_mode is WriteMode.MIRROR else 0,
+                whole_model=not by_cursor,
+            )
+            if reason:
+                raise GuardTripped(reason)
         kept, forgotten = staging.skipped()
         with rt.store.engine.begin() as conn:
             total = rt.store.entries.replace_pending(
@@ -233,7 +245,9 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
             items
         )
     outcomes, retry_in = _apply_retry_policy(sync.retry, items, results)
-    tally: dict[str, Any] = rt.store.entries.record(run_id, sync.id, outcomes)
+    tally: dict[str, Any] = rt.store.entries.record(
+        run_id, sync.id, outcomes, retry_failed=sync.retry.next_run
+    )
     # Only this run's workflow writes its counters, so the ones read above plus this batch's
     # tally are current.
     before = run.counters
@@ -301,7 +315,12 @@ def publish(rt: Runtime, run_id: str) -> float | None:
         publication = destination.publish(info)
     except Exception as exc:
         rt.release(run_id)
-        rt.store.entries.settle_sent(run_id, sync.id, error=f"destination {spec.name}: {exc}")
+        rt.store.entries.settle_sent(
+            run_id,
+            sync.id,
+            error=f"destination {spec.name}: {exc}",
+            retry_failed=sync.retry.next_run,
+        )
         return None
     if publication is None:
         # Sent by a destination that confirms nothing: delivered is all it will ever say.
@@ -355,6 +374,7 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
             sync.id,
             error=f"{spec.name} did not confirm {publication.location} within"
             f" {publication.confirm_timeout:g} s{problem}",
+            retry_failed=sync.retry.next_run,
         )
         return None
     return publication.confirm_interval
@@ -387,7 +407,7 @@ def finish(rt: Runtime, run_id: str) -> str:
         infos["error"] = f"all {entries_total} items failed; first error: {first}"
     else:
         status = RunStatus.SUCCEEDED
-    if sync.detection is ChangeDetection.CURSOR:
+    if sync.detection is ChangeDetection.CURSOR and run.mode is not RunMode.RESYNC:
         _advance_cursor(rt, run, counters)
     rt.store.runs.transition(run_id, status, counters=counters, infos=infos, ended=True)
     return status.value
@@ -398,7 +418,7 @@ def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
     sync = rt.store.config.sync(run.sync_id)
     model = rt.store.config.model(sync.model_id)
     value = run.infos.get("cursor_candidate")
-    if counters.failed and model.cursor:
+    if counters.failed and model.cursor and sync.retry.next_run:
         failed = [
             json.loads(p).get(model.cursor)
             for p in rt.store.entries.payloads_with_status(run.id, EntryStatus.FAILED)

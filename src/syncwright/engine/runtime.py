@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncwright.connectors.registry import ConnectorRegistry
+from syncwright.domain.retention import Retention
 from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
 from syncwright.engine.codec import Codec
 from syncwright.sdk.changes import Column
@@ -31,6 +32,7 @@ class Runtime:
     connectors: ConnectorRegistry
     work_dir: Path
     runner: str
+    retention: Retention = field(default_factory=Retention)
     #: Destinations open for runs in progress in this process, so batches reuse connections.
     open_destinations: dict[str, Destination] = field(default_factory=dict)
     deliveries: dict[str, Delivery] = field(default_factory=dict)

@@ -4,6 +4,7 @@ turned into Python objects here; DuckDB spills to disk, so memory stays bounded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ class Staging:
             " row_hash VARCHAR, payload VARCHAR, key_null BOOLEAN)"
         )
         self.db.execute("CREATE TABLE prev (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR)")
+        # Earlier entries the changes link to: open failures, or the entries a resync selected.
+        self.db.execute("CREATE TABLE links (item_key VARCHAR, reference VARCHAR, entry_id BIGINT)")
 
     def close(self) -> None:
         self.db.close()
@@ -128,6 +131,14 @@ class Staging:
         finally:
             self.db.unregister("snap")
 
+    def add_links(self, batch: pa.RecordBatch) -> None:
+        """Earlier entries of items, as (item_key, reference, entry_id)."""
+        self.db.register("lnk", batch)
+        try:
+            self.db.execute("INSERT INTO links SELECT item_key, reference, entry_id FROM lnk")
+        finally:
+            self.db.unregister("lnk")
+
     # -- checks -----------------------------------------------------------------------------
     def check_keys(self) -> None:
         """Refuse rows with an empty or repeated primary key: they cannot be tracked."""
@@ -151,19 +162,21 @@ class Staging:
         return tuple(Column(name=n, type=t) for n, t in self.columns.items())
 
     # -- diff -------------------------------------------------------------------------------
-    def diff(self, *, full: bool, see_removals: bool, write_mode: WriteMode) -> Diff:
-        """Compare the model with the snapshot and number the deliverable changes from 0."""
-        source_id_of_key = (
-            f"json_extract_string(p.item_key, '$.{self.primary_key[0]}')"
-            if len(self.primary_key) == 1
-            else "concat_ws('/', "
-            + ", ".join(f"json_extract_string(p.item_key, '$.{k}')" for k in self.primary_key)
+    def _source_id_of_key(self, alias: str) -> str:
+        if len(self.primary_key) == 1:
+            return f"json_extract_string({alias}.item_key, '$.{self.primary_key[0]}')"
+        return (
+            "concat_ws('/', "
+            + ", ".join(f"json_extract_string({alias}.item_key, '$.{k}')" for k in self.primary_key)
             + ")"
         )
+
+    def diff(self, *, full: bool, see_removals: bool, write_mode: WriteMode) -> Diff:
+        """Compare the model with the snapshot and number the deliverable changes from 0."""
         changed_rows = "TRUE" if full else "p.row_hash IS DISTINCT FROM c.row_hash"
         removals = (
-            f" UNION ALL SELECT p.item_key, {source_id_of_key}, p.reference, NULL, p.item_key,"
-            " 'remove' FROM prev p ANTI JOIN cur c USING (item_key)"
+            f" UNION ALL SELECT p.item_key, {self._source_id_of_key('p')}, p.reference, NULL,"
+            " p.item_key, 'remove' FROM prev p ANTI JOIN cur c USING (item_key)"
             if see_removals
             else ""
         )
@@ -174,13 +187,32 @@ class Staging:
             " FROM cur c LEFT JOIN prev p USING (item_key)"
             f" WHERE p.item_key IS NULL OR {changed_rows}" + removals
         )
+        return self._number(write_mode)
+
+    def diff_selected(self, *, write_mode: WriteMode) -> Diff:
+        """A resync: the selected items (the links) as the model has them now, or their removal
+        when the model no longer has them. ``read`` counts the selected items found."""
+        self.db.execute(
+            "CREATE OR REPLACE TABLE delta AS "
+            f"SELECT l.item_key, coalesce(c.source_id, {self._source_id_of_key('l')}) AS source_id,"
+            " coalesce(c.reference, p.reference, l.reference) AS reference, c.row_hash,"
+            " coalesce(c.payload, l.item_key) AS payload,"
+            " CASE WHEN c.item_key IS NULL THEN 'remove' WHEN p.item_key IS NULL THEN 'add'"
+            " ELSE 'change' END AS operation"
+            " FROM links l LEFT JOIN cur c USING (item_key) LEFT JOIN prev p USING (item_key)"
+        )
+        diff = self._number(write_mode)
+        return dataclasses.replace(diff, read=diff.added + diff.changed, unchanged=0)
+
+    def _number(self, write_mode: WriteMode) -> Diff:
         delivered_ops = [op.value for op in Operation if write_mode.delivers(op)]
         ops_sql = ", ".join(f"'{op}'" for op in delivered_ops)
         self.db.execute(
             "CREATE OR REPLACE TABLE changes AS SELECT"
             " CAST(row_number() OVER (ORDER BY CASE operation WHEN 'add' THEN 0 WHEN 'change' THEN 1"
-            " ELSE 2 END, item_key) - 1 AS INTEGER) AS seq, *"
-            f" FROM delta WHERE operation IN ({ops_sql})"
+            " ELSE 2 END, item_key) - 1 AS INTEGER) AS seq, d.*, l.entry_id AS retry_of"
+            " FROM delta d LEFT JOIN links l USING (item_key)"
+            f" WHERE operation IN ({ops_sql})"
         )
         counts = dict(
             self.db.execute("SELECT operation, count(*) FROM delta GROUP BY 1").fetchall()
@@ -201,7 +233,7 @@ class Staging:
 
     def deliverable(self, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
         reader = self.db.sql(
-            "SELECT seq, item_key, source_id, reference, operation, row_hash, payload"
+            "SELECT seq, item_key, source_id, reference, operation, row_hash, payload, retry_of"
             " FROM changes ORDER BY seq"
         ).to_arrow_reader(size)
         for batch in reader:

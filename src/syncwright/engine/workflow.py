@@ -8,10 +8,14 @@ one queue partitioned by sync, so a sync never has two live runs, on one worker 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from datetime import datetime
+from typing import Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
 
+from syncwright.domain.clock import utcnow
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import RunStatus
 from syncwright.engine import pipeline
@@ -19,6 +23,7 @@ from syncwright.engine.runtime import Runtime
 
 QUEUE = "syncwright-runs"
 WORKFLOW = "syncwright.run"
+PURGE_SCHEDULE = "syncwright-retention"
 
 _runtime: Runtime | None = None
 
@@ -83,6 +88,18 @@ def run_workflow(run_id: str) -> str:
         return _fail(run_id, str(exc) or type(exc).__name__)
 
 
+@DBOS.step(name="syncwright.purge_step")
+def _purge() -> dict[str, int]:
+    rt = _rt()
+    return dataclasses.asdict(rt.store.retention.purge(rt.retention, utcnow()))
+
+
+@DBOS.workflow(name="syncwright.purge")
+def purge_workflow(scheduled_time: datetime, context: Any) -> dict[str, int]:
+    """The retention job: once per tick of its schedule, whichever worker takes it."""
+    return _purge()
+
+
 class DbosEngine:
     """Executes runs in this process on DBOS (SQLite or PostgreSQL system database)."""
 
@@ -95,6 +112,7 @@ class DbosEngine:
         executor_id: str | None = None,
         worker_concurrency: int = 4,
         polling_interval: float = 0.5,
+        purge_schedule: str = "*/30 * * * *",
     ) -> None:
         self.runtime = runtime
         self.config: DBOSConfig = {
@@ -109,6 +127,7 @@ class DbosEngine:
             self.config["executor_id"] = executor_id
         self.worker_concurrency = worker_concurrency
         self.polling_interval = polling_interval
+        self.purge_schedule = purge_schedule
         self._launched = False
 
     def launch(self) -> None:
@@ -125,6 +144,15 @@ class DbosEngine:
             on_conflict="always_update",
         )
         self._launched = True
+        DBOS.apply_schedules(
+            [
+                {
+                    "schedule_name": PURGE_SCHEDULE,
+                    "workflow_fn": purge_workflow,
+                    "schedule": self.purge_schedule,
+                }
+            ]
+        )
         self.resubmit_orphans()
 
     def resubmit_orphans(self) -> None:

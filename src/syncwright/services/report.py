@@ -1,37 +1,206 @@
-"""The sync report: entries of runs, filtered."""
+"""The sync report: entries of runs, searched, filtered, sorted, paged, exported and grouped."""
 
 from __future__ import annotations
 
+import csv
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, TextIO
+
+from syncwright.domain.clock import as_utc, utcnow
 from syncwright.domain.entry import Entry
-from syncwright.domain.statuses import EntryStatus
-from syncwright.storage.entries_repo import ReportFilter
+from syncwright.domain.errors import ConfigError, NotFound
+from syncwright.domain.report import (
+    CSV_COLUMNS,
+    DEFAULT_DAYS,
+    LATEST_COLUMNS,
+    EntryFilter,
+    ErrorGroup,
+    Page,
+    ReportQuery,
+)
+from syncwright.domain.retention import Retention
+from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.storage.store import Store
 
 
+@dataclass(frozen=True, kw_only=True)
+class Search:
+    """What a person asks the report for, by names; ``ReportService.filter`` resolves it."""
+
+    sync: str | None = None
+    run_id: str | None = None
+    statuses: tuple[EntryStatus, ...] = ()
+    operations: tuple[Operation, ...] = ()
+    system: str | None = None
+    destination: str | None = None
+    reference: str | None = None
+    prefix: bool = False
+    error_group: str | None = None
+    entry_ids: tuple[int, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    #: The window when ``since`` is not given: the last ``days`` days (default 5). A run or
+    #: entry ids look back over the whole retention instead.
+    days: float | None = None
+
+
 class ReportService:
-    def __init__(self, store: Store, workspace_id: str) -> None:
+    def __init__(self, store: Store, workspace_id: str, retention: Retention | None = None) -> None:
         self.store = store
         self.workspace_id = workspace_id
+        self.retention = retention or Retention()
+
+    # -- filters ------------------------------------------------------------------------------
+    def _sync_id(self, name_or_id: str) -> str:
+        try:
+            return self.store.config.sync_by_name(self.workspace_id, name_or_id).id
+        except NotFound:
+            for sync in self.store.config.list_syncs(self.workspace_id):
+                if sync.id == name_or_id:
+                    return sync.id
+            raise
+
+    def _destination_syncs(self, name: str) -> tuple[str, ...]:
+        row = self.store.config.find("destination", self.workspace_id, name)
+        if row is None:
+            known = ", ".join(self.store.config.names("destination", self.workspace_id)) or "none"
+            raise NotFound(f"no destination named {name!r} (known: {known})")
+        return tuple(
+            s.id
+            for s in self.store.config.list_syncs(self.workspace_id)
+            if s.destination_id == row["id"]
+        )
+
+    def filter(self, search: Search | None = None, **fields: Any) -> EntryFilter:
+        """Resolve names to ids and apply the time window, refusing one wider than what the
+        retention keeps."""
+        s = search or Search(**fields)
+        now = utcnow()
+        oldest = self.retention.entries_before(now)
+        if s.days is not None and not 0 < s.days <= self.retention.entry_days:
+            raise ConfigError(
+                f"the report keeps {self.retention.entry_days:g} days; ask for 1 to"
+                f" {self.retention.entry_days:g}",
+                field="days",
+            )
+        since = s.since
+        if since is not None and since < oldest - timedelta(minutes=1):
+            raise ConfigError(
+                f"the report keeps {self.retention.entry_days:g} days, since {oldest:%Y-%m-%d %H:%M}"
+                " UTC",
+                field="since",
+            )
+        if since is None:
+            wide = s.run_id is not None or bool(s.entry_ids)
+            since = (
+                oldest if wide and s.days is None else now - timedelta(days=s.days or DEFAULT_DAYS)
+            )
+        sync_ids: tuple[str, ...] = ()
+        if s.sync:
+            sync_ids = (self._sync_id(s.sync),)
+        if s.destination:
+            of_destination = self._destination_syncs(s.destination)
+            sync_ids = (
+                tuple(i for i in sync_ids if i in of_destination) if sync_ids else of_destination
+            ) or ("-",)  # a destination no sync uses matches nothing
+        return EntryFilter(
+            workspace_id=self.workspace_id,
+            sync_ids=sync_ids,
+            run_id=s.run_id,
+            statuses=s.statuses,
+            operations=s.operations,
+            system=s.system,
+            reference=s.reference or None,
+            prefix=s.prefix,
+            error_group=s.error_group,
+            entry_ids=s.entry_ids,
+            since=since,
+            until=s.until,
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+    def page(
+        self,
+        search: Search | None = None,
+        *,
+        sort: str = "id",
+        descending: bool = True,
+        after: str | None = None,
+        limit: int = 100,
+        latest: bool = False,
+        **fields: Any,
+    ) -> Page:
+        return self.store.report.page(
+            ReportQuery(
+                filter=self.filter(search, **fields),
+                sort=sort,
+                descending=descending,
+                after=after,
+                limit=limit,
+                latest=latest,
+            )
+        )
 
     def entries(
         self,
         *,
         sync_name: str | None = None,
-        run_id: str | None = None,
         status: EntryStatus | None = None,
-        reference: str | None = None,
         limit: int = 100,
+        **fields: Any,
     ) -> list[Entry]:
-        sync_id = (
-            self.store.config.sync_by_name(self.workspace_id, sync_name).id if sync_name else None
-        )
-        return self.store.entries.list(
-            ReportFilter(
-                workspace_id=self.workspace_id,
-                sync_id=sync_id,
-                run_id=run_id,
-                status=status,
-                reference=reference,
-                limit=limit,
-            )
-        )
+        """The first page, newest first (a shortcut for one status and a sync's name)."""
+        if status is not None:
+            fields["statuses"] = (status,)
+        return self.page(sync=sync_name, limit=limit, **fields).entries
+
+    def history(self, reference: str, *, sync: str | None = None, limit: int = 1000) -> list[Entry]:
+        """Every entry of one reference across runs (and syncs, unless one is named), newest
+        first, over the whole retention."""
+        return self.page(
+            reference=reference,
+            sync=sync,
+            days=self.retention.entry_days,
+            limit=limit,
+            latest=True,
+        ).entries
+
+    def error_groups(self, search: Search | None = None, **fields: Any) -> list[ErrorGroup]:
+        return self.store.report.error_groups(self.filter(search, **fields))
+
+    def export_csv(
+        self,
+        out: TextIO,
+        search: Search | None = None,
+        *,
+        sort: str = "id",
+        descending: bool = True,
+        latest: bool = False,
+        **fields: Any,
+    ) -> int:
+        """Write exactly the entries the filter matches as CSV (header first, fixed columns),
+        streamed from the store. Returns how many rows were written."""
+        chosen = ReportQuery(filter=self.filter(search, **fields), sort=sort).filter
+        columns = CSV_COLUMNS + (LATEST_COLUMNS if latest else ())
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        rows = self.store.report.stream(chosen, sort=sort, descending=descending, latest=latest)
+        return _write_rows(writer, columns, rows)
+
+
+def _write_rows(writer: Any, columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> int:
+    written = 0
+    for row in rows:
+        row["sync"] = row.get("sync_name")
+        writer.writerow([_cell(row.get(c)) for c in columns])
+        written += 1
+    return written
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()  # type: ignore[union-attr]
+    return value

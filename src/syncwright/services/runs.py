@@ -7,10 +7,14 @@ from typing import Callable
 
 from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.domain.errors import ConfigError, NotFound, SyncwrightError
+from syncwright.domain.report import EntryFilter
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import RunMode, RunStatus, Trigger
 from syncwright.services.ports import RunSubmitter
 from syncwright.storage.store import Store
+
+#: The type of runs that send selected entries again.
+RESYNC_RUN_TYPE = "resync"
 
 
 class RunService:
@@ -62,6 +66,43 @@ class RunService:
         )
         self.submitter.submit(run)
         return run
+
+    def resync(self, selection: EntryFilter, *, user_id: str | None = None) -> list[Run]:
+        """Send the selected entries' items again: one run of type ``resync`` per sync they
+        belong to, each entry of which links back to the entry it resyncs."""
+        if self.submitter is None:
+            raise SyncwrightError("this process cannot start runs (no engine was configured)")
+        sync_ids = self.store.report.syncs_selected(selection)
+        if not sync_ids:
+            raise NotFound("no entries match the selection; nothing to resync")
+        chosen = [self.store.config.sync(i) for i in sync_ids]
+        for sync in chosen:
+            if not sync.enabled:
+                raise ConfigError(f"sync {sync.name!r} is disabled", field="enabled")
+            spec = self.store.config.destination(sync.destination_id)
+            cls = self.connectors.destination_class(spec.type)
+            if cls.wants_full_model(cls.config_class.parse(spec.config)):
+                raise ConfigError(
+                    f"destination {spec.name!r} of sync {sync.name!r} publishes the whole model"
+                    " each run; start a full resync of the sync instead",
+                    field="sync",
+                )
+        started = []
+        for sync in chosen:
+            run = self.store.runs.create(
+                workspace_id=self.workspace_id,
+                sync_id=sync.id,
+                type=RESYNC_RUN_TYPE,
+                trigger=Trigger.RESYNC,
+                mode=RunMode.RESYNC,
+                created_by_user_id=user_id,
+            )
+            with self.store.engine.begin() as conn:
+                count = self.store.report.select_for_resync(conn, run.id, sync.id, selection)
+                self.store.runs.update_infos(conn, run.id, {"resync_items": count})
+            self.submitter.submit(run)
+            started.append(self.store.runs.get(run.id))
+        return started
 
     def get(self, run_id: str) -> Run:
         run = self.store.runs.get(run_id)

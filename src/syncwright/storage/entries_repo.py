@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from syncwright.domain.clock import utcnow
-from syncwright.domain.entry import Entry
+from syncwright.domain.reasons import error_group
 from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.sdk.changes import ItemResult
 from syncwright.storage.runs_repo import RunRepository
-from syncwright.storage.snapshots_repo import SnapshotRepository
-from syncwright.storage.tables import entries
+from syncwright.storage.snapshots_repo import SnapshotRepository, upsert_statement
+from syncwright.storage.tables import entries, item_failures, resync_items
 
 _CHUNK = 500
+_LINK_BATCH = 50_000
+LINK_SCHEMA = pa.schema(
+    [("item_key", pa.string()), ("reference", pa.string()), ("entry_id", pa.int64())]
+)
 
 #: What delivering or settling an item needs to know of its entry.
 _ITEM_COLUMNS = (
@@ -42,18 +47,6 @@ class PendingItem:
     row_hash: str | None
     payload: str | None
     attempts: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReportFilter:
-    """Which entries to list."""
-
-    workspace_id: str
-    sync_id: str | None = None
-    run_id: str | None = None
-    status: EntryStatus | None = None
-    reference: str | None = None
-    limit: int = 100
 
 
 class EntryRepository:
@@ -97,6 +90,38 @@ class EntryRepository:
             total += len(chunk)
         return total
 
+    def links(
+        self, *, sync_id: str | None = None, run_id: str | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Earlier entries the next changes link to, as Arrow batches of (item_key, reference,
+        entry_id): the sync's open failures, or the entries a resync run selected."""
+        if run_id is not None:
+            query = (
+                sa.select(resync_items.c.item_key, entries.c.reference, resync_items.c.entry_id)
+                .join(entries, entries.c.id == resync_items.c.entry_id)
+                .where(resync_items.c.run_id == run_id)
+            )
+        else:
+            query = (
+                sa.select(item_failures.c.item_key, entries.c.reference, item_failures.c.entry_id)
+                .join(entries, entries.c.id == item_failures.c.entry_id)
+                .where(item_failures.c.sync_id == sync_id)
+            )
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=_LINK_BATCH).execute(
+                query
+            )
+            for part in result.partitions(_LINK_BATCH):
+                keys, refs, ids = zip(*part)
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        pa.array(keys, pa.string()),
+                        pa.array(refs, pa.string()),
+                        pa.array(ids, pa.int64()),
+                    ],
+                    schema=LINK_SCHEMA,
+                )
+
     def pending(self, run_id: str, first_seq: int, last_seq: int) -> list[PendingItem]:
         query = (
             sa.select(*_ITEM_COLUMNS)
@@ -114,16 +139,24 @@ class EntryRepository:
             ]
 
     def record(
-        self, run_id: str, sync_id: str, outcomes: Sequence[tuple[PendingItem, ItemResult]]
+        self,
+        run_id: str,
+        sync_id: str,
+        outcomes: Sequence[tuple[PendingItem, ItemResult]],
+        *,
+        retry_failed: bool = True,
     ) -> dict[str, int]:
         """Record each item's result, advance the snapshot for confirmed items and count them,
         all in one transaction, so a replayed batch never counts twice. A ``pending`` result
-        is an item to try again: its attempt and error are recorded and it stays pending."""
+        is an item to try again: its attempt and error are recorded and it stays pending.
+        Failed items are remembered so the next run sends them again and links to them; with
+        ``retry_failed`` off they count as handled and travel again only when they change."""
         now = utcnow()
         tally = {s.value: 0 for s in EntryStatus}
         plain_ok: list[int] = []
         detailed: list[dict[str, Any]] = []
         confirmed: list[PendingItem] = []
+        failed: list[PendingItem] = []
         for item, result in outcomes:
             tally[result.status.value] += 1
             if result.status is EntryStatus.OK and result.endpoint_id is None:
@@ -134,11 +167,14 @@ class EntryRepository:
                         "entry_id": item.id,
                         "new_status": result.status.value,
                         "new_error": result.error,
+                        "new_group": error_group(result.error),
                         "new_endpoint_id": result.endpoint_id,
                     }
                 )
             if result.status is EntryStatus.OK:
                 confirmed.append(item)
+            elif result.status is EntryStatus.FAILED:
+                failed.append(item)
         with self.engine.begin() as conn:
             for start in range(0, len(plain_ok), _CHUNK):
                 conn.execute(
@@ -148,6 +184,7 @@ class EntryRepository:
                         status=EntryStatus.OK.value,
                         attempts=entries.c.attempts + 1,
                         error=None,
+                        error_group=None,
                         updated_at=now,
                     )
                 )
@@ -158,13 +195,14 @@ class EntryRepository:
                     .values(
                         status=sa.bindparam("new_status"),
                         error=sa.bindparam("new_error"),
+                        error_group=sa.bindparam("new_group"),
                         endpoint_id=sa.bindparam("new_endpoint_id"),
                         attempts=entries.c.attempts + 1,
                         updated_at=now,
                     ),
                     detailed,
                 )
-            self._advance_snapshot(conn, sync_id, confirmed)
+            self._settle(conn, sync_id, confirmed, failed, retry_failed=retry_failed)
             done = tally["ok"] + tally["sent"] + tally["failed"]
             self.runs.add_outcomes(
                 conn,
@@ -175,6 +213,32 @@ class EntryRepository:
                 pending=-done,
             )
         return tally
+
+    def _settle(
+        self,
+        conn: sa.Connection,
+        sync_id: str,
+        confirmed: Sequence[PendingItem],
+        failed: Sequence[PendingItem],
+        *,
+        retry_failed: bool,
+    ) -> None:
+        """Advance the snapshot past confirmed items (and failed ones the next run should not
+        send again), and keep the open failures of the sync current."""
+        self._advance_snapshot(conn, sync_id, [*confirmed, *([] if retry_failed else failed)])
+        keys = [i.item_key for i in confirmed]
+        for start in range(0, len(keys), _CHUNK):
+            conn.execute(
+                item_failures.delete().where(
+                    item_failures.c.sync_id == sync_id,
+                    item_failures.c.item_key.in_(keys[start : start + _CHUNK]),
+                )
+            )
+        if failed:
+            conn.execute(
+                upsert_statement(conn, item_failures, ["sync_id", "item_key"], ["entry_id"]),
+                [{"sync_id": sync_id, "item_key": i.item_key, "entry_id": i.id} for i in failed],
+            )
 
     def _advance_snapshot(
         self, conn: sa.Connection, sync_id: str, items: Sequence[PendingItem]
@@ -195,7 +259,13 @@ class EntryRepository:
         )
 
     def settle_sent(
-        self, run_id: str, sync_id: str, *, error: str | None = None, chunk: int = 5000
+        self,
+        run_id: str,
+        sync_id: str,
+        *,
+        error: str | None = None,
+        retry_failed: bool = True,
+        chunk: int = 5000,
     ) -> int:
         """Turn the run's ``sent`` entries into ``ok`` (confirmed; the snapshot advances) or,
         with an error, into ``failed``. Returns how many entries changed."""
@@ -224,12 +294,18 @@ class EntryRepository:
                     conn.execute(
                         entries.update()
                         .where(entries.c.id.in_(ids[start : start + _CHUNK]))
-                        .values(status=status.value, error=error, updated_at=utcnow())
+                        .values(
+                            status=status.value,
+                            error=error,
+                            error_group=error_group(error),
+                            updated_at=utcnow(),
+                        )
                     )
                 if status is EntryStatus.OK:
-                    self._advance_snapshot(conn, sync_id, items)
+                    self._settle(conn, sync_id, items, [], retry_failed=retry_failed)
                     self.runs.add_outcomes(conn, run_id, ok=len(ids), sent=-len(ids))
                 else:
+                    self._settle(conn, sync_id, [], items, retry_failed=retry_failed)
                     self.runs.add_outcomes(conn, run_id, failed=len(ids), sent=-len(ids))
                 changed += len(ids)
 
@@ -262,17 +338,3 @@ class EntryRepository:
                 ).scalars()
                 if p is not None
             ]
-
-    def list(self, f: ReportFilter) -> list[Entry]:
-        query = sa.select(entries).where(entries.c.workspace_id == f.workspace_id)
-        if f.sync_id:
-            query = query.where(entries.c.sync_id == f.sync_id)
-        if f.run_id:
-            query = query.where(entries.c.run_id == f.run_id)
-        if f.status:
-            query = query.where(entries.c.status == f.status.value)
-        if f.reference:
-            query = query.where(entries.c.reference == f.reference)
-        query = query.order_by(entries.c.id.desc()).limit(f.limit)
-        with self.engine.connect() as conn:
-            return [Entry.from_row(r) for r in conn.execute(query).mappings()]

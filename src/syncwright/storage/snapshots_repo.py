@@ -17,6 +17,18 @@ SNAPSHOT_SCHEMA = pa.schema(
 _CHUNK = 2000
 
 
+def upsert_statement(
+    conn: sa.Connection, table: sa.Table, keys: list[str], updates: list[str]
+) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET updates, for SQLite and PostgreSQL."""
+    insert: Any = (
+        postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    )
+    return insert.on_conflict_do_update(
+        index_elements=keys, set_={name: insert.excluded[name] for name in updates}
+    )
+
+
 class SnapshotRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -58,15 +70,7 @@ class SnapshotRepository:
         ]
         if not values:
             return
-        insert: Any = (
-            postgresql.insert(snapshots)
-            if conn.dialect.name == "postgresql"
-            else sqlite.insert(snapshots)
-        )
-        stmt = insert.on_conflict_do_update(
-            index_elements=["sync_id", "item_key"],
-            set_={"row_hash": insert.excluded.row_hash, "reference": insert.excluded.reference},
-        )
+        stmt = upsert_statement(conn, snapshots, ["sync_id", "item_key"], ["row_hash", "reference"])
         for start in range(0, len(values), _CHUNK):
             conn.execute(stmt, values[start : start + _CHUNK])
 
@@ -88,14 +92,7 @@ class SnapshotRepository:
             ).scalar_one_or_none()
 
     def save_cursor(self, conn: sa.Connection, sync_id: str, value: Any) -> None:
-        insert: Any = (
-            postgresql.insert(sync_states)
-            if conn.dialect.name == "postgresql"
-            else sqlite.insert(sync_states)
-        )
         conn.execute(
-            insert.values(sync_id=sync_id, cursor=value, updated_at=utcnow()).on_conflict_do_update(
-                index_elements=["sync_id"],
-                set_={"cursor": insert.excluded.cursor, "updated_at": insert.excluded.updated_at},
-            )
+            upsert_statement(conn, sync_states, ["sync_id"], ["cursor", "updated_at"]),
+            {"sync_id": sync_id, "cursor": value, "updated_at": utcnow()},
         )

@@ -10,6 +10,8 @@ from syncwright.storage.artifacts_repo import ArtifactRepository
 from syncwright.storage.config_repo import ConfigRepository
 from syncwright.storage.database import create_store_engine, upgrade
 from syncwright.storage.entries_repo import EntryRepository
+from syncwright.storage.report_repo import ReportRepository
+from syncwright.storage.retention_repo import RetentionRepository
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.snapshots_repo import SnapshotRepository
 
@@ -22,6 +24,8 @@ class Store:
     entries: EntryRepository
     snapshots: SnapshotRepository
     artifacts: ArtifactRepository
+    report: ReportRepository
+    retention: RetentionRepository
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -35,6 +39,8 @@ class Store:
             entries=EntryRepository(engine, snapshots, runs),
             snapshots=snapshots,
             artifacts=ArtifactRepository(engine),
+            report=ReportRepository(engine),
+            retention=RetentionRepository(engine),
         )
 
     @property

@@ -153,6 +153,9 @@ runs = sa.Table(
     sa.Index("ix_runs_status", "status"),
 )
 
+#: Text compared byte by byte on PostgreSQL too, so a prefix search is an index range.
+BinaryText = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+
 entries = sa.Table(
     "entries",
     metadata,
@@ -167,7 +170,7 @@ entries = sa.Table(
     sa.Column("workspace_id", sa.String(36), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("item_key", sa.Text, nullable=False),
-    sa.Column("reference", sa.Text, nullable=False),
+    sa.Column("reference", BinaryText, nullable=False),
     sa.Column("system", sa.String(200), nullable=False),
     sa.Column("source_id", sa.Text, nullable=False),
     sa.Column("endpoint_id", sa.Text),
@@ -175,14 +178,48 @@ entries = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("error", sa.Text),
+    sa.Column("error_group", sa.String(200)),
+    sa.Column("retry_of", sa.BigInteger),
     sa.Column("row_hash", sa.String(32)),
     sa.Column("payload", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.UniqueConstraint("run_id", "item_key"),
-    sa.Index("ix_entries_run_seq", "run_id", "seq"),
-    sa.Index("ix_entries_sync_reference", "sync_id", "reference"),
-    sa.Index("ix_entries_workspace_created", "workspace_id", "created_at"),
+    # Every report query is an equality prefix then ``id`` (newest first): the first page is
+    # an index range read backwards, whatever the size of the table.
+    sa.Index("ix_entries_run_status_seq", "run_id", "status", "seq"),
+    sa.Index("ix_entries_run_id", "run_id", "id"),
+    sa.Index("ix_entries_sync_id", "sync_id", "id"),
+    sa.Index("ix_entries_sync_status_id", "sync_id", "status", "id"),
+    sa.Index("ix_entries_sync_item_id", "sync_id", "item_key", "id"),
+    sa.Index("ix_entries_workspace_status_id", "workspace_id", "status", "id"),
+    sa.Index("ix_entries_workspace_reference_id", "workspace_id", "reference", "id"),
+)
+
+#: Items whose newest entry failed, per sync: the next run links its entry to that one.
+item_failures = sa.Table(
+    "item_failures",
+    metadata,
+    sa.Column("sync_id", sa.String(36), primary_key=True),
+    sa.Column("item_key", sa.Text, primary_key=True),
+    sa.Column("entry_id", sa.BigInteger, nullable=False),
+)
+
+#: The items a resync run sends again, each with the entry it resyncs.
+resync_items = sa.Table(
+    "resync_items",
+    metadata,
+    sa.Column("run_id", sa.String(36), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("item_key", sa.Text, primary_key=True),
+    sa.Column("entry_id", sa.BigInteger, nullable=False),
+)
+
+#: Where the retention job has got to, so each pass starts where the last one stopped.
+maintenance = sa.Table(
+    "maintenance",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 #: Files runs published (feeds, uploads): where, how big, their checksum, and the constant

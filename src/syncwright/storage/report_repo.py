@@ -1,0 +1,212 @@
+"""Reading the sync report: filtered pages in any order, streams for export, error groups,
+and the selections a resync sends again."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+
+from syncwright.domain.entry import Entry
+from syncwright.domain.report import (
+    EntryFilter,
+    ErrorGroup,
+    Page,
+    ReportQuery,
+    decode_cursor,
+    encode_cursor,
+)
+from syncwright.domain.statuses import EntryStatus
+from syncwright.storage.tables import entries, resync_items, syncs
+
+_NULLABLE = frozenset({"endpoint_id", "error"})
+_STREAM_BATCH = 2000
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest string above every string starting with ``prefix`` (binary order)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def conditions(f: EntryFilter) -> list[sa.ColumnElement[bool]]:
+    """The filter as SQL conditions; the leading equalities meet the indexes' prefixes."""
+    where: list[sa.ColumnElement[bool]] = [entries.c.workspace_id == f.workspace_id]
+    if f.sync_ids:
+        where.append(
+            entries.c.sync_id == f.sync_ids[0]
+            if len(f.sync_ids) == 1
+            else entries.c.sync_id.in_(f.sync_ids)
+        )
+    if f.run_id:
+        where.append(entries.c.run_id == f.run_id)
+    if f.statuses:
+        values = [s.value for s in f.statuses]
+        where.append(
+            entries.c.status == values[0] if len(values) == 1 else entries.c.status.in_(values)
+        )
+    if f.operations:
+        where.append(entries.c.operation.in_([o.value for o in f.operations]))
+    if f.system:
+        where.append(entries.c.system == f.system)
+    if f.reference:
+        if f.prefix:
+            where.append(entries.c.reference >= f.reference)
+            where.append(entries.c.reference < _prefix_end(f.reference))
+        else:
+            where.append(entries.c.reference == f.reference)
+    if f.error_group:
+        where.append(entries.c.error_group == f.error_group)
+    if f.entry_ids:
+        where.append(entries.c.id.in_(f.entry_ids))
+    if f.since:
+        where.append(entries.c.created_at >= f.since)
+    if f.until:
+        where.append(entries.c.created_at < f.until)
+    return where
+
+
+def _sort_expression(sort: str) -> sa.ColumnElement[Any]:
+    column = entries.c[sort]
+    return sa.func.coalesce(column, "") if sort in _NULLABLE else column
+
+
+def _columns(*, payload: bool, latest: bool) -> list[Any]:
+    chosen: list[Any] = [c for c in entries.c if payload or c.name != "payload"]
+    chosen.append(syncs.c.name.label("sync_name"))
+    if latest:
+        newest = entries.alias("newest")
+        for name, label in (("status", "latest_status"), ("updated_at", "latest_at")):
+            chosen.append(
+                sa.select(newest.c[name])
+                .where(
+                    newest.c.sync_id == entries.c.sync_id,
+                    newest.c.item_key == entries.c.item_key,
+                )
+                .order_by(newest.c.id.desc())
+                .limit(1)
+                .scalar_subquery()
+                .label(label)
+            )
+    return chosen
+
+
+def _ordered(columns: list[Any], f: EntryFilter, sort: str, descending: bool) -> sa.Select[Any]:
+    expr = _sort_expression(sort)
+    order = [expr.desc(), entries.c.id.desc()] if descending else [expr.asc(), entries.c.id.asc()]
+    if sort == "id":
+        order = order[1:]
+    return (
+        sa.select(*columns)
+        .select_from(entries.outerjoin(syncs, syncs.c.id == entries.c.sync_id))
+        .where(*conditions(f))
+        .order_by(*order)
+    )
+
+
+class ReportRepository:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def page(self, q: ReportQuery) -> Page:
+        query = _ordered(_columns(payload=True, latest=q.latest), q.filter, q.sort, q.descending)
+        if q.after:
+            value, last_id = decode_cursor(q.sort, q.after)
+            if q.sort == "id":
+                query = query.where(
+                    entries.c.id < last_id if q.descending else entries.c.id > last_id
+                )
+            else:
+                key = sa.tuple_(_sort_expression(q.sort), entries.c.id)
+                bound = sa.tuple_(sa.literal(value), sa.literal(last_id))
+                query = query.where(key < bound if q.descending else key > bound)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(q.limit + 1)).mappings().all()
+        found = [Entry.from_row(r) for r in rows[: q.limit]]
+        more = len(rows) > q.limit
+        return Page(found, encode_cursor(q.sort, found[-1]) if more and found else None)
+
+    def stream(
+        self, f: EntryFilter, *, sort: str = "id", descending: bool = True, latest: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching entry in order, without payloads, read in batches from a server-side
+        cursor: memory stays the same whatever the number of entries."""
+        query = _ordered(_columns(payload=False, latest=latest), f, sort, descending)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(
+                query
+            )
+            for row in result.mappings():
+                yield dict(row)
+
+    def count(self, f: EntryFilter) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(entries).where(*conditions(f))
+                ).scalar_one()
+            )
+
+    def error_groups(self, f: EntryFilter, *, limit: int = 50) -> list[ErrorGroup]:
+        """Failed entries grouped by normalised reason, biggest first, with a sample each."""
+        failed = EntryFilter(**{**f.__dict__, "statuses": (EntryStatus.FAILED,)})
+        query = (
+            sa.select(
+                entries.c.error_group,
+                sa.func.count().label("n"),
+                sa.func.max(entries.c.id).label("sample_id"),
+            )
+            .where(*conditions(failed), entries.c.error_group.is_not(None))
+            .group_by(entries.c.error_group)
+            .order_by(sa.desc("n"), entries.c.error_group)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            groups = conn.execute(query).all()
+            if not groups:
+                return []
+            samples = {
+                r["id"]: Entry.from_row(r)
+                for r in conn.execute(
+                    sa.select(*_columns(payload=True, latest=False))
+                    .select_from(entries.outerjoin(syncs, syncs.c.id == entries.c.sync_id))
+                    .where(entries.c.id.in_([g.sample_id for g in groups]))
+                ).mappings()
+            }
+        return [
+            ErrorGroup(group=g.error_group, count=int(g.n), sample=samples[g.sample_id])
+            for g in groups
+        ]
+
+    def syncs_selected(self, f: EntryFilter) -> list[str]:
+        with self.engine.connect() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    sa.select(entries.c.sync_id).where(*conditions(f)).group_by(entries.c.sync_id)
+                )
+            ]
+
+    def select_for_resync(
+        self, conn: sa.Connection, run_id: str, sync_id: str, f: EntryFilter
+    ) -> int:
+        """Record the items of one sync that the filter selects, each with its newest matching
+        entry, as what resync run ``run_id`` sends again. Done inside the database, so a
+        selection of any size costs no memory here."""
+        narrowed = EntryFilter(**{**f.__dict__, "sync_ids": (sync_id,)})
+        chosen = (
+            sa.select(
+                sa.literal(run_id, sa.String(36)),
+                entries.c.item_key,
+                sa.func.max(entries.c.id),
+            )
+            .where(*conditions(narrowed))
+            .group_by(entries.c.item_key)
+        )
+        conn.execute(resync_items.insert().from_select(["run_id", "item_key", "entry_id"], chosen))
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(resync_items)
+                .where(resync_items.c.run_id == run_id)
+            ).scalar_one()
+        )
