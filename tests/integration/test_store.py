@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from syncwright.domain.errors import IllegalTransition
+from syncwright.domain.clock import utcnow
+from syncwright.domain.errors import IllegalTransition, NotFound
+from syncwright.domain.retention import Retention
 from syncwright.domain.statuses import RunMode, RunStatus, Trigger
+from syncwright.sdk.changes import ItemResult
 from syncwright.storage.database import current_revision, head_revision
+from syncwright.storage.retention_repo import Purged
 from syncwright.storage.store import Store
+from syncwright.storage.tables import entries, runs
 from tests.support.examples import SEED_RUN_FIELDS
 
 _n = itertools.count()
@@ -142,3 +148,70 @@ def test_saving_config_is_idempotent(store):
             conn, "source", ws, "s", {"type": "sql", "config": {"url": "sqlite:///x"}}
         )
         assert action == "updated"
+
+
+def _run_with_entries(store, ws, sync, count, *, age=timedelta(0)):
+    """A finished run of ``count`` delivered entries, created ``age`` ago."""
+    run = store.runs.create(
+        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
+    )
+    rows = [
+        {
+            "seq": i,
+            "item_key": f'{{"id":{i}}}',
+            "source_id": str(i),
+            "reference": f"R{i}",
+            "operation": "add",
+            "row_hash": "h",
+            "payload": f'{{"id":{i}}}',
+        }
+        for i in range(count)
+    ]
+    with store.engine.begin() as conn:
+        store.entries.replace_pending(
+            conn, run.id, [rows], base={"sync_id": sync, "workspace_id": ws, "system": "d"}
+        )
+        for table, column in ((entries, entries.c.run_id), (runs, runs.c.id)):
+            conn.execute(table.update().where(column == run.id).values(created_at=utcnow() - age))
+    items = store.entries.pending(run.id, 0, count)
+    store.entries.record(run.id, sync, [(i, ItemResult.ok()) for i in items[:-1]])
+    for status in (RunStatus.QUERYING, RunStatus.PREPARING, RunStatus.IN_PROGRESS):
+        store.runs.transition(run.id, status)
+    store.runs.transition(run.id, RunStatus.INCOMPLETE, ended=True)
+    return run.id
+
+
+def _payloads(store, run_id):
+    with store.engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count(entries.c.payload)).where(entries.c.run_id == run_id)
+        ).scalar_one()
+
+
+def test_purge_removes_only_what_the_retention_no_longer_keeps(store):
+    ws, sync = _sync(store)
+    old = _run_with_entries(store, ws, sync, 25, age=timedelta(days=16))
+    aged = _run_with_entries(store, ws, sync, 12, age=timedelta(days=4))
+    fresh = _run_with_entries(store, ws, sync, 9)
+    now = utcnow()
+
+    purged = store.retention.purge(Retention(), now, batch=7)
+    # 25 entries past 15 days; payloads of the 4-day-old run except its one pending item.
+    assert purged == Purged(entries=25, payloads=11, runs_hidden=1, runs_purged=0)
+    assert store.entries.count_by_status(old) == {}
+    assert store.entries.count_by_status(aged) == {"ok": 11, "pending": 1}
+    assert _payloads(store, aged) == 1 and _payloads(store, fresh) == 9
+    assert store.entries.count_by_status(fresh) == {"ok": 8, "pending": 1}
+    assert store.runs.get(old).deleted_at is not None
+    assert old not in {r.id for r in store.runs.list(ws)}
+    assert {aged, fresh} <= {r.id for r in store.runs.list(ws)}
+
+    # Nothing more to do at once; a day later the hidden run goes for good.
+    assert store.retention.purge(Retention(), now) == Purged()
+    later = store.retention.purge(Retention(), now + timedelta(days=1, minutes=1))
+    assert later.runs_purged == 1
+    with pytest.raises(NotFound):
+        store.runs.get(old)
+    assert store.runs.get(aged).deleted_at is None
+    # A shorter payload retention catches up from where the last pass stopped.
+    assert store.retention.purge(Retention(payload_hours=0), now).payloads == 8

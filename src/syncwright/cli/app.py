@@ -9,15 +9,13 @@ import threading
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from syncwright.bootstrap.app import App, EngineBusy, EngineRole
 from syncwright.bootstrap.settings import Settings
-from syncwright.cli import render
+from syncwright.cli import render, report_commands
+from syncwright.cli.common import console, errors, follow, open_app
 from syncwright.connectors.sql.urls import safe_url
 from syncwright.domain.errors import NotFound, SyncwrightError
-from syncwright.domain.run import Run
 from syncwright.domain.statuses import EntryStatus, RunStatus
 from syncwright.services.config_file import load_config
 from syncwright.services.demo import DEMO_SYNC, build_demo, edit_demo
@@ -29,12 +27,10 @@ artifacts_app = typer.Typer(
     help="Files that runs published (feeds, uploads).", no_args_is_help=True
 )
 app.add_typer(artifacts_app, name="artifacts")
-console = Console()
-errors = Console(stderr=True)
 
 
 def _open(role: EngineRole = EngineRole.NONE) -> App:
-    return App(Settings.from_env(), role=role)
+    return open_app(role)
 
 
 @db_app.command("upgrade")
@@ -117,34 +113,10 @@ def run(
             console.print(f"no engine runs on {sw.settings.home}: running {started.id} here")
             finished = sw.runs.wait(started.id)
         else:
-            finished = _follow(sw, started)
+            finished = follow(sw, started)
     console.print(render.summary(finished))
     if finished.status is RunStatus.FAILED:
         raise typer.Exit(1)
-
-
-def _follow(sw: App, started: Run) -> Run:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"{started.sync_name}: queued", total=None)
-
-        def update(current: Run) -> None:
-            info = current.infos.get("progress") or {}
-            total = info.get("total")
-            progress.update(
-                task,
-                description=f"{current.sync_name}: {current.status.value}",
-                total=total or None,
-                completed=info.get("done", 0),
-            )
-
-        return sw.runs.wait(started.id, on_update=update)
 
 
 @app.command()
@@ -161,26 +133,6 @@ def runs(
         render.print_json(console, [render.run_dict(r) for r in found])
     else:
         console.print(render.runs_table(found))
-
-
-@app.command()
-def report(
-    sync: str | None = typer.Option(None, "--sync", help="Only this sync's entries."),
-    run_id: str | None = typer.Option(None, "--run", help="Only this run's entries."),
-    status: EntryStatus | None = typer.Option(None, "--status"),
-    reference: str | None = typer.Option(None, "--reference"),
-    limit: int = typer.Option(100, "--limit", min=1),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """List sync report entries, newest first."""
-    with _open() as sw:
-        found = sw.report.entries(
-            sync_name=sync, run_id=run_id, status=status, reference=reference, limit=limit
-        )
-    if as_json:
-        render.print_json(console, [render.entry_dict(e) for e in found])
-    else:
-        console.print(render.entries_table(found, width=console.width))
 
 
 @app.command()
@@ -222,7 +174,7 @@ def demo(
         for change in sw.configs.apply(doc, base_dir=config.resolve().parent):
             console.print(f"   {change.action} {change.kind} {change.name}")
         console.print("[bold]2.[/bold] first run: everything is new")
-        first = _follow(sw, sw.runs.trigger(DEMO_SYNC))
+        first = follow(sw, sw.runs.trigger(DEMO_SYNC))
         console.print(render.summary(first))
         edit = edit_demo(folder)
         console.print(
@@ -230,7 +182,7 @@ def demo(
             f" {edit.removed} removed; {edit.rejected_sku} lost its name (the warehouse refuses it)"
         )
         console.print("[bold]4.[/bold] second run: only the differences travel")
-        second = _follow(sw, sw.runs.trigger(DEMO_SYNC))
+        second = follow(sw, sw.runs.trigger(DEMO_SYNC))
         console.print(render.summary(second))
         failed = sw.report.entries(run_id=second.id, status=EntryStatus.FAILED)
         console.print(render.entries_table(failed, width=console.width))
@@ -239,6 +191,9 @@ def demo(
         f"Explore: SYNCWRIGHT_HOME={home} syncwright runs | report --status failed"
         f" | run {DEMO_SYNC} --wait"
     )
+
+
+report_commands.register(app)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from syncwright.domain.entry import Entry
+from syncwright.domain.report import ErrorGroup
 from syncwright.domain.run import Run
 
 STATUS_STYLE = {
@@ -55,6 +56,7 @@ def entry_dict(entry: Entry) -> dict[str, Any]:
         "id": entry.id,
         "run_id": entry.run_id,
         "sync_id": entry.sync_id,
+        "sync": entry.sync_name,
         "reference": entry.reference,
         "system": entry.system,
         "source_id": entry.source_id,
@@ -63,9 +65,33 @@ def entry_dict(entry: Entry) -> dict[str, Any]:
         "status": entry.status.value,
         "attempts": entry.attempts,
         "error": entry.error,
+        "error_group": entry.error_group,
+        "retry_of": entry.retry_of,
+        "latest_status": entry.latest_status.value if entry.latest_status else None,
+        "latest_at": entry.latest_at.isoformat() if entry.latest_at else None,
         "created_at": entry.created_at.isoformat(),
         "updated_at": entry.updated_at.isoformat(),
     }
+
+
+def group_dict(group: ErrorGroup) -> dict[str, Any]:
+    return {
+        "group": group.group,
+        "count": group.count,
+        "sample": entry_dict(group.sample),
+    }
+
+
+def groups_table(groups: list[ErrorGroup]) -> Table:
+    table = Table(title="Failures by reason")
+    table.add_column("count", justify="right")
+    table.add_column("reason (--error-group)", overflow="fold")
+    table.add_column("sample", overflow="fold")
+    for g in groups:
+        table.add_row(
+            str(g.count), g.group, f"{g.sample.reference} (entry {g.sample.id}): {g.sample.error}"
+        )
+    return table
 
 
 def print_json(console: Console, data: Any) -> None:
@@ -113,18 +139,30 @@ def runs_table(runs: list[Run]) -> Table:
     return table
 
 
-def entries_table(entries: list[Entry], *, width: int = 200) -> Table:
+def entries_table(
+    entries: list[Entry],
+    *,
+    width: int = 200,
+    extra: bool = False,
+    latest: bool = False,
+    title: str = "Sync report",
+) -> Table:
     """The report; on narrow terminals the system, run and time columns give way to the error."""
     wide = width >= 120
-    table = Table(title="Sync report")
-    columns = ["reference", "system", "op", "status", "tries", "run", "updated"]
+    table = Table(title=title)
+    columns = ["id", "reference", "system", "op", "status", "tries", "run", "updated"]
     if not wide:
-        columns = ["reference", "op", "status", "tries"]
+        columns = ["id", "reference", "op", "status", "tries"]
+    if extra:
+        columns += ["source id", "endpoint id"]
+    if latest:
+        columns += ["latest"]
     for col in columns:
         table.add_column(col, no_wrap=True)
     table.add_column("error", overflow="fold")
     for e in entries:
         values = {
+            "id": str(e.id) + (f" ↻{e.retry_of}" if e.retry_of else ""),
             "reference": e.reference,
             "system": e.system,
             "op": e.operation.value,
@@ -132,6 +170,9 @@ def entries_table(entries: list[Entry], *, width: int = 200) -> Table:
             "tries": str(e.attempts),
             "run": e.run_id[:8],
             "updated": e.updated_at.astimezone().strftime("%m-%d %H:%M"),
+            "source id": e.source_id,
+            "endpoint id": e.endpoint_id or "",
+            "latest": styled(e.latest_status.value) if e.latest_status else "",
         }
         table.add_row(*(values[c] for c in columns), e.error or "")
     return table

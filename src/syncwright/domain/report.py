@@ -30,6 +30,8 @@ SORTABLE = (
     "error",
 )
 TIME_COLUMNS = frozenset({"created_at", "updated_at"})
+#: Sorted as if empty were "" so that every entry has a place in the order.
+NULLABLE_SORTS = frozenset({"endpoint_id", "error"})
 
 #: The columns of an exported report, in this order.
 CSV_COLUMNS = (
@@ -115,6 +117,8 @@ class ErrorGroup:
 
 def encode_cursor(sort: str, entry: Entry) -> str:
     value: Any = getattr(entry, sort)
+    if value is None and sort in NULLABLE_SORTS:
+        value = ""
     if isinstance(value, datetime):
         value = value.isoformat()
     elif hasattr(value, "value"):

@@ -64,6 +64,9 @@ class RetryDoc(_Strict):
     first_delay: float = Field(default=1.0, ge=0)
     factor: float = Field(default=2.0, ge=1)
     max_delay: float = Field(default=300.0, ge=0)
+    jitter: float = Field(default=0.1, ge=0, le=1)
+    #: Items still failed when a run ends are sent again by the sync's next run.
+    next_run: bool = True
 
 
 class SyncDoc(_Strict):

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from syncwright.domain.entry import Entry
 from syncwright.domain.report import (
+    NULLABLE_SORTS,
     EntryFilter,
     ErrorGroup,
     Page,
@@ -19,7 +20,6 @@ from syncwright.domain.report import (
 from syncwright.domain.statuses import EntryStatus
 from syncwright.storage.tables import entries, resync_items, syncs
 
-_NULLABLE = frozenset({"endpoint_id", "error"})
 _STREAM_BATCH = 2000
 
 
@@ -67,7 +67,7 @@ def conditions(f: EntryFilter) -> list[sa.ColumnElement[bool]]:
 
 def _sort_expression(sort: str) -> sa.ColumnElement[Any]:
     column = entries.c[sort]
-    return sa.func.coalesce(column, "") if sort in _NULLABLE else column
+    return sa.func.coalesce(column, "") if sort in NULLABLE_SORTS else column
 
 
 def _columns(*, payload: bool, latest: bool) -> list[Any]:
@@ -116,8 +116,9 @@ class ReportRepository:
                     entries.c.id < last_id if q.descending else entries.c.id > last_id
                 )
             else:
-                key = sa.tuple_(_sort_expression(q.sort), entries.c.id)
-                bound = sa.tuple_(sa.literal(value), sa.literal(last_id))
+                expr = _sort_expression(q.sort)
+                key = sa.tuple_(expr, entries.c.id)
+                bound = sa.tuple_(sa.literal(value, expr.type), sa.literal(last_id))
                 query = query.where(key < bound if q.descending else key > bound)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(q.limit + 1)).mappings().all()
