@@ -74,11 +74,58 @@ def test_apply_run_runs_and_report(workspace):
 
     entries = json.loads(
         sw(workspace, "report", "--run", runs[0]["id"], "--json", "--limit", "500").stdout
-    )
+    )["entries"]
     assert len(entries) == 20 and {e["status"] for e in entries} == {"ok"}
     one = json.loads(sw(workspace, "report", "--reference", "SKU-7", "--json").stdout)
-    assert [e["source_id"] for e in one] == ["7"]
+    assert [e["source_id"] for e in one["entries"]] == ["7"] and one["next"] is None
     assert "SKU-7" in sw(workspace, "report", "--sync", "products_to_warehouse").stdout
+
+
+def test_report_pages_export_history_errors_and_resync(workspace):
+    sw(workspace, "apply", "-f", "sw.yml")
+    sw(workspace, "run", "products_to_warehouse", "--wait")
+    with sqlite3.connect(workspace / "warehouse.db") as db:  # the warehouse starts refusing
+        db.execute(
+            "CREATE TRIGGER picky BEFORE UPDATE ON products WHEN NEW.price > 100"
+            "  BEGIN SELECT RAISE(ABORT, 'price above the limit of 100 for this shop'); END"
+        )
+    Catalogue(workspace / "shop.db").put(
+        *({"id": i, "price": 100.0 + i} for i in range(1, 5)), {"id": 5, "price": 50.0}
+    )
+    ran = sw(workspace, "run", "products_to_warehouse", "--wait")
+    assert "ok 1, sent 0, pending 0, failed 4" in ran.stdout
+
+    first = sw(workspace, "report", "--limit", "15")
+    cursor = first.stderr.split("--after ")[1].split()[0]
+    rest = json.loads(sw(workspace, "report", "--limit", "100", "--after", cursor, "--json").stdout)
+    assert len(rest["entries"]) == 25 - 15 and rest["next"] is None
+
+    errors = json.loads(sw(workspace, "report", "--errors", "--json").stdout)
+    assert [(g["group"], g["count"]) for g in errors] == [
+        ("price above the limit of <n> for this shop", 4)
+    ]
+    csv_out = sw(workspace, "report", "--status", "failed", "--csv", "failed.csv")
+    assert "4 entries written" in csv_out.stderr
+    lines = (workspace / "failed.csv").read_text().splitlines()
+    assert lines[0].startswith("id,created_at,updated_at,sync_id,sync,run_id,system,reference")
+    assert len(lines) == 5 and all(",failed," in line for line in lines[1:])
+    history = json.loads(sw(workspace, "report", "--history", "SKU-2", "--json").stdout)
+    assert [e["status"] for e in history] == ["failed", "ok"]
+    assert history[0]["latest_status"] == "failed"
+
+    with sqlite3.connect(workspace / "warehouse.db") as db:
+        db.execute("DROP TRIGGER picky")
+    resynced = sw(
+        workspace, "resync", "--error-group", "price above the limit of <n> for this shop"
+    )
+    assert "resyncs 4 items" in resynced.stdout and "succeeded" in resynced.stdout
+    assert "ok 4" in resynced.stdout
+    by_id = sw(workspace, "resync", str(history[-1]["id"]))
+    assert "resyncs 1 items" in by_id.stdout and "ok 1" in by_id.stdout
+    refused = sw(workspace, "resync", check=False)
+    assert refused.returncode == 2 and "give entry ids or at least one filter" in refused.stderr
+    wide = sw(workspace, "report", "--days", "30", check=False)
+    assert wide.returncode == 2 and "days" in wide.stderr
 
 
 def test_a_failed_run_exits_1_with_the_source_error(workspace):

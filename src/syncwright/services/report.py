@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import operator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Sequence, TextIO
 
-from syncwright.domain.clock import as_utc, utcnow
+from syncwright.domain.clock import utcnow
 from syncwright.domain.entry import Entry
 from syncwright.domain.errors import ConfigError, NotFound
 from syncwright.domain.report import (
@@ -185,22 +186,30 @@ class ReportService:
         columns = CSV_COLUMNS + (LATEST_COLUMNS if latest else ())
         writer = csv.writer(out)
         writer.writerow(columns)
-        rows = self.store.report.stream(chosen, sort=sort, descending=descending, latest=latest)
-        return _write_rows(writer, columns, rows)
+        for names, rows in self.store.report.stream(
+            chosen, sort=sort, descending=descending, latest=latest
+        ):
+            return _write_rows(writer, columns, names, rows)
+        return 0
 
 
-def _write_rows(writer: Any, columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> int:
+def _write_rows(
+    writer: Any, columns: tuple[str, ...], names: list[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    renamed = ["sync" if n == "sync_name" else n for n in names]
+    pick = operator.itemgetter(*(renamed.index(c) for c in columns))
+    times = [i for i, c in enumerate(columns) if c in ("created_at", "updated_at", "latest_at")]
     written = 0
     for row in rows:
-        row["sync"] = row.get("sync_name")
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        out = list(pick(row))
+        for i in times:
+            out[i] = _iso(out[i])
+        writer.writerow(out)  # None is written as an empty cell
         written += 1
     return written
 
 
-def _cell(value: Any) -> Any:
+def _iso(value: datetime | None) -> str | None:
     if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return as_utc(value).isoformat()  # type: ignore[union-attr]
-    return value
+        return None
+    return value.isoformat() if value.tzinfo else value.isoformat() + "+00:00"

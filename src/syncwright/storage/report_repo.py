@@ -3,7 +3,7 @@ and the selections a resync sends again."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
 
@@ -128,16 +128,16 @@ class ReportRepository:
 
     def stream(
         self, f: EntryFilter, *, sort: str = "id", descending: bool = True, latest: bool = False
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[tuple[list[str], Iterator[Sequence[Any]]]]:
         """Every matching entry in order, without payloads, read in batches from a server-side
-        cursor: memory stays the same whatever the number of entries."""
+        cursor: memory stays the same whatever the number of entries. Yields once: the column
+        names and the rows."""
         query = _ordered(_columns(payload=False, latest=latest), f, sort, descending)
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(
                 query
             )
-            for row in result.mappings():
-                yield dict(row)
+            yield list(result.keys()), (tuple(row) for row in result)
 
     def count(self, f: EntryFilter) -> int:
         with self.engine.connect() as conn:

@@ -1,0 +1,117 @@
+"""Retries survive a worker killed in the middle of its backoff: real processes, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from tests.e2e.test_cli import CLI, sw
+from tests.support.catalogue import Catalogue
+from tests.support.http_api import Answer, HttpApi
+
+CONFIG = """
+sources:   {{shop: {{type: sql, url: "sqlite:///shop.db"}}}}
+models:    {{products: {{source: shop, query: "SELECT * FROM products", primary_key: id, reference: sku}}}}
+destinations: {{api: {{type: http, url: "{url}/products", batch_size: 1}}}}
+syncs:
+  products_to_api:
+    model: products
+    destination: api
+    retry: {{retries: 4, first_delay: 0.05}}
+"""
+
+
+@pytest.fixture
+def api():
+    server = HttpApi()
+    yield server
+    server.close()
+
+
+def start_engine(workspace):
+    env = {
+        **os.environ,
+        "SYNCWRIGHT_HOME": str(workspace / "home"),
+        "SYNCWRIGHT_POLL_INTERVAL": "0.05",
+    }
+    engine = subprocess.Popen(
+        [*CLI, "serve"],
+        cwd=workspace,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert "engine running" in engine.stdout.readline()
+    return engine
+
+
+def entry(workspace, reference):
+    found = json.loads(sw(workspace, "report", "--reference", reference, "--json").stdout)
+    return found["entries"][0] if found["entries"] else None
+
+
+def wait_for(check, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_a_worker_killed_during_backoff_resumes_the_retries_where_they_were(tmp_path, api):
+    Catalogue(tmp_path / "shop.db").put(*({"id": i} for i in range(1, 6)))
+    (tmp_path / "sw.yml").write_text(CONFIG.format(url=api.url))
+    sent = Counter()
+
+    def answer(request):
+        sku = request.body["fields"]["sku"]
+        sent[sku] += 1
+        if sku == "SKU-2" and sent[sku] <= 3:  # busy three times, asking for 2 s each time
+            return Answer(status=503, headers={"Retry-After": "2"}, body={"message": "busy"})
+        return Answer()
+
+    api.handler = answer
+    sw(tmp_path, "apply", "-f", "sw.yml")
+    engine = start_engine(tmp_path)
+    try:
+        assert "queued" in sw(tmp_path, "run", "products_to_api").stdout
+        waiting = wait_for(
+            lambda: (
+                (e := entry(tmp_path, "SKU-2"))
+                and e["attempts"] == 1
+                and e["status"] == "pending"
+                and e
+            )
+        )
+        assert "503" in waiting["error"]
+    finally:
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(timeout=30)
+    assert sent["SKU-2"] == 1  # killed while waiting to try again
+
+    engine = start_engine(tmp_path)
+    try:
+        run = wait_for(
+            lambda: (
+                (r := json.loads(sw(tmp_path, "runs", "--json").stdout)[0])["status"]
+                in ("succeeded", "failed", "incomplete")
+                and r
+            ),
+        )
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(timeout=30) == 0
+    assert run["status"] == "succeeded" and run["counters"]["ok"] == 5
+    done = entry(tmp_path, "SKU-2")
+    # The attempts went on from where they were: 3 refusals, then accepted, 4 attempts in all.
+    assert (done["status"], done["attempts"], sent["SKU-2"]) == ("ok", 4, 4)
+    assert all(sent[f"SKU-{i}"] == 1 for i in (1, 3, 4, 5))  # nothing delivered twice
