@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench-report
 
 $(STAMP): pyproject.toml examples/syncwright-json-folder/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ demo: $(STAMP)
 	$(BIN)/syncwright demo --dir demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The report's first pages on 10M entries, SQLite and PostgreSQL (ENTRIES=... to change).
+ENTRIES ?= 10000000
+bench-report: $(STAMP)
+	$(BIN)/python -m benchmarks.report --entries $(ENTRIES)
 
 clean:
 	rm -rf $(VENV) demo .syncwright .pytest_cache
