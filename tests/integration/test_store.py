@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import IllegalTransition, NotFound
@@ -16,7 +18,7 @@ from syncwright.sdk.changes import ItemResult
 from syncwright.storage.database import current_revision, head_revision
 from syncwright.storage.retention_repo import Purged
 from syncwright.storage.store import Store
-from syncwright.storage.tables import entries, runs
+from syncwright.storage.tables import entries, metadata, runs
 from tests.support.examples import SEED_RUN_FIELDS
 
 _n = itertools.count()
@@ -49,6 +51,12 @@ def test_migrations_reach_head_and_are_idempotent(store):
         "entries",
         "snapshots",
     } <= tables
+
+
+def test_migrations_build_exactly_the_declared_tables(store):
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
 
 
 def test_sqlite_store_uses_wal(tmp_path):
