@@ -7,16 +7,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.support.catalogue import Catalogue
+from tests.support.cli import CLI, sw
 from tests.support.examples import SEED_RUN_FIELDS
-
-CLI = [sys.executable, "-m", "syncwright"]
 
 CONFIG = """
 sources:   {shop: {type: sql, url: "sqlite:///shop.db"}}
@@ -36,21 +33,6 @@ def workspace(tmp_path):
     shop.put(*({"id": i} for i in range(1, 21)))
     (tmp_path / "sw.yml").write_text(CONFIG)
     return tmp_path
-
-
-def sw(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "SYNCWRIGHT_HOME": str(tmp_path / "home"),
-        "SYNCWRIGHT_POLL_INTERVAL": "0.05",
-        "COLUMNS": "200",
-    }
-    done = subprocess.run(
-        [*CLI, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 def test_db_upgrade(tmp_path):

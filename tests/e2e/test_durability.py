@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import time
 from collections import Counter
 
 import pytest
 
-from tests.e2e.test_cli import CLI, sw
 from tests.support.catalogue import Catalogue
+from tests.support.cli import start_engine, sw, wait_for
 from tests.support.http_api import Answer, HttpApi
 
 CONFIG = """
@@ -34,37 +31,9 @@ def api():
     server.close()
 
 
-def start_engine(workspace):
-    env = {
-        **os.environ,
-        "SYNCWRIGHT_HOME": str(workspace / "home"),
-        "SYNCWRIGHT_POLL_INTERVAL": "0.05",
-    }
-    engine = subprocess.Popen(
-        [*CLI, "serve"],
-        cwd=workspace,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert "engine running" in engine.stdout.readline()
-    return engine
-
-
 def entry(workspace, reference):
     found = json.loads(sw(workspace, "report", "--reference", reference, "--json").stdout)
     return found["entries"][0] if found["entries"] else None
-
-
-def wait_for(check, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def test_a_worker_killed_during_backoff_resumes_the_retries_where_they_were(tmp_path, api):

@@ -16,6 +16,7 @@ from typing import Any
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
 
 from syncwright.domain.clock import utcnow
+from syncwright.domain.errors import ConfigError
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import RunStatus
 from syncwright.engine import pipeline
@@ -144,15 +145,22 @@ class DbosEngine:
             on_conflict="always_update",
         )
         self._launched = True
-        DBOS.apply_schedules(
-            [
-                {
-                    "schedule_name": PURGE_SCHEDULE,
-                    "workflow_fn": purge_workflow,
-                    "schedule": self.purge_schedule,
-                }
-            ]
-        )
+        try:
+            DBOS.apply_schedules(
+                [
+                    {
+                        "schedule_name": PURGE_SCHEDULE,
+                        "workflow_fn": purge_workflow,
+                        "schedule": self.purge_schedule,
+                    }
+                ]
+            )
+        except Exception as exc:
+            self.shutdown()
+            raise ConfigError(
+                f"not a cron schedule: {self.purge_schedule!r} ({exc})",
+                field="SYNCWRIGHT_PURGE_SCHEDULE",
+            ) from None
         self.resubmit_orphans()
 
     def resubmit_orphans(self) -> None:

@@ -1,0 +1,60 @@
+"""Driving the command line as a user would: real processes in a test's folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+CLI = [sys.executable, "-m", "syncwright"]
+
+
+def environment(folder: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SYNCWRIGHT_HOME": str(folder / "home"),
+        "SYNCWRIGHT_POLL_INTERVAL": "0.05",
+        "COLUMNS": "200",
+        **extra,
+    }
+
+
+def sw(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*CLI, *args],
+        cwd=tmp_path,
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def start_engine(folder: Path, **env: str) -> subprocess.Popen[str]:
+    """``syncwright serve`` in the background, once it says it is running."""
+    engine = subprocess.Popen(
+        [*CLI, "serve"],
+        cwd=folder,
+        env=environment(folder, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert "engine running" in (engine.stdout.readline() if engine.stdout else "")
+    return engine
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not true within {timeout} s")
