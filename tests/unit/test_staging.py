@@ -98,3 +98,61 @@ def test_cursor_reads_do_not_see_removals(tmp_path):
     diff = staging.diff(full=False, see_removals=False, write_mode=WriteMode.MIRROR)
     assert (diff.changed, diff.removed) == (1, 0)
     staging.close()
+
+
+def _links(rows):
+    return pa.RecordBatch.from_pylist(
+        rows,
+        schema=pa.schema(
+            [("item_key", pa.string()), ("reference", pa.string()), ("entry_id", pa.int64())]
+        ),
+    )
+
+
+def _changes(staging):
+    return {r["item_key"]: r for chunk in staging.deliverable() for r in chunk}
+
+
+def test_changes_link_to_the_open_failures_of_their_items(tmp_path):
+    before = snapshot_of(tmp_path, [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}])
+    staging = stage(
+        tmp_path, [{"id": 1, "v": "a"}, {"id": 2, "v": "B"}, {"id": 3, "v": "c"}], before
+    )
+    staging.add_links(_links([{"item_key": '{"id":2}', "reference": "2", "entry_id": 41}]))
+    diff = staging.diff(full=False, see_removals=True, write_mode=WriteMode.MIRROR)
+    changes = _changes(staging)
+    assert (diff.added, diff.changed, diff.unchanged) == (1, 1, 1)
+    assert changes['{"id":2}']["retry_of"] == 41 and changes['{"id":3}']["retry_of"] is None
+    staging.close()
+
+
+def test_a_resync_sends_the_selected_items_as_the_model_has_them_now(tmp_path):
+    before = snapshot_of(tmp_path, [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 9, "v": "z"}])
+    staging = stage(
+        tmp_path, [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 3, "v": "c"}], before
+    )
+    staging.add_links(
+        _links(
+            [
+                {"item_key": '{"id":1}', "reference": "1", "entry_id": 10},  # unchanged: sent
+                {"item_key": '{"id":3}', "reference": "3", "entry_id": 30},  # never delivered
+                {"item_key": '{"id":9}', "reference": "9", "entry_id": 90},  # gone: removed
+            ]
+        )
+    )
+    diff = staging.diff_selected(write_mode=WriteMode.MIRROR)
+    changes = _changes(staging)
+    assert {k: (c["operation"], c["retry_of"]) for k, c in changes.items()} == {
+        '{"id":1}': ("change", 10),
+        '{"id":3}': ("add", 30),
+        '{"id":9}': ("remove", 90),
+    }
+    assert changes['{"id":9}']["source_id"] == "9"
+    assert (diff.read, diff.unchanged, diff.added, diff.changed, diff.removed) == (2, 0, 1, 1, 1)
+    staging.close()
+    # A write mode that never removes skips the removal.
+    staging = stage(tmp_path, [{"id": 1, "v": "a"}], before)
+    staging.add_links(_links([{"item_key": '{"id":9}', "reference": "9", "entry_id": 90}]))
+    diff = staging.diff_selected(write_mode=WriteMode.UPSERT)
+    assert (diff.removed, diff.deliverable, diff.skipped) == (1, 0, 1)
+    staging.close()
