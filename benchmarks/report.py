@@ -130,7 +130,7 @@ def fill(store: Store, total: int) -> tuple[str, list[str], list[str]]:
         with store.engine.begin() as conn:
             index.drop(conn)
     numbers = (
-        f"generate_series(0, {total - 1}) AS s(i)"
+        f"generate_series(CAST(0 AS BIGINT), {total - 1}) AS s(i)"
         if postgres
         else f"(WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {total - 1}) SELECT i FROM s) AS s"
     )
@@ -249,27 +249,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
-    rows = []
+    print(f"Report queries, first page of 100, {args.entries:,} entries, {args.repeat} runs each")
     if args.backend in ("sqlite", "both"):
         folder = Path(tempfile.mkdtemp(prefix="syncwright-bench-"))
-        rows += bench(f"sqlite:///{folder / 'store.db'}", "SQLite", args.entries, args.repeat)
+        show(bench(f"sqlite:///{folder / 'store.db'}", "SQLite", args.entries, args.repeat))
     if args.backend in ("postgres", "both"):
         from tests.support.postgres import PostgresServer
 
         server = PostgresServer().start()
         try:
             url = server.create_database("bench")
-            rows += bench(url, "PostgreSQL", args.entries, args.repeat)
+            show(bench(url, "PostgreSQL", args.entries, args.repeat))
         finally:
             server.stop()
-    print(
-        f"\nReport queries, first page of 100, {args.entries:,} entries, {args.repeat} runs each\n"
-    )
-    print(f"| backend | query | median ms | p95 ms | rows | under {TARGET_MS:g} ms |")
+
+
+def show(rows: list[tuple[str, str, float, float, int]]) -> None:
+    print(f"\n| backend | query | median ms | p95 ms | rows | under {TARGET_MS:g} ms |")
     print("|---|---|---:|---:|---:|:-:|")
     for label, name, median, p95, size in rows:
         ok = "yes" if median < TARGET_MS else "NO"
-        print(f"| {label} | {name} | {median:.1f} | {p95:.1f} | {size} | {ok} |")
+        print(f"| {label} | {name} | {median:.1f} | {p95:.1f} | {size} | {ok} |", flush=True)
 
 
 if __name__ == "__main__":
