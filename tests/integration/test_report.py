@@ -109,6 +109,8 @@ def test_filters_search_and_extra_fields(app, shop, dest_url, name, tmp_path):
     assert len(page(system=f"{name}_dst", limit=1000).entries) == 43
     assert len(page(destination=f"{name}_dst", limit=1000).entries) == 43
     assert page(sync=name, statuses=(EntryStatus.FAILED,)).entries == []
+    # An error group is a group of failed entries (a pending retry's error is not in it).
+    assert app.report.filter(error_group="x").statuses == (EntryStatus.FAILED,)
     with pytest.raises(NotFound, match="no destination named"):
         page(destination="nowhere")
 

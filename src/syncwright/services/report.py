@@ -105,11 +105,14 @@ class ReportService:
             sync_ids = (
                 tuple(i for i in sync_ids if i in of_destination) if sync_ids else of_destination
             ) or ("-",)  # a destination no sync uses matches nothing
+        statuses = s.statuses
+        if s.error_group and not statuses:
+            statuses = (EntryStatus.FAILED,)  # a group is one of failed entries
         return EntryFilter(
             workspace_id=self.workspace_id,
             sync_ids=sync_ids,
             run_id=s.run_id,
-            statuses=s.statuses,
+            statuses=statuses,
             operations=s.operations,
             system=s.system,
             reference=s.reference or None,
