@@ -189,7 +189,7 @@ def demo(
     home = os.environ["SYNCWRIGHT_HOME"]
     console.print(
         f"Explore: SYNCWRIGHT_HOME={home} syncwright runs | report --status failed"
-        f" | run {DEMO_SYNC} --wait"
+        f" | report --errors | resync --status failed | run {DEMO_SYNC} --wait"
     )
 
 
