@@ -20,6 +20,8 @@ STATUS_STYLE = {
     "incomplete": "yellow",
     "pending": "yellow",
     "sent": "cyan",
+    "scheduled": "blue",
+    "skipped": "dim",
 }
 
 

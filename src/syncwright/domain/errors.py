@@ -16,6 +16,7 @@ class ConfigError(SyncwrightError):
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         self.field = field
         text = message or (self.__doc__ or "").strip()
+        self.message = text
         super().__init__(f"{field}: {text}" if field else text)
 
 

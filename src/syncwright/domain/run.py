@@ -32,6 +32,8 @@ class Run:
     runner: str | None = None
     created_by_user_id: str | None = None
     sync_name: str | None = None
+    #: When a planned run is due (status ``scheduled``).
+    scheduled_for: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Run:
@@ -53,6 +55,7 @@ class Run:
             runner=row["runner"],
             created_by_user_id=row["created_by_user_id"],
             sync_name=row.get("sync_name"),
+            scheduled_for=as_utc(row.get("scheduled_for")),
         )
 
     @property

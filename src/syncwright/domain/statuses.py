@@ -28,6 +28,8 @@ class RunStatus(StrEnum):
     """Stopped by an error; the reason is in infos.error."""
     ABORTED = "aborted"
     """Cancelled by a person or a timeout."""
+    SKIPPED = "skipped"
+    """Not run: another run of the sync was live, or its tick was missed (as configured)."""
 
     @property
     def is_live(self) -> bool:
@@ -42,11 +44,17 @@ LIVE_RUN_STATUSES = frozenset(
     {RunStatus.QUEUED, RunStatus.QUERYING, RunStatus.PREPARING, RunStatus.IN_PROGRESS}
 )
 FINAL_RUN_STATUSES = frozenset(
-    {RunStatus.SUCCEEDED, RunStatus.INCOMPLETE, RunStatus.FAILED, RunStatus.ABORTED}
+    {
+        RunStatus.SUCCEEDED,
+        RunStatus.INCOMPLETE,
+        RunStatus.FAILED,
+        RunStatus.ABORTED,
+        RunStatus.SKIPPED,
+    }
 )
 
 _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
-    RunStatus.SCHEDULED: frozenset({RunStatus.QUEUED, RunStatus.ABORTED}),
+    RunStatus.SCHEDULED: frozenset({RunStatus.QUEUED, RunStatus.ABORTED, RunStatus.SKIPPED}),
     RunStatus.QUEUED: frozenset({RunStatus.QUERYING, RunStatus.FAILED, RunStatus.ABORTED}),
     RunStatus.QUERYING: frozenset({RunStatus.PREPARING, RunStatus.FAILED, RunStatus.ABORTED}),
     RunStatus.PREPARING: frozenset(

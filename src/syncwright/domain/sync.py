@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from syncwright.domain.guard import WipeGuard
 from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.statuses import ChangeDetection, WriteMode
+from syncwright.domain.triggers import Triggers
 
 DEFAULT_BATCH_SIZE = 1000
 
@@ -79,6 +80,9 @@ class SyncSpec:
     batch_size: int = DEFAULT_BATCH_SIZE
     guard: WipeGuard = field(default_factory=WipeGuard)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    triggers: Triggers = field(default_factory=Triggers)
+    #: Why the sync was turned off automatically (too many failed runs), if it was.
+    disabled_reason: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by_user_id: str | None = None
@@ -101,6 +105,8 @@ class SyncSpec:
             batch_size=int(settings.get("batch_size", DEFAULT_BATCH_SIZE)),
             guard=WipeGuard(**settings.get("guard", {})),
             retry=RetryPolicy(**settings.get("retry", {})),
+            triggers=Triggers.from_settings(settings.get("triggers", {})),
+            disabled_reason=settings.get("disabled_reason"),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             created_by_user_id=row["created_by_user_id"],

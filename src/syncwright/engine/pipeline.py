@@ -16,8 +16,15 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
+from syncwright.domain.clock import utcnow
 from syncwright.domain.counters import Counters
-from syncwright.domain.errors import GuardTripped, ModelError, SourceError, SyncwrightError
+from syncwright.domain.errors import (
+    GuardTripped,
+    IllegalTransition,
+    ModelError,
+    SourceError,
+    SyncwrightError,
+)
 from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import (
@@ -28,9 +35,10 @@ from syncwright.domain.statuses import (
     RunStatus,
     WriteMode,
 )
-from syncwright.domain.sync import ConnectionSpec
+from syncwright.domain.sync import ConnectionSpec, SyncSpec
 from syncwright.engine.codec import Codec
 from syncwright.engine.runtime import Delivery, Runtime
+from syncwright.engine.scheduler import Scheduler
 from syncwright.engine.staging import Staging
 from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
@@ -207,6 +215,8 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         return {}
     plan = _delivery(rt, run)
     sync, spec, codec = plan.sync, plan.destination, plan.codec
+    if _timed_out(rt, run, sync):
+        return {}
     first = index * sync.batch_size
     items = rt.store.entries.pending(run_id, first, first + sync.batch_size - 1)
     if not items:
@@ -304,6 +314,8 @@ def publish(rt: Runtime, run_id: str) -> float | None:
         return None
     plan = _delivery(rt, run)
     sync, spec = plan.sync, plan.destination
+    if _timed_out(rt, run, sync):
+        return None
     info = RunInfo(
         run_id=run_id,
         sync_name=sync.name,
@@ -358,6 +370,8 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
         return None
     plan = _delivery(rt, run)
     sync, spec = plan.sync, plan.destination
+    if _timed_out(rt, run, sync):
+        return None
     publication = Publication(**run.infos["publication"])
     try:
         confirmed = _destination(rt, run_id, spec).confirm(publication)
@@ -410,6 +424,7 @@ def finish(rt: Runtime, run_id: str) -> str:
     if sync.detection is ChangeDetection.CURSOR and run.mode is not RunMode.RESYNC:
         _advance_cursor(rt, run, counters)
     rt.store.runs.transition(run_id, status, counters=counters, infos=infos, ended=True)
+    ended(rt, run_id)
     return status.value
 
 
@@ -438,4 +453,43 @@ def fail(rt: Runtime, run_id: str, message: str) -> str:
     if run.status.is_final:
         return run.status.value
     rt.store.runs.transition(run_id, RunStatus.FAILED, infos={"error": message}, ended=True)
+    ended(rt, run_id)
     return RunStatus.FAILED.value
+
+
+def _timed_out(rt: Runtime, run: Run, sync: SyncSpec) -> bool:
+    """Abort the run when it has gone on longer than the sync's timeout."""
+    limit = sync.triggers.timeout
+    if not limit or run.started_at is None:
+        return False
+    if (utcnow() - run.started_at).total_seconds() <= limit:
+        return False
+    rt.release(run.id)
+    try:
+        rt.store.runs.transition(
+            run.id,
+            RunStatus.ABORTED,
+            infos={"error": f"timed out: still running after {limit:g} s (the sync's timeout)"},
+            ended=True,
+        )
+    except IllegalTransition:
+        return True
+    ended(rt, run.id)
+    return True
+
+
+def ended(rt: Runtime, run_id: str) -> None:
+    """What follows the end of a run: the syncs that run after it, and turning the sync off
+    after too many failed runs in a row (when configured). Idempotent."""
+    run = rt.store.runs.get(run_id)
+    Scheduler(rt.store).plan_after(run)
+    sync = rt.store.config.sync(run.sync_id)
+    limit = sync.triggers.disable_after_failures
+    if not (limit and run.status is RunStatus.FAILED and sync.enabled):
+        return
+    recent = rt.store.runs.recent_outcomes(sync.id, limit)
+    if len(recent) == limit and all(s is RunStatus.FAILED for s in recent):
+        reason = f"turned off after {limit} failed runs in a row; the last: {run.error}"
+        rt.store.config.set_enabled(sync.id, False, reason=reason)
+        with rt.store.engine.begin() as conn:
+            rt.store.runs.update_infos(conn, run_id, {"disabled_sync": reason})

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +23,14 @@ from syncwright.domain.run import Run
 from syncwright.domain.statuses import RunStatus
 from syncwright.engine import pipeline
 from syncwright.engine.runtime import Runtime
+from syncwright.engine.scheduler import PRIORITY, Scheduler
 
 QUEUE = "syncwright-runs"
 WORKFLOW = "syncwright.run"
 PURGE_SCHEDULE = "syncwright-retention"
+#: How often each engine re-plans schedules (catching edits made by other processes).
+REPLAN_SECONDS = 15.0
+logger = logging.getLogger("syncwright.engine")
 
 _runtime: Runtime | None = None
 
@@ -130,6 +136,8 @@ class DbosEngine:
         self.polling_interval = polling_interval
         self.purge_schedule = purge_schedule
         self._launched = False
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def launch(self) -> None:
         global _runtime
@@ -162,6 +170,12 @@ class DbosEngine:
                 field="SYNCWRIGHT_PURGE_SCHEDULE",
             ) from None
         self.resubmit_orphans()
+        Scheduler(self.runtime.store, self.submit).plan_schedules(utcnow())
+        self._stop.clear()
+        self._ticker = threading.Thread(
+            target=self._tick_loop, name="syncwright-ticks", daemon=True
+        )
+        self._ticker.start()
 
     def resubmit_orphans(self) -> None:
         """Queue again any queued run whose workflow was never enqueued (a crash in between)."""
@@ -170,11 +184,41 @@ class DbosEngine:
                 self.submit(run)
 
     def submit(self, run: Run) -> None:
-        with SetWorkflowID(run.id), SetEnqueueOptions(queue_partition_key=run.sync_id):
+        with (
+            SetWorkflowID(run.id),
+            SetEnqueueOptions(queue_partition_key=run.sync_id, priority=PRIORITY[run.trigger]),
+        ):
             self.queue.enqueue(run_workflow, run.id)
+
+    def cancel(self, run_id: str) -> None:
+        DBOS.cancel_workflow(run_id)
+
+    def _tick_loop(self) -> None:
+        """Queue planned runs when due, in every engine process (one wins each run)."""
+        scheduler = Scheduler(self.runtime.store, self.submit)
+        planned_at = time.monotonic()
+        while not self._stop.wait(self.polling_interval):
+            try:
+                if time.monotonic() - planned_at > REPLAN_SECONDS:
+                    scheduler.plan_schedules(utcnow())
+                    planned_at = time.monotonic()
+                scheduler.tick(utcnow())
+                self._release_ended()
+            except Exception:  # a store hiccup must not stop the ticks
+                logger.exception("syncwright scheduler tick failed")
+
+    def _release_ended(self) -> None:
+        """Close destinations of runs that ended elsewhere (cancelled, timed out)."""
+        for run_id in list(self.runtime.open_destinations):
+            if self.runtime.store.runs.get(run_id).status.is_final:
+                self.runtime.release(run_id)
 
     def shutdown(self) -> None:
         global _runtime
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=10)
+            self._ticker = None
         if self._launched:
             DBOS.destroy(workflow_completion_timeout_sec=0)
             self._launched = False
@@ -195,8 +239,12 @@ class DbosSubmitter:
             "workflow_id": run.id,
             "queue_partition_key": run.sync_id,
             "app_version": self.application_version,
+            "priority": PRIORITY[run.trigger],
         }
         self.client.enqueue(options, run.id)
+
+    def cancel(self, run_id: str) -> None:
+        self.client.cancel_workflow(run_id)
 
     def shutdown(self) -> None:
         self.client.destroy()

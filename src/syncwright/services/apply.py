@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from syncwright.connectors.registry import ConnectorRegistry
+from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, NotFound, SyncwrightError
-from syncwright.domain.statuses import ChangeDetection, WriteMode
+from syncwright.domain.statuses import ChangeDetection, Trigger, WriteMode
 from syncwright.domain.sync import ConnectionSpec
-from syncwright.services.config_file import ConfigDoc, ConnectionDoc
+from syncwright.domain.triggers import Missed, Schedule, Triggers, WhenBusy, parse_every
+from syncwright.engine.scheduler import Scheduler
+from syncwright.services.config_file import ConfigDoc, ConnectionDoc, SyncDoc
 from syncwright.storage.store import Store
 
 
@@ -165,9 +168,27 @@ class ConfigService:
                     "batch_size": sync.batch_size,
                     "guard": sync.guard.model_dump(),
                     "retry": sync.retry.model_dump(),
+                    "triggers": _triggers(sync, where),
                 },
             }
+        self._check_chains(doc)
         return planned
+
+    def _check_chains(self, doc: ConfigDoc) -> None:
+        """Every ``after`` names a sync, and no chain comes back to where it started."""
+        stored = {s.name: s.triggers.after for s in self.store.config.list_syncs(self.workspace_id)}
+        graph = {**stored, **{name: tuple(s.after) for name, s in doc.syncs.items()}}
+        for name, sync in doc.syncs.items():
+            for upstream in sync.after:
+                if upstream not in graph:
+                    raise ConfigError(f"no sync named {upstream!r}", field=f"syncs.{name}.after")
+        for name in doc.syncs:
+            cycle = _cycle(graph, name)
+            if cycle:
+                raise ConfigError(
+                    "syncs would start each other forever: " + " after ".join(cycle),
+                    field=f"syncs.{name}.after",
+                )
 
     # -- connections --------------------------------------------------------------------------
     def test_connection(self, kind: str, type_name: str, config: dict[str, Any]) -> str | None:
@@ -256,4 +277,84 @@ class ConfigService:
                     changes.append(AppliedChange(kind=kind, name=name, action=action))
             if dry_run:
                 transaction.rollback()
+        if not dry_run:
+            self._plan_after_apply(changes)
         return changes
+
+    def _plan_after_apply(self, changes: list[AppliedChange]) -> None:
+        """Schedules follow the new configuration; edited syncs and models start their syncs'
+        ``on_change`` runs (debounced)."""
+        now = utcnow()
+        scheduler = Scheduler(self.store)
+        edited_syncs = {c.name for c in changes if c.kind == "sync" and c.action == "updated"}
+        edited_models = {c.name for c in changes if c.kind == "model" and c.action == "updated"}
+        syncs = self.store.config.list_syncs(self.workspace_id)
+        for sync in syncs:
+            if sync.name in edited_syncs:  # its schedule may have changed: plan afresh
+                scheduler.drop_planned(sync, Trigger.SCHEDULE, "the sync's configuration changed")
+        scheduler.plan_schedules(now)
+        for sync in syncs:
+            model_name = self.store.config.model(sync.model_id).name
+            if sync.name in edited_syncs or model_name in edited_models:
+                scheduler.plan_change(sync, now)
+
+
+def _triggers(sync: SyncDoc, where: str) -> dict[str, Any]:
+    """The sync's triggers as stored, checked by the domain's own rules."""
+    try:
+        schedule = None
+        if sync.schedule is not None:
+            every = sync.schedule.every
+            schedule = Schedule(
+                every=None if every is None else parse_every(every, "every"),
+                cron=sync.schedule.cron,
+                timezone=sync.schedule.timezone,
+            )
+        triggers = Triggers(
+            schedule=schedule,
+            missed=Missed(sync.missed),
+            after=tuple(sync.after),
+            after_statuses=tuple(sync.after_statuses),
+            on_change=sync.on_change,
+            debounce=parse_every(sync.debounce, "debounce") if sync.debounce else 0.0,
+            webhook=sync.webhook,
+            when_busy=WhenBusy(sync.when_busy),
+            timeout=None if sync.timeout is None else parse_every(sync.timeout, "timeout"),
+            disable_after_failures=sync.disable_after_failures,
+        )
+    except ConfigError as exc:
+        inner = "schedule." + exc.field if exc.field in ("every", "cron", "timezone") else exc.field
+        raise ConfigError(exc.message, field=f"{where}.{inner}") from None
+    return {
+        "schedule": None
+        if triggers.schedule is None
+        else {
+            "every": triggers.schedule.every,
+            "cron": triggers.schedule.cron,
+            "timezone": triggers.schedule.timezone,
+        },
+        "missed": triggers.missed.value,
+        "after": list(triggers.after),
+        "after_statuses": list(triggers.after_statuses),
+        "on_change": triggers.on_change,
+        "debounce": triggers.debounce,
+        "webhook": triggers.webhook,
+        "when_busy": triggers.when_busy.value,
+        "timeout": triggers.timeout,
+        "disable_after_failures": triggers.disable_after_failures,
+    }
+
+
+def _cycle(graph: dict[str, tuple[str, ...]], start: str) -> list[str] | None:
+    """A path of ``after`` links from ``start`` back to itself, if there is one."""
+    stack = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        for upstream in graph.get(node, ()):
+            if upstream == start:
+                return [*path, start]
+            if upstream not in seen:
+                seen.add(upstream)
+                stack.append((upstream, [*path, upstream]))
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -69,6 +69,14 @@ class RetryDoc(_Strict):
     next_run: bool = True
 
 
+class ScheduleDoc(_Strict):
+    #: An interval: ``30s``, ``15m``, ``1h``, ``1d`` or seconds.
+    every: str | float | None = None
+    #: A cron expression (5 fields, or 6 with seconds first), read in ``timezone``.
+    cron: str | None = None
+    timezone: str = "UTC"
+
+
 class SyncDoc(_Strict):
     model: str
     destination: str
@@ -81,6 +89,25 @@ class SyncDoc(_Strict):
     batch_size: int = Field(default=1000, ge=1, le=100_000)
     guard: GuardDoc = Field(default_factory=GuardDoc)
     retry: RetryDoc = Field(default_factory=RetryDoc)
+    schedule: ScheduleDoc | None = None
+    #: What a schedule does with ticks missed while no engine ran: run once, or skip.
+    missed: Literal["once", "skip"] = "once"
+    #: Syncs whose runs start this one, when they end as ``after_statuses`` says.
+    after: list[str] = Field(default_factory=list)
+    after_statuses: list[Literal["succeeded", "incomplete", "failed"]] = Field(
+        default_factory=lambda: ["succeeded"]
+    )
+    #: Editing the sync or its model starts a run ``debounce`` after the last edit.
+    on_change: bool = False
+    debounce: str | float = 30
+    #: A secret URL that starts a run.
+    webhook: bool = False
+    #: A trigger while a run is live: queue the new run behind it, or record it skipped.
+    when_busy: Literal["queue", "skip"] = "queue"
+    #: Abort a run still going after this long (``2h``, seconds).
+    timeout: str | float | None = None
+    #: Turn the sync off after this many failed runs in a row.
+    disable_after_failures: int | None = Field(default=None, ge=1)
 
 
 class ConfigDoc(_Strict):

@@ -10,3 +10,7 @@ from syncwright.domain.run import Run
 class RunSubmitter(Protocol):
     def submit(self, run: Run) -> None:
         """Hand a queued run to the durable engine."""
+
+    def cancel(self, run_id: str) -> None:
+        """Stop a run's workflow (queued: removed from the queue; running: stopped at its
+        next step)."""

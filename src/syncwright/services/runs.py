@@ -6,10 +6,14 @@ import time
 from typing import Callable
 
 from syncwright.connectors.registry import ConnectorRegistry
-from syncwright.domain.errors import ConfigError, NotFound, SyncwrightError
+from syncwright.domain.clock import utcnow
+from syncwright.domain.errors import ConfigError, IllegalTransition, NotFound, SyncwrightError
 from syncwright.domain.report import EntryFilter
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import RunMode, RunStatus, Trigger
+from syncwright.domain.sync import SyncSpec
+from syncwright.domain.triggers import WhenBusy
+from syncwright.engine.scheduler import Scheduler
 from syncwright.services.ports import RunSubmitter
 from syncwright.storage.store import Store
 
@@ -43,7 +47,11 @@ class RunService:
             raise SyncwrightError("this process cannot start runs (no engine was configured)")
         sync = self.store.config.sync_by_name(self.workspace_id, sync_name)
         if not sync.enabled:
-            raise ConfigError(f"sync {sync_name!r} is disabled", field="enabled")
+            why = f" ({sync.disabled_reason})" if sync.disabled_reason else ""
+            raise ConfigError(
+                f"sync {sync_name!r} is disabled{why}; `syncwright enable {sync_name}` turns it on",
+                field="enabled",
+            )
         if full:
             model = self.store.config.model(sync.model_id)
             source = self.store.config.source(model.source_id)
@@ -56,6 +64,7 @@ class RunService:
                     raise ConfigError(
                         f"{kind} {spec.name!r} ({spec.type}) does not support a full resync"
                     )
+        busy = sync.triggers.when_busy is WhenBusy.SKIP and self.store.runs.live(sync.id)
         run = self.store.runs.create(
             workspace_id=self.workspace_id,
             sync_id=sync.id,
@@ -63,9 +72,46 @@ class RunService:
             trigger=trigger,
             mode=RunMode.FULL if full else RunMode.INCREMENTAL,
             created_by_user_id=user_id,
+            status=RunStatus.SKIPPED if busy else RunStatus.QUEUED,
+            infos={"reason": "another run of the sync was live"} if busy else None,
         )
-        self.submitter.submit(run)
+        if not busy:
+            self.submitter.submit(run)
         return run
+
+    def cancel(self, run_id: str, *, user_id: str | None = None) -> Run:
+        """Abort a planned, queued or running run. A batch in flight finishes; items not yet
+        sent stay pending (not attempted) in the report."""
+        run = self.get(run_id)
+        if run.status.is_final:
+            raise ConfigError(f"run {run_id} already ended ({run.status.value})", field="run")
+        reason = "cancelled" + (f" by {user_id}" if user_id else "")
+        try:
+            cancelled = self.store.runs.transition(
+                run_id,
+                RunStatus.ABORTED,
+                infos={"error": reason, "cancelled_by": user_id},
+                ended=True,
+            )
+        except IllegalTransition:
+            raise ConfigError(
+                f"run {run_id} ended while being cancelled ({self.get(run_id).status.value})",
+                field="run",
+            ) from None
+        if self.submitter is not None and run.status is not RunStatus.SCHEDULED:
+            self.submitter.cancel(run_id)
+        return cancelled
+
+    def set_enabled(self, sync_name: str, enabled: bool) -> SyncSpec:
+        """Turn a sync on or off. Off, it has no scheduled runs and refuses manual ones."""
+        sync = self.store.config.sync_by_name(self.workspace_id, sync_name)
+        self.store.config.set_enabled(sync.id, enabled, reason=None if enabled else "turned off")
+        Scheduler(self.store).plan_schedules(utcnow())
+        return self.store.config.sync(sync.id)
+
+    def upcoming(self) -> list[Run]:
+        """Planned runs of the workspace, soonest first."""
+        return self.store.runs.upcoming(self.workspace_id)
 
     def resync(self, selection: EntryFilter, *, user_id: str | None = None) -> list[Run]:
         """Send the selected entries' items again: one run of type ``resync`` per sync they

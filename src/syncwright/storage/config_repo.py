@@ -37,6 +37,12 @@ class ConfigRepository:
             conn.execute(workspaces.insert().values(id=new_id, name=name, created_at=utcnow()))
             return new_id
 
+    def workspace_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(sa.select(workspaces.c.id).order_by(workspaces.c.id)).scalars()
+            )
+
     # -- generic rows -------------------------------------------------------------------
     def find(self, kind: str, workspace_id: str, name: str) -> dict[str, Any] | None:
         table = KIND_TABLES[kind]
@@ -135,6 +141,19 @@ class ConfigRepository:
 
     def destination(self, destination_id: str) -> ConnectionSpec:
         return ConnectionSpec.from_row(self.get("destination", destination_id))
+
+    def set_enabled(self, sync_id: str, enabled: bool, *, reason: str | None = None) -> None:
+        """Turn a sync on or off; ``reason`` says why it was turned off (kept in settings)."""
+        with self.engine.begin() as conn:
+            settings = conn.execute(
+                sa.select(syncs.c.settings).where(syncs.c.id == sync_id)
+            ).scalar_one()
+            settings = {**(settings or {}), "disabled_reason": None if enabled else reason}
+            conn.execute(
+                syncs.update()
+                .where(syncs.c.id == sync_id)
+                .values(enabled=enabled, settings=settings, updated_at=utcnow())
+            )
 
     def list_syncs(self, workspace_id: str) -> list[SyncSpec]:
         with self.engine.connect() as conn:

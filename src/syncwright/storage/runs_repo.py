@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from syncwright.domain.counters import COUNTER_NAMES, Counters
 from syncwright.domain.errors import IllegalTransition, NotFound
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import (
+    LIVE_RUN_STATUSES,
     RunMode,
     RunStatus,
     Trigger,
@@ -38,30 +40,106 @@ class RunRepository:
         mode: RunMode,
         created_by_user_id: str | None = None,
         status: RunStatus = RunStatus.QUEUED,
+        scheduled_for: datetime | None = None,
+        infos: dict[str, Any] | None = None,
+        conn: sa.Connection | None = None,
     ) -> Run:
         now = utcnow()
         run_id = str(uuid.uuid4())
-        with self.engine.begin() as conn:
+        values = dict(
+            id=run_id,
+            workspace_id=workspace_id,
+            sync_id=sync_id,
+            type=type,
+            trigger=trigger.value,
+            mode=mode.value,
+            status=status.value,
+            infos={**(infos or {}), "stage": status.value},
+            created_at=now,
+            updated_at=now,
+            ended_at=now if status.is_final else None,
+            created_by_user_id=created_by_user_id,
+            scheduled_for=scheduled_for,
+        )
+        if conn is not None:
+            conn.execute(runs.insert().values(**values))
+        else:
+            with self.engine.begin() as own:
+                own.execute(runs.insert().values(**values))
+        return self.get(run_id, conn)
+
+    def planned(self, conn: sa.Connection, sync_id: str, trigger: Trigger) -> Run | None:
+        """The sync's planned run for this trigger, if any (there is at most one)."""
+        row = (
             conn.execute(
-                runs.insert().values(
-                    id=run_id,
-                    workspace_id=workspace_id,
-                    sync_id=sync_id,
-                    type=type,
-                    trigger=trigger.value,
-                    mode=mode.value,
-                    status=status.value,
-                    infos={"stage": status.value},
-                    created_at=now,
-                    updated_at=now,
-                    created_by_user_id=created_by_user_id,
+                _RUN_WITH_SYNC.where(
+                    runs.c.sync_id == sync_id,
+                    runs.c.trigger == trigger.value,
+                    runs.c.status == RunStatus.SCHEDULED.value,
                 )
             )
-        return self.get(run_id)
+            .mappings()
+            .first()
+        )
+        return None if row is None else Run.from_row(row)
 
-    def get(self, run_id: str) -> Run:
+    def reschedule(self, conn: sa.Connection, run_id: str, at: datetime) -> None:
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status == RunStatus.SCHEDULED.value)
+            .values(scheduled_for=at, updated_at=utcnow())
+        )
+
+    def due(self, now: datetime, limit: int = 500) -> list[Run]:
+        """Planned runs whose time has come, oldest first."""
+        query = (
+            _RUN_WITH_SYNC.where(
+                runs.c.status == RunStatus.SCHEDULED.value, runs.c.scheduled_for <= now
+            )
+            .order_by(runs.c.scheduled_for)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
+            return [Run.from_row(r) for r in conn.execute(query).mappings()]
+
+    def upcoming(self, workspace_id: str, limit: int = 200) -> list[Run]:
+        query = (
+            _RUN_WITH_SYNC.where(
+                runs.c.workspace_id == workspace_id, runs.c.status == RunStatus.SCHEDULED.value
+            )
+            .order_by(runs.c.scheduled_for)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [Run.from_row(r) for r in conn.execute(query).mappings()]
+
+    def recent_outcomes(self, sync_id: str, limit: int) -> list[RunStatus]:
+        """The statuses of the sync's last ``limit`` runs that ran to an end (newest first)."""
+        ran = [RunStatus.SUCCEEDED, RunStatus.INCOMPLETE, RunStatus.FAILED]
+        with self.engine.connect() as conn:
+            return [
+                RunStatus(s)
+                for s in conn.execute(
+                    sa.select(runs.c.status)
+                    .where(runs.c.sync_id == sync_id, runs.c.status.in_([r.value for r in ran]))
+                    .order_by(runs.c.ended_at.desc())
+                    .limit(limit)
+                ).scalars()
+            ]
+
+    def live(self, sync_id: str) -> list[Run]:
+        query = _RUN_WITH_SYNC.where(
+            runs.c.sync_id == sync_id, runs.c.status.in_([s.value for s in LIVE_RUN_STATUSES])
+        )
+        with self.engine.connect() as conn:
+            return [Run.from_row(r) for r in conn.execute(query).mappings()]
+
+    def get(self, run_id: str, conn: sa.Connection | None = None) -> Run:
+        if conn is not None:
             row = conn.execute(_RUN_WITH_SYNC.where(runs.c.id == run_id)).mappings().first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(_RUN_WITH_SYNC.where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise NotFound(f"no run with id {run_id}")
         return Run.from_row(row)
@@ -102,8 +180,10 @@ class RunRepository:
         runner: str | None = None,
         started: bool = False,
         ended: bool = False,
+        expected: RunStatus | None = None,
     ) -> Run:
-        """Move a run to ``status`` (checked against the legal transitions), merging ``infos``."""
+        """Move a run to ``status`` (checked against the legal transitions), merging ``infos``.
+        With ``expected``, only from that status: of two processes racing, one wins."""
         now = utcnow()
         with self.engine.begin() as conn:
             row = (
@@ -118,6 +198,8 @@ class RunRepository:
             if row is None:
                 raise NotFound(f"no run with id {run_id}")
             current = RunStatus(row["status"])
+            if expected is not None and current is not expected:
+                raise IllegalTransition(f"run {run_id} is {current.value}, not {expected.value}")
             check_transition(current, status)
             merged = {**(row["infos"] or {}), **(infos or {}), "stage": status.value}
             values: dict[str, Any] = {"status": status.value, "infos": merged, "updated_at": now}

@@ -148,7 +148,20 @@ runs = sa.Table(
     sa.Column("deleted_at", UTCDateTime),
     sa.Column("runner", sa.String(200)),
     sa.Column("created_by_user_id", sa.String(36), sa.ForeignKey("users.id")),
+    #: When a planned run (status ``scheduled``) is due.
+    sa.Column("scheduled_for", UTCDateTime),
     sa.Index("ix_runs_sync_created", "sync_id", "created_at"),
+    sa.Index("ix_runs_status_scheduled", "status", "scheduled_for"),
+    # At most one planned run per sync and trigger: a burst of edits, ticks or upstream runs
+    # folds into it.
+    sa.Index(
+        "uq_runs_planned",
+        "sync_id",
+        "trigger",
+        unique=True,
+        sqlite_where=sa.text("status = 'scheduled'"),
+        postgresql_where=sa.text("status = 'scheduled'"),
+    ),
     sa.Index("ix_runs_workspace_created", "workspace_id", "created_at"),
     sa.Index("ix_runs_status", "status"),
 )

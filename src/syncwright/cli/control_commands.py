@@ -1,0 +1,59 @@
+"""``syncwright cancel``, ``enable``, ``disable`` and ``schedule``: controlling runs."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from syncwright.bootstrap.app import EngineRole
+from syncwright.cli import render
+from syncwright.cli.common import console, open_app
+
+
+def cancel(run_id: str = typer.Argument(..., help="The run's id.")) -> None:
+    """Abort a planned, queued or running run. The batch in flight finishes; items not sent
+    stay pending (not attempted) in the report."""
+    with open_app(EngineRole.SUBMIT) as sw:
+        run = sw.runs.cancel(run_id)
+    console.print(f"run {run.id} of {run.sync_name} aborted", highlight=False)
+
+
+def enable(name: str = typer.Argument(..., help="The sync's name.")) -> None:
+    """Turn a sync on: its schedule runs again and it can be run by hand."""
+    with open_app() as sw:
+        sync = sw.runs.set_enabled(name, True)
+    console.print(f"sync {sync.name} enabled ({sync.triggers.describe()})", highlight=False)
+
+
+def disable(name: str = typer.Argument(..., help="The sync's name.")) -> None:
+    """Turn a sync off: no scheduled runs, and manual runs are refused."""
+    with open_app() as sw:
+        sync = sw.runs.set_enabled(name, False)
+    console.print(f"sync {sync.name} disabled", highlight=False)
+
+
+def schedule() -> None:
+    """Upcoming runs, soonest first, with their times in this machine's time zone."""
+    with open_app() as sw:
+        upcoming = sw.runs.upcoming()
+        triggers = {
+            s.id: s.triggers.describe() for s in sw.store.config.list_syncs(sw.workspace_id)
+        }
+    table = Table(title="Upcoming runs")
+    for col in ("when", "sync", "trigger", "because", "run"):
+        table.add_column(col, no_wrap=col != "because")
+    for run in upcoming:
+        when = run.scheduled_for.astimezone() if run.scheduled_for else None
+        table.add_row(
+            when.strftime("%Y-%m-%d %H:%M:%S %Z") if when else "",
+            run.sync_name or "",
+            render.styled(run.trigger.value),
+            triggers.get(run.sync_id, ""),
+            run.id[:8],
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (cancel, enable, disable, schedule):
+        app.command()(command)
