@@ -423,6 +423,7 @@ def finish(rt: Runtime, run_id: str) -> str:
         status = RunStatus.SUCCEEDED
     if sync.detection is ChangeDetection.CURSOR and run.mode is not RunMode.RESYNC:
         _advance_cursor(rt, run, counters)
+    infos.update(_turn_off_if_failing(rt, run, status, infos.get("error")))
     rt.store.runs.transition(run_id, status, counters=counters, infos=infos, ended=True)
     ended(rt, run_id)
     return status.value
@@ -452,7 +453,8 @@ def fail(rt: Runtime, run_id: str, message: str) -> str:
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return run.status.value
-    rt.store.runs.transition(run_id, RunStatus.FAILED, infos={"error": message}, ended=True)
+    infos = {"error": message, **_turn_off_if_failing(rt, run, RunStatus.FAILED, message)}
+    rt.store.runs.transition(run_id, RunStatus.FAILED, infos=infos, ended=True)
     ended(rt, run_id)
     return RunStatus.FAILED.value
 
@@ -479,17 +481,23 @@ def _timed_out(rt: Runtime, run: Run, sync: SyncSpec) -> bool:
 
 
 def ended(rt: Runtime, run_id: str) -> None:
-    """What follows the end of a run: the syncs that run after it, and turning the sync off
-    after too many failed runs in a row (when configured). Idempotent."""
-    run = rt.store.runs.get(run_id)
-    Scheduler(rt.store).plan_after(run)
+    """Plan the syncs that run after this one's run ended as it did. Idempotent."""
+    Scheduler(rt.store).plan_after(rt.store.runs.get(run_id))
+
+
+def _turn_off_if_failing(
+    rt: Runtime, run: Run, status: RunStatus, error: str | None = None
+) -> dict[str, Any]:
+    """Before a run ends: when it is the sync's Nth failed run in a row and the sync says to
+    stop after N, turn the sync off and say why (in the sync and in this run)."""
     sync = rt.store.config.sync(run.sync_id)
     limit = sync.triggers.disable_after_failures
-    if not (limit and run.status is RunStatus.FAILED and sync.enabled):
-        return
-    recent = rt.store.runs.recent_outcomes(sync.id, limit)
-    if len(recent) == limit and all(s is RunStatus.FAILED for s in recent):
-        reason = f"turned off after {limit} failed runs in a row; the last: {run.error}"
-        rt.store.config.set_enabled(sync.id, False, reason=reason)
-        with rt.store.engine.begin() as conn:
-            rt.store.runs.update_infos(conn, run_id, {"disabled_sync": reason})
+    if not (limit and status is RunStatus.FAILED and sync.enabled):
+        return {}
+    before = rt.store.runs.recent_outcomes(sync.id, limit - 1)
+    if len(before) < limit - 1 or any(s is not RunStatus.FAILED for s in before):
+        return {}
+    last = error or run.error or "see the run"
+    reason = f"turned off after {limit} failed runs in a row; the last: {last}"
+    rt.store.config.set_enabled(sync.id, False, reason=reason)
+    return {"disabled_sync": reason}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.domain.retention import Retention
@@ -36,6 +38,16 @@ class Runtime:
     #: Destinations open for runs in progress in this process, so batches reuse connections.
     open_destinations: dict[str, Destination] = field(default_factory=dict)
     deliveries: dict[str, Delivery] = field(default_factory=dict)
+    #: Runs with a step executing in this process now (their destination is in use).
+    stepping: set[str] = field(default_factory=set)
+
+    @contextmanager
+    def step(self, run_id: str) -> Iterator[None]:
+        self.stepping.add(run_id)
+        try:
+            yield
+        finally:
+            self.stepping.discard(run_id)
 
     def release(self, run_id: str) -> None:
         self.deliveries.pop(run_id, None)

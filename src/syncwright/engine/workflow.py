@@ -49,17 +49,20 @@ def _prepare(run_id: str) -> dict[str, int]:
 
 @DBOS.step(name="syncwright.deliver")
 def _deliver(run_id: str, index: int) -> dict[str, int]:
-    return pipeline.deliver(_rt(), run_id, index)
+    with _rt().step(run_id):
+        return pipeline.deliver(_rt(), run_id, index)
 
 
 @DBOS.step(name="syncwright.publish")
 def _publish(run_id: str) -> float | None:
-    return pipeline.publish(_rt(), run_id)
+    with _rt().step(run_id):
+        return pipeline.publish(_rt(), run_id)
 
 
 @DBOS.step(name="syncwright.confirm")
 def _confirm(run_id: str) -> float | None:
-    return pipeline.confirm(_rt(), run_id)
+    with _rt().step(run_id):
+        return pipeline.confirm(_rt(), run_id)
 
 
 @DBOS.step(name="syncwright.finish")
@@ -208,8 +211,11 @@ class DbosEngine:
                 logger.exception("syncwright scheduler tick failed")
 
     def _release_ended(self) -> None:
-        """Close destinations of runs that ended elsewhere (cancelled, timed out)."""
+        """Close destinations of runs that ended elsewhere (cancelled) and have no step
+        executing here (a batch in flight finishes with its connection)."""
         for run_id in list(self.runtime.open_destinations):
+            if run_id in self.runtime.stepping:
+                continue
             if self.runtime.store.runs.get(run_id).status.is_final:
                 self.runtime.release(run_id)
 

@@ -105,7 +105,7 @@ class RunService:
     def set_enabled(self, sync_name: str, enabled: bool) -> SyncSpec:
         """Turn a sync on or off. Off, it has no scheduled runs and refuses manual ones."""
         sync = self.store.config.sync_by_name(self.workspace_id, sync_name)
-        self.store.config.set_enabled(sync.id, enabled, reason=None if enabled else "turned off")
+        self.store.config.set_enabled(sync.id, enabled)
         Scheduler(self.store).plan_schedules(utcnow())
         return self.store.config.sync(sync.id)
 

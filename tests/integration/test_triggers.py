@@ -1,0 +1,312 @@
+"""Triggers and run control on SQLite and PostgreSQL: planned runs ticked with a controlled
+clock, then the engine doing it by itself in real time."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import yaml
+
+from syncwright.bootstrap.app import App, EngineRole
+from syncwright.bootstrap.settings import Settings
+from syncwright.domain.clock import utcnow
+from syncwright.domain.errors import ConfigError
+from syncwright.domain.statuses import EntryStatus, RunMode, RunStatus, Trigger
+from syncwright.engine.scheduler import Scheduler
+from syncwright.services.config_file import parse_config
+from tests.support.catalogue import Catalogue, run_sync
+from tests.support.http_api import Answer, HttpApi
+
+
+@pytest.fixture
+def shop(tmp_path):
+    catalogue = Catalogue(tmp_path / "shop.db")
+    catalogue.put(*({"id": i} for i in range(1, 11)))
+    return catalogue
+
+
+@pytest.fixture(scope="module")
+def quiet(backend, request, tmp_path_factory):
+    """A store with no engine: nothing ticks unless the test does, with the time it chooses."""
+    home = tmp_path_factory.mktemp(f"quiet-{backend}")
+    env = {"SYNCWRIGHT_HOME": str(home)}
+    if backend == "postgres":
+        env["SYNCWRIGHT_DATABASE_URL"] = request.getfixturevalue("postgres").create_database(
+            f"quiet_{home.name[-8:]}"
+        )
+    with App(Settings.from_env(env), role=EngineRole.NONE) as app:
+        yield app
+
+
+def apply(app, shop, tmp_path, syncs, *, model_query="SELECT * FROM products", destination=None):
+    doc = {
+        "sources": {"shop": {"type": "sql", "url": shop.url}},
+        "models": {"products": {"source": "shop", "query": model_query, "primary_key": "id"}},
+        "destinations": {
+            "dst": destination
+            or {"type": "sql", "url": f"sqlite:///{tmp_path / 'dest.db'}", "table": "products"}
+        },
+        "syncs": {
+            name: {"model": "products", "destination": "dst", **values}
+            for name, values in syncs.items()
+        },
+    }
+    return app.configs.apply(parse_config(yaml.safe_dump(doc)), base_dir=tmp_path)
+
+
+def planned(app, name, trigger=None):
+    return [
+        r
+        for r in app.runs.upcoming()
+        if r.sync_name == name and (trigger is None or r.trigger is trigger)
+    ]
+
+
+# -- with a controlled clock ------------------------------------------------------------------
+def test_an_interval_sync_is_queued_once_per_tick(quiet, shop, tmp_path, name):
+    apply(quiet, shop, tmp_path, {name: {"schedule": {"every": "10m"}}})
+    [first] = planned(quiet, name)
+    due = first.scheduled_for
+    assert first.status is RunStatus.SCHEDULED and first.trigger is Trigger.SCHEDULE
+    assert due > utcnow() and due.timestamp() % 600 == 0  # on the clock
+    scheduler = Scheduler(quiet.store)
+    assert scheduler.tick(due - timedelta(seconds=1)) == []
+    [queued] = [r for r in scheduler.tick(due) if r.sync_name == name]
+    assert (queued.id, queued.status) == (first.id, RunStatus.QUEUED)
+    assert queued.infos["planned_for"] == due.isoformat()
+    assert [r for r in scheduler.tick(due) if r.sync_name == name] == []  # once per tick
+    [following] = planned(quiet, name)
+    assert following.scheduled_for == due + timedelta(minutes=10)
+
+
+@pytest.mark.parametrize("missed", ["once", "skip"])
+def test_ticks_missed_while_down_run_once_or_are_skipped(quiet, shop, tmp_path, name, missed):
+    apply(quiet, shop, tmp_path, {name: {"schedule": {"every": "10m"}, "missed": missed}})
+    [first] = planned(quiet, name)
+    back = first.scheduled_for + timedelta(hours=3, minutes=4)  # 18 ticks later
+    moved = [r for r in Scheduler(quiet.store).tick(back) if r.sync_name == name]
+    assert len(moved) == 1
+    if missed == "once":
+        assert moved[0].status is RunStatus.QUEUED
+    else:
+        assert moved[0].status is RunStatus.SKIPPED and "missed" in moved[0].infos["reason"]
+    [following] = planned(quiet, name)
+    assert following.scheduled_for == first.scheduled_for + timedelta(hours=3, minutes=10)
+
+
+def test_a_burst_of_edits_makes_one_run_after_the_last(quiet, shop, tmp_path, name):
+    values = {"on_change": True, "debounce": "30s"}
+    apply(quiet, shop, tmp_path, {name: values})
+    assert planned(quiet, name) == []  # creating a sync is not editing it
+    for n in range(3):
+        before = utcnow()
+        apply(
+            quiet, shop, tmp_path, {name: values}, model_query=f"SELECT *, {n} AS v FROM products"
+        )
+    [change] = planned(quiet, name)
+    assert change.trigger is Trigger.CHANGE
+    assert change.scheduled_for >= before + timedelta(seconds=30)
+    apply(quiet, shop, tmp_path, {name: {**values, "batch_size": 7}})  # editing the sync too
+    assert [r.id for r in planned(quiet, name)] == [change.id]
+    moved = Scheduler(quiet.store).tick(utcnow() + timedelta(seconds=31))
+    assert [r.id for r in moved if r.sync_name == name] == [change.id]
+
+
+def _ended(app, name, status):
+    sync = app.store.config.sync_by_name(app.workspace_id, name)
+    run = app.store.runs.create(
+        workspace_id=app.workspace_id,
+        sync_id=sync.id,
+        type=sync.type,
+        trigger=Trigger.MANUAL,
+        mode=RunMode.INCREMENTAL,
+    )
+    for step in (RunStatus.QUERYING, RunStatus.PREPARING):
+        app.store.runs.transition(run.id, step)
+    return app.store.runs.transition(run.id, status, ended=True)
+
+
+def test_after_chains_fan_out_and_cycles_are_refused(quiet, shop, tmp_path, name):
+    a, b, c, d = (f"{name}_{x}" for x in "abcd")
+    syncs = {
+        a: {},
+        b: {"after": [a]},
+        c: {"after": [b]},
+        d: {"after": [a], "after_statuses": ["succeeded", "failed"]},
+    }
+    apply(quiet, shop, tmp_path, syncs)
+    scheduler = Scheduler(quiet.store)
+    started = scheduler.plan_after(_ended(quiet, a, RunStatus.SUCCEEDED))
+    assert sorted(r.sync_name for r in started) == [b, d]
+    assert {r.trigger for r in started} == {Trigger.AFTER}
+    assert scheduler.plan_after(_ended(quiet, a, RunStatus.SUCCEEDED))[0].id in {
+        r.id for r in started
+    }  # a second end folds into the planned run
+    failed = scheduler.plan_after(_ended(quiet, b, RunStatus.FAILED))
+    assert failed == []  # c runs after b succeeds only
+    assert [r.sync_name for r in scheduler.plan_after(_ended(quiet, a, RunStatus.FAILED))] == [d]
+
+    with pytest.raises(
+        ConfigError, match=rf"syncs\.{a}\.after: .*{a} after {c} after {b} after {a}"
+    ):
+        apply(quiet, shop, tmp_path, {**syncs, a: {"after": [c]}})
+    with pytest.raises(ConfigError, match=rf"syncs\.{b}\.after: no sync named 'nope'"):
+        apply(quiet, shop, tmp_path, {**syncs, b: {"after": ["nope"]}})
+
+
+def test_a_disabled_sync_has_no_planned_runs_and_refuses_manual_ones(quiet, shop, tmp_path, name):
+    apply(quiet, shop, tmp_path, {name: {"schedule": {"every": "1h"}}})
+    [first] = planned(quiet, name)
+    quiet.runs.set_enabled(name, False)
+    assert planned(quiet, name) == []
+    assert quiet.store.runs.get(first.id).status is RunStatus.ABORTED
+    Scheduler(quiet.store).plan_schedules(utcnow())
+    assert planned(quiet, name) == []
+    quiet.runs.submitter = _NoEngine()
+    with pytest.raises(ConfigError, match=f"disabled; `syncwright enable {name}` turns it on"):
+        quiet.runs.trigger(name)
+    quiet.runs.set_enabled(name, True)
+    assert len(planned(quiet, name)) == 1
+
+
+class _NoEngine:
+    def submit(self, run):
+        raise AssertionError("nothing should be submitted")
+
+    def cancel(self, run_id):
+        raise AssertionError("nothing should be cancelled")
+
+
+def test_bad_triggers_are_refused_naming_the_field(quiet, shop, tmp_path, name):
+    for values, field in (
+        ({"schedule": {"every": "soon"}}, "schedule.every"),
+        ({"schedule": {"cron": "at noon"}}, "schedule.cron"),
+        ({"schedule": {"cron": "0 * * * *", "timezone": "Nowhere/Else"}}, "schedule.timezone"),
+        ({"schedule": {}}, "schedule"),
+        ({"timeout": "a while"}, "timeout"),
+        ({"when_busy": "panic"}, "when_busy"),
+    ):
+        with pytest.raises(ConfigError, match=rf"syncs\.{name}\.{field}"):
+            apply(quiet, shop, tmp_path, {name: values})
+
+
+# -- the engine by itself, in real time --------------------------------------------------------
+def wait(check, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("not true in time")
+
+
+def runs_of(app, name):
+    return app.runs.list(sync_name=name, limit=100)
+
+
+def test_the_engine_runs_an_interval_sync_on_time_by_itself(app, shop, tmp_path, name):
+    apply(app, shop, tmp_path, {name: {"schedule": {"every": "2s"}}})
+    done = wait(
+        lambda: (
+            [r for r in runs_of(app, name) if r.status is RunStatus.SUCCEEDED][:2]
+            if len([r for r in runs_of(app, name) if r.status is RunStatus.SUCCEEDED]) >= 2
+            else None
+        ),
+        timeout=30,
+    )
+    app.runs.set_enabled(name, False)
+    ticks = sorted(r.infos["planned_for"] for r in done)
+    assert len(set(ticks)) == 2 and all(r.trigger is Trigger.SCHEDULE for r in done)
+    for run in done:  # started at or after its tick, not before
+        assert run.started_at.isoformat() >= run.infos["planned_for"][:19]
+
+
+def test_the_engine_runs_an_after_chain(app, shop, tmp_path, name):
+    a, b, c = (f"{name}_{x}" for x in "abc")
+    apply(app, shop, tmp_path, {a: {}, b: {"after": [a]}, c: {"after": [b]}})
+    run_sync(app, a)
+    last = wait(lambda: [r for r in runs_of(app, c) if r.status.is_final], timeout=30)
+    assert last[0].status is RunStatus.SUCCEEDED and last[0].trigger is Trigger.AFTER
+    assert runs_of(app, b)[0].trigger is Trigger.AFTER
+
+
+@pytest.fixture
+def slow_api():
+    server = HttpApi()
+    server.handler = lambda request: Answer(delay=0.15)
+    yield server
+    server.close()
+
+
+def slow(app, shop, tmp_path, name, slow_api, **values):
+    destination = {
+        "type": "http",
+        "url": f"{slow_api.url}/items",
+        "batch_size": 1,
+        "concurrency": 1,
+    }
+    apply(app, shop, tmp_path, {name: {"batch_size": 2, **values}}, destination=destination)
+
+
+def test_cancel_a_running_run_keeps_unsent_items_pending(app, shop, tmp_path, name, slow_api):
+    slow(app, shop, tmp_path, name, slow_api)
+    run = app.runs.trigger(name)
+    wait(lambda: app.runs.get(run.id).counters.ok >= 2)
+    behind = app.runs.trigger(name)  # queued behind the live run
+    cancelled = app.runs.cancel(run.id)
+    assert cancelled.status is RunStatus.ABORTED and cancelled.infos["error"] == "cancelled"
+    app.runs.cancel(behind.id)
+    time.sleep(1.0)  # the batch in flight finishes; nothing else is sent
+    sent = len(slow_api.requests)
+    time.sleep(1.0)
+    assert len(slow_api.requests) == sent < 10
+    entries = app.report.entries(run_id=run.id, limit=100)
+    ok = [e for e in entries if e.status is EntryStatus.OK]
+    pending = [e for e in entries if e.status is EntryStatus.PENDING]
+    assert len(ok) + len(pending) == 10 and pending and all(e.attempts == 0 for e in pending)
+    assert app.runs.get(behind.id).status is RunStatus.ABORTED
+    assert app.report.entries(run_id=behind.id) == []  # it never started
+    with pytest.raises(ConfigError, match="already ended"):
+        app.runs.cancel(run.id)
+    assert run_sync(app, name).status is RunStatus.SUCCEEDED  # the sync carries on
+
+
+def test_a_trigger_while_busy_is_skipped_when_configured(app, shop, tmp_path, name, slow_api):
+    slow(app, shop, tmp_path, name, slow_api, when_busy="skip")
+    run = app.runs.trigger(name)
+    wait(lambda: app.runs.get(run.id).status.is_live and app.runs.get(run.id).counters.pending)
+    skipped = app.runs.trigger(name)
+    assert skipped.status is RunStatus.SKIPPED
+    assert skipped.infos["reason"] == "another run of the sync was live"
+    assert app.runs.wait(run.id, timeout=60).status is RunStatus.SUCCEEDED
+
+
+def test_a_run_longer_than_the_timeout_is_aborted(app, shop, tmp_path, name, slow_api):
+    slow(app, shop, tmp_path, name, slow_api, timeout=1)
+    ended = app.runs.wait(app.runs.trigger(name).id, timeout=60)
+    assert ended.status is RunStatus.ABORTED
+    assert ended.error == "timed out: still running after 1 s (the sync's timeout)"
+    assert 0 < ended.counters.pending < 10
+
+
+def test_a_sync_failing_n_times_in_a_row_is_turned_off(app, shop, tmp_path, name):
+    apply(
+        app,
+        shop,
+        tmp_path,
+        {name: {"disable_after_failures": 2}},
+        model_query="SELECT * FROM products WHERE nope = 1",
+    )
+    first = run_sync(app, name)
+    assert first.status is RunStatus.FAILED
+    assert app.store.config.sync_by_name(app.workspace_id, name).enabled
+    second = run_sync(app, name)
+    sync = app.store.config.sync_by_name(app.workspace_id, name)
+    assert not sync.enabled and "after 2 failed runs in a row" in sync.disabled_reason
+    assert "no such column" in sync.disabled_reason or "nope" in sync.disabled_reason
+    assert app.runs.get(second.id).infos["disabled_sync"] == sync.disabled_reason
+    with pytest.raises(ConfigError, match="after 2 failed runs in a row"):
+        app.runs.trigger(name)
