@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -178,3 +179,43 @@ def test_demo_runs_twice_and_shows_the_rejected_item(tmp_path):
     assert "built 400 products" in out
     assert "read" in out and "added 400" in out
     assert "failed 1" in out and "NOT NULL constraint failed: products.name" in out
+
+
+def test_schedule_enable_disable_and_cancel(workspace):
+    (workspace / "sched.yml").write_text(
+        CONFIG.replace(
+            "mode: mirror}", "mode: mirror, schedule: {cron: '0 6 * * *', timezone: Europe/Paris}}"
+        )
+    )
+    sw(workspace, "apply", "-f", "sched.yml")
+    upcoming = sw(workspace, "schedule").stdout
+    assert "products_to_warehouse" in upcoming and "cron 0 6 * * * (Europe/Paris)" in upcoming
+    [planned] = [
+        r for r in json.loads(sw(workspace, "runs", "--json").stdout) if r["status"] == "scheduled"
+    ]
+    assert planned["trigger"] == "schedule"
+
+    assert "disabled" in sw(workspace, "disable", "products_to_warehouse").stdout
+    assert "products_to_warehouse" not in sw(workspace, "schedule").stdout
+    refused = sw(workspace, "run", "products_to_warehouse", check=False)
+    assert refused.returncode == 2 and "syncwright enable products_to_warehouse" in refused.stderr
+    enabled = sw(workspace, "enable", "products_to_warehouse").stdout
+    assert "enabled (cron 0 6 * * * (Europe/Paris))" in enabled
+
+    [again] = [
+        r for r in json.loads(sw(workspace, "runs", "--json").stdout) if r["status"] == "scheduled"
+    ]
+    assert "aborted" in sw(workspace, "cancel", again["id"]).stdout
+    [following] = [  # cancelling a planned tick skips that tick only
+        r for r in json.loads(sw(workspace, "runs", "--json").stdout) if r["status"] == "scheduled"
+    ]
+    assert (
+        following["id"] != again["id"]
+        and "products_to_warehouse" in sw(workspace, "schedule").stdout
+    )
+    day = datetime.fromisoformat(following["scheduled_for"]) - datetime.fromisoformat(
+        again["scheduled_for"]
+    )
+    assert day == timedelta(days=1)
+    twice = sw(workspace, "cancel", again["id"], check=False)
+    assert twice.returncode == 2 and "already ended (aborted)" in twice.stderr

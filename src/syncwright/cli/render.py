@@ -47,6 +47,7 @@ def run_dict(run: Run) -> dict[str, Any]:
         "ended_at": run.ended_at.isoformat() if run.ended_at else None,
         "updated_at": run.updated_at.isoformat(),
         "deleted_at": run.deleted_at.isoformat() if run.deleted_at else None,
+        "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
         "runner": run.runner,
         "created_by_user_id": run.created_by_user_id,
         "duration_seconds": run.duration_seconds,

@@ -98,7 +98,15 @@ class RunService:
                 f"run {run_id} ended while being cancelled ({self.get(run_id).status.value})",
                 field="run",
             ) from None
-        if self.submitter is not None and run.status is not RunStatus.SCHEDULED:
+        if run.status is RunStatus.SCHEDULED:
+            # Cancelling a planned tick skips that tick; the schedule goes on from the next.
+            sync = self.store.config.sync(run.sync_id)
+            schedule = sync.triggers.schedule
+            if run.trigger is Trigger.SCHEDULE and schedule and sync.enabled and run.scheduled_for:
+                Scheduler(self.store).plan(
+                    sync, Trigger.SCHEDULE, schedule.next_after(run.scheduled_for)
+                )
+        elif self.submitter is not None:
             self.submitter.cancel(run_id)
         return cancelled
 
