@@ -12,7 +12,7 @@ import yaml
 from syncwright.bootstrap.app import App, EngineRole
 from syncwright.bootstrap.settings import Settings
 from syncwright.domain.clock import utcnow
-from syncwright.domain.errors import ConfigError
+from syncwright.domain.errors import ConfigError, NotFound
 from syncwright.domain.statuses import EntryStatus, RunMode, RunStatus, Trigger
 from syncwright.engine.scheduler import Scheduler
 from syncwright.services.config_file import parse_config
@@ -310,3 +310,23 @@ def test_a_sync_failing_n_times_in_a_row_is_turned_off(app, shop, tmp_path, name
     assert app.runs.get(second.id).infos["disabled_sync"] == sync.disabled_reason
     with pytest.raises(ConfigError, match="after 2 failed runs in a row"):
         app.runs.trigger(name)
+
+
+def test_a_webhook_secret_starts_its_sync_and_nothing_else(app, shop, tmp_path, name):
+    apply(app, shop, tmp_path, {name: {"webhook": True}, f"{name}_other": {}})
+    token, _ = app.runs.webhook(name)
+    assert token and app.runs.webhook(name) == (None, app.runs.webhook(name)[1])  # shown once
+    run = app.runs.trigger_webhook(token)
+    assert run.trigger is Trigger.WEBHOOK and run.sync_name == name
+    assert app.runs.wait(run.id, timeout=60).status is RunStatus.SUCCEEDED
+    with pytest.raises(NotFound, match="no such webhook"):
+        app.runs.trigger_webhook(token + "x")
+    rotated, _ = app.runs.webhook(name, rotate=True)
+    with pytest.raises(NotFound):
+        app.runs.trigger_webhook(token)  # the old secret stopped working
+    assert app.runs.trigger_webhook(rotated).trigger is Trigger.WEBHOOK
+    with pytest.raises(ConfigError, match="webhook: true"):
+        app.runs.webhook(f"{name}_other")
+    apply(app, shop, tmp_path, {name: {}, f"{name}_other": {}})  # webhook turned off
+    with pytest.raises(NotFound):
+        app.runs.trigger_webhook(rotated)

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from syncwright.bootstrap.app import EngineRole
 from syncwright.cli import render
-from syncwright.cli.common import console, open_app
+from syncwright.cli.common import console, errors, open_app
 
 
 def cancel(run_id: str = typer.Argument(..., help="The run's id.")) -> None:
@@ -54,6 +54,25 @@ def schedule() -> None:
     console.print(table)
 
 
+def webhook(
+    name: str = typer.Argument(..., help="The sync's name (with webhook: true)."),
+    rotate: bool = typer.Option(False, "--rotate", help="Make a new secret; the old one stops."),
+) -> None:
+    """Show a sync's webhook trigger: a secret URL that starts a run when called. The secret
+    is printed once, when it is made."""
+    with open_app() as sw:
+        token, created = sw.runs.webhook(name, rotate=rotate)
+    if token is None:
+        console.print(
+            f"sync {name} has a webhook secret since {created:%Y-%m-%d %H:%M} UTC; it is shown"
+            " only once. --rotate makes a new one (the old one stops working).",
+            highlight=False,
+        )
+        return
+    console.print(f"POST /api/v1/hooks/{token}", highlight=False, soft_wrap=True)
+    errors.print("keep it secret: anyone with this URL can start the sync", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    for command in (cancel, enable, disable, schedule):
+    for command in (cancel, enable, disable, schedule, webhook):
         app.command()(command)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import time
+from datetime import datetime
 from typing import Callable
 
 from syncwright.connectors.registry import ConnectorRegistry
@@ -116,6 +118,33 @@ class RunService:
         self.store.config.set_enabled(sync.id, enabled)
         Scheduler(self.store).plan_schedules(utcnow())
         return self.store.config.sync(sync.id)
+
+    def webhook(
+        self, sync_name: str, *, rotate: bool = False
+    ) -> tuple[str | None, datetime | None]:
+        """The sync's webhook secret: a new one (returned once) when it has none or when
+        rotating, else (None, when the current one was made). The API serves it at
+        ``/api/v1/hooks/SECRET``."""
+        sync = self.store.config.sync_by_name(self.workspace_id, sync_name)
+        if not sync.triggers.webhook:
+            raise ConfigError(
+                f"sync {sync_name!r} has no webhook trigger; set webhook: true", field="webhook"
+            )
+        existing = self.store.webhooks.created_at(sync.id)
+        if existing is not None and not rotate:
+            return None, existing
+        token = secrets.token_urlsafe(32)
+        self.store.webhooks.set(sync.id, token)
+        return token, self.store.webhooks.created_at(sync.id)
+
+    def trigger_webhook(self, token: str) -> Run:
+        """Start a run for the sync whose webhook secret this is. An unknown secret, or one of
+        a sync whose webhook was turned off, is not found (nothing tells them apart)."""
+        sync_id = self.store.webhooks.sync_of(token)
+        sync = self.store.config.sync(sync_id) if sync_id else None
+        if sync is None or not sync.triggers.webhook or sync.workspace_id != self.workspace_id:
+            raise NotFound("no such webhook")
+        return self.trigger(sync.name, trigger=Trigger.WEBHOOK)
 
     def upcoming(self) -> list[Run]:
         """Planned runs of the workspace, soonest first."""

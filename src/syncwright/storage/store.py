@@ -14,6 +14,7 @@ from syncwright.storage.report_repo import ReportRepository
 from syncwright.storage.retention_repo import RetentionRepository
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.snapshots_repo import SnapshotRepository
+from syncwright.storage.webhooks_repo import WebhookRepository
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Store:
     artifacts: ArtifactRepository
     report: ReportRepository
     retention: RetentionRepository
+    webhooks: WebhookRepository
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -41,6 +43,7 @@ class Store:
             artifacts=ArtifactRepository(engine),
             report=ReportRepository(engine),
             retention=RetentionRepository(engine),
+            webhooks=WebhookRepository(engine),
         )
 
     @property

@@ -235,6 +235,16 @@ maintenance = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+#: Inbound webhook triggers: the hash of each sync's secret (the secret is shown once).
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("sync_id", sa.String(36), sa.ForeignKey("syncs.id"), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+)
+
 #: Files runs published (feeds, uploads): where, how big, their checksum, and the constant
 #: "latest" location that always holds the newest complete one.
 artifacts = sa.Table(

@@ -1,4 +1,4 @@
-"""planned runs: when a scheduled run is due, one planned run per sync and trigger
+"""planned runs: when a scheduled run is due, one planned run per sync and trigger; webhooks
 
 Revision ID: 0004
 Revises: 0003
@@ -28,8 +28,20 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'scheduled'"),
     )
 
+    op.create_table(
+        "webhooks",
+        sa.Column("sync_id", sa.String(length=36), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["sync_id"], ["syncs.id"], name=op.f("fk_webhooks_sync_id_syncs")),
+        sa.PrimaryKeyConstraint("sync_id", name=op.f("pk_webhooks")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_webhooks_token_hash")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("webhooks")
     op.drop_index("uq_runs_planned", table_name="runs")
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index("ix_runs_status_scheduled")
