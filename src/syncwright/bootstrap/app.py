@@ -70,10 +70,12 @@ class App:
                 runtime,
                 system_database_url=settings.engine_database_url,
                 application_version=APPLICATION_VERSION,
-                executor_id=settings.executor_id,
+                executor_id=settings.executor_id
+                or (f"{socket.gethostname()}-{os.getpid()}" if settings.is_postgres else None),
                 worker_concurrency=settings.worker_concurrency,
                 polling_interval=settings.poll_interval,
                 purge_schedule=settings.purge_schedule,
+                takeover_after=settings.takeover_after,
             )
             self.engine.launch()
             submitter = self.engine

@@ -30,6 +30,8 @@ class Settings:
     retention: Retention = Retention()
     #: When the retention job runs (cron, UTC); once per tick across all workers.
     purge_schedule: str = "*/30 * * * *"
+    #: Seconds a worker may stay silent before a live one takes its runs over.
+    takeover_after: float = 60.0
 
     @property
     def is_postgres(self) -> bool:
@@ -62,6 +64,7 @@ class Settings:
                 payload_hours=_number(env, "SYNCWRIGHT_PAYLOAD_RETENTION_HOURS", 72, float),  # type: ignore[arg-type]
             ),
             purge_schedule=env.get("SYNCWRIGHT_PURGE_SCHEDULE") or "*/30 * * * *",
+            takeover_after=_number(env, "SYNCWRIGHT_TAKEOVER_AFTER", 60.0, float),  # type: ignore[arg-type]
         )
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
@@ -20,7 +20,7 @@ from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetEnqueueOptions
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.run import Run
-from syncwright.domain.statuses import RunStatus
+from syncwright.domain.statuses import LIVE_RUN_STATUSES, RunStatus
 from syncwright.engine import pipeline
 from syncwright.engine.runtime import Runtime
 from syncwright.engine.scheduler import PRIORITY, Scheduler
@@ -123,6 +123,7 @@ class DbosEngine:
         worker_concurrency: int = 4,
         polling_interval: float = 0.5,
         purge_schedule: str = "*/30 * * * *",
+        takeover_after: float = 60.0,
     ) -> None:
         self.runtime = runtime
         self.config: DBOSConfig = {
@@ -138,6 +139,8 @@ class DbosEngine:
         self.worker_concurrency = worker_concurrency
         self.polling_interval = polling_interval
         self.purge_schedule = purge_schedule
+        self.takeover_after = takeover_after
+        self.executor_id = executor_id or "local"
         self._launched = False
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -200,8 +203,13 @@ class DbosEngine:
         """Queue planned runs when due, in every engine process (one wins each run)."""
         scheduler = Scheduler(self.runtime.store, self.submit)
         planned_at = time.monotonic()
+        beat_every = max(0.5, min(5.0, self.takeover_after / 4))
+        beaten_at = 0.0
         while not self._stop.wait(self.polling_interval):
             try:
+                if time.monotonic() - beaten_at > beat_every:
+                    self._watch(utcnow())
+                    beaten_at = time.monotonic()
                 if time.monotonic() - planned_at > REPLAN_SECONDS:
                     scheduler.plan_schedules(utcnow())
                     planned_at = time.monotonic()
@@ -209,6 +217,24 @@ class DbosEngine:
                 self._release_ended()
             except Exception:  # a store hiccup must not stop the ticks
                 logger.exception("syncwright scheduler tick failed")
+
+    def _watch(self, now: datetime) -> None:
+        """Beat, and take over the runs of any worker silent for ``takeover_after`` seconds:
+        its workflows go back to their queue (partition kept) and a live worker resumes
+        them from their last completed step. Of several live workers, one claims each."""
+        store = self.runtime.store
+        store.workers.beat(self.executor_id, self.runtime.runner, now)
+        silent = store.workers.silent_since(now - timedelta(seconds=self.takeover_after))
+        for worker in silent:
+            if worker.executor_id == self.executor_id or not store.workers.claim(worker):
+                continue
+            DBOS._recover_pending_workflows([worker.executor_id])
+            for run in store.runs.with_status(LIVE_RUN_STATUSES):
+                if run.runner == worker.runner:
+                    store.runs.taken_over(run.id, self.runtime.runner, worker.runner, now)
+            logger.warning(
+                "took over the runs of %s (silent since %s)", worker.runner, worker.heartbeat_at
+            )
 
     def _release_ended(self) -> None:
         """Close destinations of runs that ended elsewhere (cancelled) and have no step
@@ -225,6 +251,7 @@ class DbosEngine:
         if self._ticker is not None:
             self._ticker.join(timeout=10)
             self._ticker = None
+            self.runtime.store.workers.leave(self.executor_id)
         if self._launched:
             DBOS.destroy(workflow_completion_timeout_sec=0)
             self._launched = False

@@ -230,6 +230,20 @@ class RunRepository:
             .values(infos={**(infos or {}), **patch}, updated_at=utcnow())
         )
 
+    def taken_over(self, run_id: str, runner: str, previous: str, at: datetime) -> None:
+        """Record that ``runner`` took the run over from a worker that went silent."""
+        with self.engine.begin() as conn:
+            infos = conn.execute(sa.select(runs.c.infos).where(runs.c.id == run_id)).scalar_one()
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    runner=runner,
+                    infos={**(infos or {}), "taken_over": {"from": previous, "at": at.isoformat()}},
+                    updated_at=utcnow(),
+                )
+            )
+
     def add_outcomes(self, conn: sa.Connection, run_id: str, **deltas: int) -> None:
         """Add to counters inside the caller's transaction (the one that records the entries)."""
         unknown = set(deltas) - set(COUNTER_NAMES)

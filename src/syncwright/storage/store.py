@@ -15,6 +15,7 @@ from syncwright.storage.retention_repo import RetentionRepository
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.snapshots_repo import SnapshotRepository
 from syncwright.storage.webhooks_repo import WebhookRepository
+from syncwright.storage.workers_repo import WorkerRepository
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Store:
     report: ReportRepository
     retention: RetentionRepository
     webhooks: WebhookRepository
+    workers: WorkerRepository
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -44,6 +46,7 @@ class Store:
             report=ReportRepository(engine),
             retention=RetentionRepository(engine),
             webhooks=WebhookRepository(engine),
+            workers=WorkerRepository(engine),
         )
 
     @property

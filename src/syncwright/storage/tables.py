@@ -235,6 +235,17 @@ maintenance = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+#: Engine processes and their heartbeats: a worker silent for too long has its runs taken
+#: over by a live one.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("executor_id", sa.String(200), primary_key=True),
+    sa.Column("runner", sa.String(200), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
 #: Inbound webhook triggers: the hash of each sync's secret (the secret is shown once).
 webhooks = sa.Table(
     "webhooks",

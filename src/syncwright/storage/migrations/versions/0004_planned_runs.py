@@ -1,4 +1,4 @@
-"""planned runs: when a scheduled run is due, one planned run per sync and trigger; webhooks
+"""planned runs: when a scheduled run is due, one planned run per sync and trigger; webhooks; workers
 
 Revision ID: 0004
 Revises: 0003
@@ -38,9 +38,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("sync_id", name=op.f("pk_webhooks")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_webhooks_token_hash")),
     )
+    op.create_table(
+        "workers",
+        sa.Column("executor_id", sa.String(length=200), nullable=False),
+        sa.Column("runner", sa.String(length=200), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("executor_id", name=op.f("pk_workers")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("workers")
     op.drop_table("webhooks")
     op.drop_index("uq_runs_planned", table_name="runs")
     with op.batch_alter_table("runs", schema=None) as batch_op:
