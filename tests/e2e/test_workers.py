@@ -123,3 +123,71 @@ def test_a_killed_worker_s_run_is_taken_over_by_the_other(cluster):
     # Every item arrived; only the batch in flight when the worker died may arrive twice.
     assert set(cluster.received) == {f"SKU-{i}" for i in range(1, 41)}
     assert sum(n - 1 for n in cluster.received.values()) <= 5
+
+
+PRIORITY_CONFIG = """
+sources:   {{shop: {{type: sql, url: "sqlite:///{shop}"}}}}
+models:    {{products: {{source: shop, query: "SELECT * FROM products", primary_key: id, reference: sku}}}}
+destinations: {{api: {{type: http, url: "{url}/items", batch_size: 1, concurrency: 1}}}}
+syncs:
+  busy:    {{model: products, destination: api, batch_size: 5}}
+  auto_a:  {{model: products, destination: api, on_change: true, debounce: 1, labels: [{label}]}}
+  auto_b:  {{model: products, destination: api, on_change: true, debounce: 1, labels: [{label}]}}
+  by_hand: {{model: products, destination: api}}
+"""
+
+
+def test_runs_people_start_go_ahead_of_automatic_ones(tmp_path):
+    api = HttpApi()
+    api.handler = lambda request: Answer(delay=0.1)
+    Catalogue(tmp_path / "shop.db").put(*({"id": i} for i in range(1, 61)))
+    config = tmp_path / "sw.yml"
+    env = environment(tmp_path, SYNCWRIGHT_MAX_RUNS="1")
+    engine = subprocess.Popen(
+        [*CLI, "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def cli(*args):
+        done = subprocess.run(
+            [*CLI, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def runs():
+        return json.loads(cli("runs", "--json"))
+
+    try:
+        assert "engine running" in (engine.stdout.readline() if engine.stdout else "")
+        for label in ("one", "two"):  # the second apply edits auto_a and auto_b
+            config.write_text(
+                PRIORITY_CONFIG.format(shop=tmp_path / "shop.db", url=api.url, label=label)
+            )
+            cli("apply", "-f", str(config))
+            if label == "one":
+                cli("run", "busy")  # capacity 1: everything else waits behind it
+                wait_for(lambda: runs()[0]["status"] == "in_progress")
+        wait_for(
+            lambda: [r["status"] for r in runs() if r["trigger"] == "change"] == ["queued"] * 2
+        )
+        cli("run", "by_hand")  # asked by a person after the two automatic runs
+        assert [r["status"] for r in runs() if r["sync"] == "busy"] == ["in_progress"]
+        done = wait_for(
+            lambda: (r := runs()) and len([x for x in r if x["status"] == "succeeded"]) == 4 and r,
+            timeout=120,
+        )
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(timeout=30)
+        api.close()
+    order = [r["sync"] for r in sorted(done, key=lambda r: r["started_at"])]
+    assert order[:2] == ["busy", "by_hand"] and set(order[2:]) == {"auto_a", "auto_b"}
+    for earlier, later in zip(
+        sorted(done, key=lambda r: r["started_at"]), sorted(done, key=lambda r: r["started_at"])[1:]
+    ):
+        assert later["started_at"] >= earlier["ended_at"]  # one at a time: the global cap

@@ -14,6 +14,7 @@ from syncwright.bootstrap.settings import Settings
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, NotFound
 from syncwright.domain.statuses import EntryStatus, RunMode, RunStatus, Trigger
+from syncwright.engine.admission import Admission
 from syncwright.engine.scheduler import Scheduler
 from syncwright.services.config_file import parse_config
 from tests.support.catalogue import Catalogue, run_sync
@@ -330,3 +331,73 @@ def test_a_webhook_secret_starts_its_sync_and_nothing_else(app, shop, tmp_path, 
     apply(app, shop, tmp_path, {name: {}, f"{name}_other": {}})  # webhook turned off
     with pytest.raises(NotFound):
         app.runs.trigger_webhook(rotated)
+
+
+# -- capacity ---------------------------------------------------------------------------------
+def _queued(app, name, trigger):
+    sync = app.store.config.sync_by_name(app.workspace_id, name)
+    return app.store.runs.create(
+        workspace_id=app.workspace_id,
+        sync_id=sync.id,
+        type=sync.type,
+        trigger=trigger,
+        mode=RunMode.INCREMENTAL,
+    )
+
+
+def _drain_waiting(app):
+    """Earlier tests of this module leave runs waiting in the store: end them."""
+    for run in app.store.runs.with_status(frozenset({RunStatus.QUEUED})):
+        app.store.runs.transition(run.id, RunStatus.ABORTED, ended=True)
+
+
+def test_admission_puts_people_first_and_holds_every_cap(quiet, shop, tmp_path, name):
+    _drain_waiting(quiet)
+    other = {"type": "sql", "url": f"sqlite:///{tmp_path / 'other.db'}", "table": "products"}
+    doc = {
+        "sources": {"shop": {"type": "sql", "url": shop.url}},
+        "models": {
+            "products": {"source": "shop", "query": "SELECT * FROM products", "primary_key": "id"}
+        },
+        "destinations": {
+            "capped": {
+                "type": "sql",
+                "url": f"sqlite:///{tmp_path / 'd.db'}",
+                "table": "products",
+                "max_runs": 1,
+            },
+            "other": other,
+        },
+        "syncs": {
+            f"{name}_x": {"model": "products", "destination": "capped"},
+            f"{name}_y": {"model": "products", "destination": "capped"},
+            f"{name}_z": {"model": "products", "destination": "other"},
+            f"{name}_w": {"model": "products", "destination": "other"},
+        },
+    }
+    quiet.configs.apply(parse_config(yaml.safe_dump(doc)), base_dir=tmp_path)
+    scheduled_x = _queued(quiet, f"{name}_x", Trigger.SCHEDULE)
+    scheduled_z = _queued(quiet, f"{name}_z", Trigger.SCHEDULE)
+    again_z = _queued(quiet, f"{name}_z", Trigger.SCHEDULE)
+    manual_y = _queued(quiet, f"{name}_y", Trigger.MANUAL)
+    manual_w = _queued(quiet, f"{name}_w", Trigger.MANUAL)
+    handed: list = []
+
+    one = Admission(quiet.store, handed.append, max_runs=1).admit()
+    assert [r.id for r in one] == [manual_y.id]  # the oldest of the people's runs first
+    everything = Admission(quiet.store, handed.append).admit()
+    # x waits: its destination allows one run and y holds it; z's second run waits for its first.
+    assert {r.id for r in everything} == {manual_w.id, scheduled_z.id}
+    assert [r.id for r in handed] == [manual_y.id, *[r.id for r in everything]]
+    assert all(r.admitted_at is not None for r in handed)
+
+    quiet.store.runs.transition(manual_y.id, RunStatus.ABORTED, ended=True)
+    quiet.store.runs.transition(scheduled_z.id, RunStatus.ABORTED, ended=True)
+    assert {r.id for r in Admission(quiet.store, handed.append).admit()} == {
+        scheduled_x.id,
+        again_z.id,
+    }
+    assert Admission(quiet.store, handed.append).admit() == []
+    with pytest.raises(ConfigError, match=r"destinations\.capped\.max_runs"):
+        doc["destinations"]["capped"]["max_runs"] = 0
+        quiet.configs.apply(parse_config(yaml.safe_dump(doc)), base_dir=tmp_path)

@@ -76,6 +76,7 @@ class App:
                 polling_interval=settings.poll_interval,
                 purge_schedule=settings.purge_schedule,
                 takeover_after=settings.takeover_after,
+                max_runs=settings.max_runs,
             )
             self.engine.launch()
             submitter = self.engine

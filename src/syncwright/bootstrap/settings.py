@@ -32,6 +32,8 @@ class Settings:
     purge_schedule: str = "*/30 * * * *"
     #: Seconds a worker may stay silent before a live one takes its runs over.
     takeover_after: float = 60.0
+    #: At most this many runs at once across all engines (None: no global cap).
+    max_runs: int | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -65,6 +67,7 @@ class Settings:
             ),
             purge_schedule=env.get("SYNCWRIGHT_PURGE_SCHEDULE") or "*/30 * * * *",
             takeover_after=_number(env, "SYNCWRIGHT_TAKEOVER_AFTER", 60.0, float),  # type: ignore[arg-type]
+            max_runs=_number(env, "SYNCWRIGHT_MAX_RUNS", None, int),  # type: ignore[arg-type]
         )
 
 

@@ -34,6 +34,9 @@ class Run:
     sync_name: str | None = None
     #: When a planned run is due (status ``scheduled``).
     scheduled_for: datetime | None = None
+    priority: int = 5
+    #: When the run got capacity and went to the engine's queue (None: still waiting).
+    admitted_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Run:
@@ -56,6 +59,8 @@ class Run:
             created_by_user_id=row["created_by_user_id"],
             sync_name=row.get("sync_name"),
             scheduled_for=as_utc(row.get("scheduled_for")),
+            priority=int(row.get("priority") or 5),
+            admitted_at=as_utc(row.get("admitted_at")),
         )
 
     @property

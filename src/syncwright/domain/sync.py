@@ -23,6 +23,8 @@ class ConnectionSpec:
     name: str
     type: str
     config: dict[str, Any]
+    #: Destinations only: at most this many runs writing to it at once.
+    max_runs: int | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ConnectionSpec:
@@ -32,6 +34,7 @@ class ConnectionSpec:
             name=row["name"],
             type=row["type"],
             config=dict(row["config"] or {}),
+            max_runs=row.get("max_runs"),
         )
 
 

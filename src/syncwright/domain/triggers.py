@@ -12,6 +12,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from syncwright.domain.errors import ConfigError
+from syncwright.domain.statuses import Trigger
+
+#: Order among runs waiting for capacity (lower first): runs people ask for go ahead of
+#: automatic ones.
+PRIORITY = {
+    Trigger.MANUAL: 1,
+    Trigger.WEBHOOK: 2,
+    Trigger.RESYNC: 2,
+    Trigger.RETRY: 3,
+    Trigger.CHANGE: 4,
+    Trigger.AFTER: 4,
+    Trigger.SCHEDULE: 5,
+}
 
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}

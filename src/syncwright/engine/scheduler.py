@@ -26,17 +26,6 @@ from syncwright.storage.store import Store
 #: A planned run more than this late was missed (no engine ran when it was due).
 MISSED_AFTER = timedelta(seconds=60)
 
-#: Queue priorities (lower goes first): people before automation.
-PRIORITY = {
-    Trigger.MANUAL: 1,
-    Trigger.WEBHOOK: 2,
-    Trigger.RESYNC: 2,
-    Trigger.RETRY: 3,
-    Trigger.CHANGE: 4,
-    Trigger.AFTER: 4,
-    Trigger.SCHEDULE: 5,
-}
-
 Submit = Callable[[Run], None]
 
 

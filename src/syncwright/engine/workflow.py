@@ -15,15 +15,16 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
+from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID
 
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import LIVE_RUN_STATUSES, RunStatus
 from syncwright.engine import pipeline
+from syncwright.engine.admission import Admission
 from syncwright.engine.runtime import Runtime
-from syncwright.engine.scheduler import PRIORITY, Scheduler
+from syncwright.engine.scheduler import Scheduler
 
 QUEUE = "syncwright-runs"
 WORKFLOW = "syncwright.run"
@@ -124,6 +125,7 @@ class DbosEngine:
         polling_interval: float = 0.5,
         purge_schedule: str = "*/30 * * * *",
         takeover_after: float = 60.0,
+        max_runs: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.config: DBOSConfig = {
@@ -140,6 +142,7 @@ class DbosEngine:
         self.polling_interval = polling_interval
         self.purge_schedule = purge_schedule
         self.takeover_after = takeover_after
+        self.admission = Admission(runtime.store, self._enqueue, max_runs=max_runs)
         self.executor_id = executor_id or "local"
         self._launched = False
         self._stop = threading.Event()
@@ -184,15 +187,21 @@ class DbosEngine:
         self._ticker.start()
 
     def resubmit_orphans(self) -> None:
-        """Queue again any queued run whose workflow was never enqueued (a crash in between)."""
+        """Hand to the queue any admitted run whose workflow was never enqueued (a crash
+        between admission and enqueue), then admit what can start."""
         for run in self.runtime.store.runs.with_status(frozenset({RunStatus.QUEUED})):
-            if DBOS.get_workflow_status(run.id) is None:
-                self.submit(run)
+            if run.admitted_at is not None and DBOS.get_workflow_status(run.id) is None:
+                self._enqueue(run)
+        self.admission.admit()
 
     def submit(self, run: Run) -> None:
+        """A run is waiting: admit what the capacity allows now (this one, if it can)."""
+        self.admission.admit()
+
+    def _enqueue(self, run: Run) -> None:
         with (
             SetWorkflowID(run.id),
-            SetEnqueueOptions(queue_partition_key=run.sync_id, priority=PRIORITY[run.trigger]),
+            SetEnqueueOptions(queue_partition_key=run.sync_id, priority=run.priority),
         ):
             self.queue.enqueue(run_workflow, run.id)
 
@@ -212,8 +221,10 @@ class DbosEngine:
                     beaten_at = time.monotonic()
                 if time.monotonic() - planned_at > REPLAN_SECONDS:
                     scheduler.plan_schedules(utcnow())
+                    self.resubmit_orphans()
                     planned_at = time.monotonic()
                 scheduler.tick(utcnow())
+                self.admission.admit()
                 self._release_ended()
             except Exception:  # a store hiccup must not stop the ticks
                 logger.exception("syncwright scheduler tick failed")
@@ -259,22 +270,15 @@ class DbosEngine:
 
 
 class DbosSubmitter:
-    """Enqueues runs for an engine running in another process; executes nothing itself."""
+    """For a process that talks to engines running elsewhere: runs it creates wait as
+    ``queued`` until an engine admits them; it can cancel workflows."""
 
     def __init__(self, *, system_database_url: str, application_version: str) -> None:
         self.client = DBOSClient(system_database_url=system_database_url)
         self.application_version = application_version
 
     def submit(self, run: Run) -> None:
-        options: EnqueueOptions = {
-            "workflow_name": WORKFLOW,
-            "queue_name": QUEUE,
-            "workflow_id": run.id,
-            "queue_partition_key": run.sync_id,
-            "app_version": self.application_version,
-            "priority": PRIORITY[run.trigger],
-        }
-        self.client.enqueue(options, run.id)
+        """Nothing to do here: the engines' admission picks waiting runs up."""
 
     def cancel(self, run_id: str) -> None:
         self.client.cancel_workflow(run_id)

@@ -95,6 +95,8 @@ class ConfigService:
             "sync": {},
         }
         for name, source in doc.sources.items():
+            if "max_runs" in (source.model_extra or {}):
+                raise ConfigError("applies to destinations only", field=f"sources.{name}.max_runs")
             planned["source"][name] = {
                 "type": source.type,
                 "config": self._connector_config("source", name, source, base_dir),
@@ -103,6 +105,7 @@ class ConfigService:
             planned["destination"][name] = {
                 "type": destination.type,
                 "config": self._connector_config("destination", name, destination, base_dir),
+                "max_runs": destination.max_runs(f"destinations.{name}.max_runs"),
             }
         for name, model in doc.models.items():
             source = self._connection("source", model.source, doc, f"models.{name}.source")

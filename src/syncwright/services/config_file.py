@@ -31,7 +31,21 @@ class ConnectionDoc(BaseModel):
     type: str
 
     def settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        """The connector's own settings (without the platform's, like ``max_runs``)."""
+        return {k: v for k, v in (self.model_extra or {}).items() if k not in PLATFORM_KEYS}
+
+    def max_runs(self, where: str) -> int | None:
+        """Destinations: at most this many runs writing to it at once."""
+        value = (self.model_extra or {}).get("max_runs")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"must be a whole number of 1 or more, got {value!r}", field=where)
+        return value
+
+
+#: Settings of a source or destination that syncwright reads itself, not the connector.
+PLATFORM_KEYS = frozenset({"max_runs"})
 
 
 class ModelDoc(_Strict):

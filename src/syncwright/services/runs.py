@@ -108,7 +108,7 @@ class RunService:
                 Scheduler(self.store).plan(
                     sync, Trigger.SCHEDULE, schedule.next_after(run.scheduled_for)
                 )
-        elif self.submitter is not None:
+        elif self.submitter is not None and run.admitted_at is not None:
             self.submitter.cancel(run_id)
         return cancelled
 

@@ -19,6 +19,7 @@ from syncwright.domain.statuses import (
     Trigger,
     check_transition,
 )
+from syncwright.domain.triggers import PRIORITY
 from syncwright.storage.tables import runs, syncs
 
 _RUN_WITH_SYNC = sa.select(runs, syncs.c.name.label("sync_name")).join(
@@ -60,6 +61,7 @@ class RunRepository:
             ended_at=now if status.is_final else None,
             created_by_user_id=created_by_user_id,
             scheduled_for=scheduled_for,
+            priority=PRIORITY[trigger],
         )
         if conn is not None:
             conn.execute(runs.insert().values(**values))
@@ -112,6 +114,48 @@ class RunRepository:
         )
         with self.engine.connect() as conn:
             return [Run.from_row(r) for r in conn.execute(query).mappings()]
+
+    # -- admission ------------------------------------------------------------------------
+    def waiting(self, conn: sa.Connection, limit: int = 1000) -> list[dict[str, Any]]:
+        """Queued runs not yet admitted, in admission order, with their destination."""
+        return [
+            dict(r)
+            for r in conn.execute(
+                sa.select(runs.c.id, runs.c.sync_id, syncs.c.destination_id)
+                .join(syncs, syncs.c.id == runs.c.sync_id)
+                .where(runs.c.status == RunStatus.QUEUED.value, runs.c.admitted_at.is_(None))
+                .order_by(runs.c.priority, runs.c.created_at, runs.c.id)
+                .limit(limit)
+            ).mappings()
+        ]
+
+    def admitted_live(self, conn: sa.Connection) -> list[dict[str, Any]]:
+        """Admitted runs that have not ended: what holds capacity now."""
+        return [
+            dict(r)
+            for r in conn.execute(
+                sa.select(runs.c.id, runs.c.sync_id, syncs.c.destination_id)
+                .join(syncs, syncs.c.id == runs.c.sync_id)
+                .where(
+                    runs.c.status.in_([s.value for s in LIVE_RUN_STATUSES]),
+                    runs.c.admitted_at.is_not(None),
+                )
+            ).mappings()
+        ]
+
+    def admit(self, conn: sa.Connection, run_id: str, now: datetime) -> bool:
+        return (
+            conn.execute(
+                runs.update()
+                .where(
+                    runs.c.id == run_id,
+                    runs.c.status == RunStatus.QUEUED.value,
+                    runs.c.admitted_at.is_(None),
+                )
+                .values(admitted_at=now)
+            ).rowcount
+            == 1
+        )
 
     def recent_outcomes(self, sync_id: str, limit: int) -> list[RunStatus]:
         """The statuses of the sync's last ``limit`` runs that ran to an end (newest first)."""

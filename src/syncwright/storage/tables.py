@@ -78,6 +78,8 @@ destinations = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("type", sa.String(100), nullable=False),
     sa.Column("config", sa.JSON, nullable=False),
+    #: At most this many runs writing to the destination at once (None: no cap).
+    sa.Column("max_runs", sa.Integer),
     *_audit(),
     sa.UniqueConstraint("workspace_id", "name"),
 )
@@ -150,6 +152,10 @@ runs = sa.Table(
     sa.Column("created_by_user_id", sa.String(36), sa.ForeignKey("users.id")),
     #: When a planned run (status ``scheduled``) is due.
     sa.Column("scheduled_for", UTCDateTime),
+    #: Queue order among runs waiting for capacity (lower first: people before automation).
+    sa.Column("priority", sa.Integer, nullable=False, server_default="5"),
+    #: When the run got capacity and was handed to the engine's queue.
+    sa.Column("admitted_at", UTCDateTime),
     sa.Index("ix_runs_sync_created", "sync_id", "created_at"),
     sa.Index("ix_runs_status_scheduled", "status", "scheduled_for"),
     # At most one planned run per sync and trigger: a burst of edits, ticks or upstream runs

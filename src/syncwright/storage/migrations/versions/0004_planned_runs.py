@@ -18,7 +18,13 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("priority", sa.Integer(), server_default="5", nullable=False))
+        batch_op.add_column(sa.Column("admitted_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_runs_status_scheduled", ["status", "scheduled_for"], unique=False)
+    with op.batch_alter_table("destinations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("max_runs", sa.Integer(), nullable=True))
+    # Runs queued before admission existed were handed to the engine already.
+    op.execute("UPDATE runs SET admitted_at = created_at WHERE status <> 'scheduled'")
     op.create_index(
         "uq_runs_planned",
         "runs",
@@ -52,6 +58,10 @@ def downgrade() -> None:
     op.drop_table("workers")
     op.drop_table("webhooks")
     op.drop_index("uq_runs_planned", table_name="runs")
+    with op.batch_alter_table("destinations", schema=None) as batch_op:
+        batch_op.drop_column("max_runs")
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index("ix_runs_status_scheduled")
+        batch_op.drop_column("admitted_at")
+        batch_op.drop_column("priority")
         batch_op.drop_column("scheduled_for")
