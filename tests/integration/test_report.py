@@ -204,6 +204,7 @@ def test_csv_export_streams_200k_entries_in_bounded_memory(app, shop, dest_url, 
         type=sync.type,
         trigger=Trigger.MANUAL,
         mode=RunMode.INCREMENTAL,
+        status=RunStatus.SUCCEEDED,  # a run of the past: nothing for the engine to do
     )
     total = 200_000
     chunks = (
