@@ -20,7 +20,9 @@ CONFIG = """
 sources:   {{shop: {{type: sql, url: "sqlite:///{shop}"}}}}
 models:    {{products: {{source: shop, query: "SELECT * FROM products", primary_key: id, reference: sku}}}}
 destinations: {{api: {{type: http, url: "{url}/items", batch_size: 1, concurrency: 1}}}}
-syncs:     {{slow: {{model: products, destination: api, batch_size: 5}}}}
+syncs:
+  slow:   {{model: products, destination: api, batch_size: 5}}
+  skippy: {{model: products, destination: api, batch_size: 5, when_busy: skip}}
 """
 
 
@@ -100,6 +102,24 @@ def test_runs_of_one_sync_never_overlap_across_two_workers(cluster):
     first, second = sorted(runs, key=lambda r: r["started_at"])
     assert second["started_at"] >= first["ended_at"]  # queued behind, never in parallel
     assert first["counters"]["added"] == 40 and second["counters"]["unchanged"] == 40
+
+
+def test_a_trigger_while_busy_is_skipped_across_two_workers(cluster):
+    cluster.cli("run", "skippy")
+    wait_for(lambda: cluster.runs()[0]["status"] == "in_progress")
+    assert "skipped: another run of the sync was live" in cluster.cli("run", "skippy")
+    runs = wait_for(
+        lambda: (
+            (r := cluster.runs())
+            and len(r) == 2
+            and all(x["status"] in ("succeeded", "skipped") for x in r)
+            and r
+        ),
+        timeout=90,
+    )
+    assert sorted(r["status"] for r in runs) == ["skipped", "succeeded"]
+    [skipped] = [r for r in runs if r["status"] == "skipped"]
+    assert skipped["infos"]["reason"] == "another run of the sync was live"
 
 
 def test_a_killed_worker_s_run_is_taken_over_by_the_other(cluster):

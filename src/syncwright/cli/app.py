@@ -106,6 +106,9 @@ def run(
     """Start a run of a sync. Exit code 1 when a followed run fails."""
     with _open(EngineRole.AUTO) as sw:
         started = sw.runs.trigger(name, full=full)
+        if started.status is RunStatus.SKIPPED:
+            console.print(f"run {started.id} skipped: {started.infos.get('reason')}")
+            return
         if sw.role is EngineRole.SUBMIT and not wait:
             console.print(f"run {started.id} queued")
             return
