@@ -15,7 +15,7 @@ from syncwright.domain.errors import ConfigError, NotFound
 from syncwright.domain.report import SORTABLE
 from syncwright.domain.statuses import EntryStatus, Operation, RunMode, RunStatus, Trigger
 from syncwright.storage.tables import entries, runs
-from tests.support.catalogue import Catalogue, configure, run_sync, table_rows
+from tests.support.catalogue import Catalogue, bare_run, configure, run_sync, table_rows
 
 
 @pytest.fixture
@@ -197,15 +197,8 @@ def test_resyncing_a_removed_item_removes_it_again(app, shop, dest_url, name, tm
 
 def test_csv_export_streams_200k_entries_in_bounded_memory(app, shop, dest_url, name, tmp_path):
     mirror(app, name, shop, dest_url, tmp_path)
-    sync = app.store.config.sync_by_name(app.workspace_id, name)
-    run = app.store.runs.create(
-        workspace_id=app.workspace_id,
-        sync_id=sync.id,
-        type=sync.type,
-        trigger=Trigger.MANUAL,
-        mode=RunMode.INCREMENTAL,
-        status=RunStatus.SUCCEEDED,  # a run of the past: nothing for the engine to do
-    )
+    # a run of the past: nothing for the engine to do
+    run = bare_run(app, name, status=RunStatus.SUCCEEDED)
     total = 200_000
     chunks = (
         [
@@ -227,7 +220,7 @@ def test_csv_export_streams_200k_entries_in_bounded_memory(app, shop, dest_url, 
             conn,
             run.id,
             chunks,
-            base={"sync_id": sync.id, "workspace_id": app.workspace_id, "system": "x"},
+            base={"sync_id": run.sync_id, "workspace_id": app.workspace_id, "system": "x"},
         )
     target = tmp_path / "report.csv"
     tracemalloc.start()

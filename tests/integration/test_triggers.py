@@ -13,11 +13,11 @@ from syncwright.bootstrap.app import App, EngineRole
 from syncwright.bootstrap.settings import Settings
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, NotFound
-from syncwright.domain.statuses import EntryStatus, RunMode, RunStatus, Trigger
+from syncwright.domain.statuses import EntryStatus, RunStatus, Trigger
 from syncwright.engine.admission import Admission
 from syncwright.engine.scheduler import Scheduler
 from syncwright.services.config_file import parse_config
-from tests.support.catalogue import Catalogue, run_sync
+from tests.support.catalogue import Catalogue, bare_run, run_sync
 from tests.support.http_api import Answer, HttpApi
 
 
@@ -116,14 +116,7 @@ def test_a_burst_of_edits_makes_one_run_after_the_last(quiet, shop, tmp_path, na
 
 
 def _ended(app, name, status):
-    sync = app.store.config.sync_by_name(app.workspace_id, name)
-    run = app.store.runs.create(
-        workspace_id=app.workspace_id,
-        sync_id=sync.id,
-        type=sync.type,
-        trigger=Trigger.MANUAL,
-        mode=RunMode.INCREMENTAL,
-    )
+    run = bare_run(app, name)
     for step in (RunStatus.QUERYING, RunStatus.PREPARING):
         app.store.runs.transition(run.id, step)
     return app.store.runs.transition(run.id, status, ended=True)
@@ -335,14 +328,7 @@ def test_a_webhook_secret_starts_its_sync_and_nothing_else(app, shop, tmp_path, 
 
 # -- capacity ---------------------------------------------------------------------------------
 def _queued(app, name, trigger):
-    sync = app.store.config.sync_by_name(app.workspace_id, name)
-    return app.store.runs.create(
-        workspace_id=app.workspace_id,
-        sync_id=sync.id,
-        type=sync.type,
-        trigger=trigger,
-        mode=RunMode.INCREMENTAL,
-    )
+    return bare_run(app, name, trigger=trigger)
 
 
 def _drain_waiting(app):

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from syncwright.bootstrap.app import App
 from syncwright.domain.run import Run
+from syncwright.domain.statuses import RunMode, RunStatus, Trigger
 from syncwright.services.config_file import parse_config
 
 
@@ -90,3 +91,23 @@ syncs:
 
 def run_sync(app: App, name: str, *, full: bool = False, timeout: float = 120) -> Run:
     return app.runs.wait(app.runs.trigger(name, full=full).id, timeout=timeout, poll=0.05)
+
+
+def bare_run(
+    app: App,
+    name: str,
+    *,
+    trigger: Trigger = Trigger.MANUAL,
+    status: RunStatus = RunStatus.QUEUED,
+) -> Run:
+    """A run of sync ``name`` recorded in the store without going through the services
+    (so nothing admits it): for tests that stage runs of the past or runs waiting."""
+    sync = app.store.config.sync_by_name(app.workspace_id, name)
+    return app.store.runs.create(
+        workspace_id=app.workspace_id,
+        sync_id=sync.id,
+        type=sync.type,
+        trigger=trigger,
+        mode=RunMode.INCREMENTAL,
+        status=status,
+    )
