@@ -157,7 +157,7 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
             total = rt.store.entries.replace_pending(
                 conn,
                 run_id,
-                staging.deliverable(),
+                staging.deliverable_batches(),
                 base={
                     "sync_id": sync.id,
                     "workspace_id": sync.workspace_id,

@@ -231,12 +231,15 @@ class Staging:
             delivered_before=before,
         )
 
-    def deliverable(self, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
-        reader = self.db.sql(
+    def deliverable_batches(self, size: int = 20_000) -> Iterator[pa.RecordBatch]:
+        """The changes to deliver, in order, as Arrow batches of entry columns."""
+        yield from self.db.sql(
             "SELECT seq, item_key, source_id, reference, operation, row_hash, payload, retry_of"
             " FROM changes ORDER BY seq"
         ).to_arrow_reader(size)
-        for batch in reader:
+
+    def deliverable(self, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        for batch in self.deliverable_batches(size):
             yield batch.to_pylist()
 
     def skipped(self) -> tuple[list[tuple[str, str, str]], list[str]]:

@@ -12,9 +12,10 @@ from syncwright.domain.clock import utcnow
 from syncwright.domain.reasons import error_group
 from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.sdk.changes import ItemResult
+from syncwright.storage.bulk import insert_rows
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.snapshots_repo import SnapshotRepository, upsert_statement
-from syncwright.storage.tables import entries, item_failures, resync_items
+from syncwright.storage.tables import entries, item_failures, resync_items, snapshots
 
 _CHUNK = 500
 _LINK_BATCH = 50_000
@@ -61,33 +62,42 @@ class EntryRepository:
         self,
         conn: sa.Connection,
         run_id: str,
-        chunks: Iterable[Sequence[dict[str, Any]]],
+        chunks: Iterable[pa.RecordBatch | Sequence[dict[str, Any]]],
         *,
         base: dict[str, Any],
     ) -> int:
-        """Record a run's change set as pending entries (replacing any earlier attempt of it)."""
+        """Record a run's change set as pending entries (replacing any earlier attempt of it).
+        Chunks are Arrow batches (or lists of dicts) of entry columns."""
         conn.execute(entries.delete().where(entries.c.run_id == run_id))
         now = utcnow()
+        fixed = {
+            **base,
+            "run_id": run_id,
+            "status": EntryStatus.PENDING.value,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
         total = 0
         for chunk in chunks:
-            if not chunk:
+            if isinstance(chunk, pa.RecordBatch):
+                names = [n for n in chunk.schema.names if n not in fixed]
+                columns = [chunk.column(n).to_pylist() for n in names]
+                size = chunk.num_rows
+            else:
+                names = [n for n in (chunk[0] if chunk else {}) if n not in fixed]
+                columns = [[row.get(n) for row in chunk] for n in names]
+                size = len(chunk)
+            if not size:
                 continue
-            conn.execute(
-                entries.insert(),
-                [
-                    {
-                        **base,
-                        **row,
-                        "run_id": run_id,
-                        "status": EntryStatus.PENDING.value,
-                        "attempts": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for row in chunk
-                ],
+            constants = tuple(fixed.values())
+            insert_rows(
+                conn,
+                entries,
+                [*names, *fixed],
+                (values + constants for values in zip(*columns)),
             )
-            total += len(chunk)
+            total += size
         return total
 
     def links(
@@ -202,7 +212,13 @@ class EntryRepository:
                     ),
                     detailed,
                 )
-            self._settle(conn, sync_id, confirmed, failed, retry_failed=retry_failed)
+            self._settle(
+                conn,
+                sync_id,
+                [i.id for i in confirmed],
+                [i.id for i in failed],
+                retry_failed=retry_failed,
+            )
             done = tally["ok"] + tally["sent"] + tally["failed"]
             self.runs.add_outcomes(
                 conn,
@@ -218,44 +234,63 @@ class EntryRepository:
         self,
         conn: sa.Connection,
         sync_id: str,
-        confirmed: Sequence[PendingItem],
-        failed: Sequence[PendingItem],
+        confirmed: Sequence[int],
+        failed: Sequence[int],
         *,
         retry_failed: bool,
     ) -> None:
-        """Advance the snapshot past confirmed items (and failed ones the next run should not
-        send again), and keep the open failures of the sync current."""
-        self._advance_snapshot(conn, sync_id, [*confirmed, *([] if retry_failed else failed)])
-        keys = [i.item_key for i in confirmed]
-        for start in range(0, len(keys), _CHUNK):
+        """Advance the snapshot past confirmed entries (and failed ones the next run should not
+        send again), and keep the open failures of the sync current. Set-based: the entries
+        already hold every value needed, so rows never travel through Python."""
+        advanced = [*confirmed, *([] if retry_failed else failed)]
+        for ids in _chunked(advanced):
+            self._advance_snapshot(conn, sync_id, ids)
+        for ids in _chunked(confirmed):
             conn.execute(
                 item_failures.delete().where(
                     item_failures.c.sync_id == sync_id,
-                    item_failures.c.item_key.in_(keys[start : start + _CHUNK]),
+                    item_failures.c.item_key.in_(
+                        sa.select(entries.c.item_key).where(entries.c.id.in_(ids))
+                    ),
                 )
             )
-        if failed:
+        for ids in _chunked(failed):
+            insert = upsert_statement(conn, item_failures, ["sync_id", "item_key"], ["entry_id"])
             conn.execute(
-                upsert_statement(conn, item_failures, ["sync_id", "item_key"], ["entry_id"]),
-                [{"sync_id": sync_id, "item_key": i.item_key, "entry_id": i.id} for i in failed],
+                insert.from_select(
+                    ["sync_id", "item_key", "entry_id"],
+                    sa.select(sa.literal(sync_id), entries.c.item_key, entries.c.id).where(
+                        entries.c.id.in_(ids)
+                    ),
+                )
             )
 
-    def _advance_snapshot(
-        self, conn: sa.Connection, sync_id: str, items: Sequence[PendingItem]
-    ) -> None:
+    def _advance_snapshot(self, conn: sa.Connection, sync_id: str, ids: Sequence[int]) -> None:
         """The snapshot follows what the destination confirmed: delivered rows are recorded,
         removed rows forgotten, so anything not confirmed goes again next run."""
-        self.snapshots.upsert(
-            conn,
-            sync_id,
-            [
-                (i.item_key, i.reference, i.row_hash or "")
-                for i in items
-                if i.operation is not Operation.REMOVE
-            ],
+        insert = upsert_statement(
+            conn, snapshots, ["sync_id", "item_key"], ["row_hash", "reference"]
         )
-        self.snapshots.delete(
-            conn, sync_id, [i.item_key for i in items if i.operation is Operation.REMOVE]
+        conn.execute(
+            insert.from_select(
+                ["sync_id", "item_key", "reference", "row_hash"],
+                sa.select(
+                    sa.literal(sync_id),
+                    entries.c.item_key,
+                    entries.c.reference,
+                    sa.func.coalesce(entries.c.row_hash, ""),
+                ).where(entries.c.id.in_(ids), entries.c.operation != Operation.REMOVE.value),
+            )
+        )
+        conn.execute(
+            snapshots.delete().where(
+                snapshots.c.sync_id == sync_id,
+                snapshots.c.item_key.in_(
+                    sa.select(entries.c.item_key).where(
+                        entries.c.id.in_(ids), entries.c.operation == Operation.REMOVE.value
+                    )
+                ),
+            )
         )
 
     def settle_sent(
@@ -273,23 +308,19 @@ class EntryRepository:
         changed = 0
         while True:
             with self.engine.begin() as conn:
-                rows = (
+                ids = list(
                     conn.execute(
-                        sa.select(*_ITEM_COLUMNS)
+                        sa.select(entries.c.id)
                         .where(
                             entries.c.run_id == run_id,
                             entries.c.status == EntryStatus.SENT.value,
                         )
                         .order_by(entries.c.seq)
                         .limit(chunk)
-                    )
-                    .mappings()
-                    .all()
+                    ).scalars()
                 )
-                if not rows:
+                if not ids:
                     return changed
-                items = [PendingItem(**{**r, "operation": Operation(r["operation"])}) for r in rows]
-                ids = [i.id for i in items]
                 for start in range(0, len(ids), _CHUNK):
                     conn.execute(
                         entries.update()
@@ -302,10 +333,10 @@ class EntryRepository:
                         )
                     )
                 if status is EntryStatus.OK:
-                    self._settle(conn, sync_id, items, [], retry_failed=retry_failed)
+                    self._settle(conn, sync_id, ids, [], retry_failed=retry_failed)
                     self.runs.add_outcomes(conn, run_id, ok=len(ids), sent=-len(ids))
                 else:
-                    self._settle(conn, sync_id, [], items, retry_failed=retry_failed)
+                    self._settle(conn, sync_id, [], ids, retry_failed=retry_failed)
                     self.runs.add_outcomes(conn, run_id, failed=len(ids), sent=-len(ids))
                 changed += len(ids)
 
@@ -338,3 +369,8 @@ class EntryRepository:
                 ).scalars()
                 if p is not None
             ]
+
+
+def _chunked(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from syncwright.connectors.sql.errors import database_message
 from syncwright.connectors.sql.types import sql_type
@@ -181,9 +181,10 @@ class SqlDestination(Destination):
     ) -> None:
         dialect = conn.dialect.name
         if dialect == "postgresql":
-            stmt: Any = postgresql.insert(table)
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(table)
+            self._upsert_by_copy(conn, table, batch, rows)
+            return
+        if dialect == "sqlite":
+            stmt: Any = sqlite.insert(table)
         else:
             # Portable fallback: delete then insert inside the same transaction.
             self._delete(conn, table, batch, [{k: r[k] for k in batch.primary_key} for r in rows])
@@ -196,6 +197,54 @@ class SqlDestination(Destination):
             else stmt.on_conflict_do_nothing(index_elements=list(batch.primary_key))
         )
         conn.execute(stmt, rows)
+
+    def _upsert_by_copy(
+        self, conn: sa.Connection, table: sa.Table, batch: ChangeBatch, rows: list[dict[str, Any]]
+    ) -> None:
+        """PostgreSQL: COPY the rows into a temporary table shaped like the target, then one
+        INSERT ... ON CONFLICT from it (far fewer round trips than one statement per row)."""
+        names = list(rows[0])
+        stage = _quote("syncwright_stage_" + table.name)
+        target = (
+            _quote(table.name)
+            if table.schema is None
+            else f"{_quote(table.schema)}.{_quote(table.name)}"
+        )
+        columns = ", ".join(_quote(n) for n in names)
+        # Types only, no constraints: a bad row is refused by the target, in its own words.
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS"
+            f" SELECT * FROM {target} WITH NO DATA"
+        )
+        processors = [
+            table.c[n].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for n in names
+        ]
+        raw: Any = conn.connection.dbapi_connection
+        statement = f"COPY {stage} ({columns}) FROM STDIN"
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(
+                        [
+                            value if p is None or value is None else p(value)
+                            for p, value in zip(processors, (row.get(n) for n in names))
+                        ]
+                    )
+        except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
+            raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+        keys = ", ".join(_quote(k) for k in batch.primary_key)
+        updates = [n for n in names if n not in batch.primary_key]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{_quote(n)} = EXCLUDED.{_quote(n)}" for n in updates)
+            if updates
+            else "DO NOTHING"
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}"
+            f" ON CONFLICT ({keys}) {action}"
+        )
+        conn.exec_driver_sql(f"TRUNCATE {stage}")
 
     def _update(
         self,
@@ -246,6 +295,10 @@ class SqlDestination(Destination):
         pk = batch.primary_key
         stmt = table.delete().where(*[table.c[k] == sa.bindparam(f"key_{k}") for k in pk])
         conn.execute(stmt, [{f"key_{k}": key[k] for k in pk} for key in keys])
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _describe(row: dict[str, Any], pk: tuple[str, ...]) -> str:

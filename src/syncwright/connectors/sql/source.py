@@ -69,19 +69,42 @@ class SqlSource(Source):
             raise SourceError(f"bad url {safe_url(self.config.url)}: {exc}") from exc
         try:
             with engine.connect() as conn:
-                result = conn.execution_options(
-                    stream_results=True, yield_per=request.batch_size
-                ).execute(sa.text(sql), params)
-                names = list(result.keys())
-                for part in result.partitions(request.batch_size):
-                    columns = list(zip(*part)) if part else [() for _ in names]
-                    yield pa.RecordBatch.from_arrays(
-                        [_column(list(col)) for col in columns], names=names
-                    )
+                # The driver's own cursor: rows go straight from it into Arrow columns, with
+                # none of the per-row work of result objects.
+                yield from _batches(conn, sql, params, request.batch_size)
         except sa.exc.SQLAlchemyError as exc:
             raise SourceError(database_message(exc)) from exc
         finally:
             engine.dispose()
+
+
+def _batches(
+    conn: sa.Connection, sql: str, params: dict[str, Any], size: int
+) -> Iterator[pa.RecordBatch]:
+    compiled = sa.text(sql).bindparams(**params).compile(dialect=conn.dialect)
+    positional = compiled.positiontup or []
+    values: Any = (
+        tuple(compiled.params[name] for name in positional)
+        if compiled.positional
+        else dict(compiled.params)  # always a mapping: the compiled SQL escapes % as %%
+    )
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    # On PostgreSQL a named (server-side) cursor streams; sqlite3 cursors stream anyway.
+    cursor = (
+        raw.cursor(name="syncwright_read") if conn.dialect.name == "postgresql" else raw.cursor()
+    )
+    try:
+        cursor.execute(str(compiled), values)
+        names = [d[0] for d in cursor.description or ()]
+        while True:
+            rows = cursor.fetchmany(size)
+            if not rows:
+                break
+            columns = list(zip(*rows))
+            yield pa.RecordBatch.from_arrays([_column(list(c)) for c in columns], names=names)
+    finally:
+        cursor.close()
 
 
 def _quote(name: str) -> str:
