@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench-report
+.PHONY: demo test lint install clean bench bench-report bench-latency
 
 $(STAMP): pyproject.toml examples/syncwright-json-folder/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m pip install --quiet -e examples/syncwright-json-folder
 	touch $(STAMP)
 
@@ -25,6 +25,19 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# syncwright against dlt, SQLite -> PostgreSQL: scenarios (a)-(d), then (e) and (f) below.
+# ROWS=... BIG=... REPEAT=... to change the sizes (BIG=0 skips the 10M-row memory run).
+ROWS ?= 1000000
+BIG ?= 10000000
+REPEAT ?= 3
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.sync --rows $(ROWS) --repeat $(REPEAT) --big $(BIG)
+	$(BIN)/python -m benchmarks.report --entries $(ENTRIES) --backend sqlite
+	$(BIN)/python -m benchmarks.latency
+
+bench-latency: $(STAMP)
+	$(BIN)/python -m benchmarks.latency
 
 # The report's first pages on 10M entries, SQLite and PostgreSQL (ENTRIES=... to change).
 ENTRIES ?= 10000000

@@ -158,7 +158,7 @@ def compare(server: Any, base: Path, root: Path, repeat: int, scenarios: str) ->
         shutil.copy(base, source)
         order = TOOLS if rep % 2 else tuple(reversed(TOOLS))
         works = {tool: root / f"{tool}-{rep}" for tool in TOOLS}
-        urls = {tool: server.create_database(f"{tool}_{rep}") for tool in TOOLS}
+        urls = {tool: server.create_database(_fresh(tool)) for tool in TOOLS}
         for scenario in "abc":
             if scenario == "b":
                 edits = dataset.edit(source)
@@ -225,14 +225,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big", type=int, default=10_000_000, help="rows for (d); 0 skips it")
     parser.add_argument("--scenarios", default="abc", help="which of a, b, c to report")
     args = parser.parse_args(argv)
-    print(run(args.rows, args.repeat, args.big, args.scenarios))
+    print(run(args.rows, args.repeat, args.big, args.scenarios)[0])
 
 
-def run(rows: int, repeat: int, big: int, scenarios: str = "abc") -> str:
+def run(
+    rows: int, repeat: int, big: int, scenarios: str = "abc", server: Any = None
+) -> tuple[str, list[Measure]]:
+    """Build the table, start PostgreSQL (unless given one), compare; the printed table and
+    every measure."""
     from tests.support.postgres import PostgresServer
 
     root = Path(tempfile.mkdtemp(prefix="syncwright-bench-"))
-    server = PostgresServer().start()
+    own = server is None
+    server = PostgresServer().start() if own else server
     try:
         started = time.perf_counter()
         base = dataset.build(root / "products.db", rows)
@@ -245,7 +250,7 @@ def run(rows: int, repeat: int, big: int, scenarios: str = "abc") -> str:
             print(f"built {big:,} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
             work = root / "big"
             work.mkdir()
-            found = measure("syncwright", "d", work, base, server.create_database("big"))
+            found = measure("syncwright", "d", work, base, server.create_database(_fresh("big")))
             print(f"  (d) {found.seconds:.1f} s, {found.rss_mb:.0f} MB", file=sys.stderr)
             results.append(found)
         lines = [
@@ -253,10 +258,16 @@ def run(rows: int, repeat: int, big: int, scenarios: str = "abc") -> str:
             "",
             *table(results, rows),
         ]
-        return "\n".join(lines)
+        return "\n".join(lines), results
     finally:
-        server.stop()
+        if own:
+            server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _fresh(name: str) -> str:
+    """A database name not used before on this server (a test may share one server)."""
+    return f"{name}_{os.getpid()}_{time.monotonic_ns()}"
 
 
 if __name__ == "__main__":

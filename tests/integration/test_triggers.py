@@ -71,7 +71,9 @@ def test_an_interval_sync_is_queued_once_per_tick(quiet, shop, tmp_path, name):
     [first] = planned(quiet, name)
     due = first.scheduled_for
     assert first.status is RunStatus.SCHEDULED and first.trigger is Trigger.SCHEDULE
-    assert due > utcnow() and due.timestamp() % 600 == 0  # on the clock
+    sync = quiet.store.config.sync_by_name(quiet.workspace_id, name)
+    phase = sync.triggers.schedule.phase(sync.id)
+    assert due > utcnow() and due.timestamp() % 600 == phase  # on the clock, at its phase
     scheduler = Scheduler(quiet.store)
     assert scheduler.tick(due - timedelta(seconds=1)) == []
     [queued] = [r for r in scheduler.tick(due) if r.sync_name == name]

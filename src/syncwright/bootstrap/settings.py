@@ -25,7 +25,7 @@ class Settings:
     engine_database_url: str
     workspace: str = "default"
     worker_concurrency: int = 4
-    poll_interval: float = 0.5
+    poll_interval: float = 0.1
     executor_id: str | None = None
     retention: Retention = Retention()
     #: When the retention job runs (cron, UTC); once per tick across all workers.
@@ -59,7 +59,7 @@ class Settings:
             engine_database_url=env.get("SYNCWRIGHT_ENGINE_DATABASE_URL") or default_engine,
             workspace=env.get("SYNCWRIGHT_WORKSPACE", "default"),
             worker_concurrency=_number(env, "SYNCWRIGHT_WORKER_CONCURRENCY", 4, int),
-            poll_interval=_number(env, "SYNCWRIGHT_POLL_INTERVAL", 0.5, float),
+            poll_interval=_number(env, "SYNCWRIGHT_POLL_INTERVAL", 0.1, float),
             executor_id=env.get("SYNCWRIGHT_EXECUTOR_ID") or None,
             retention=Retention(
                 entry_days=_number(env, "SYNCWRIGHT_RETENTION_DAYS", 15, float),  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ zone), other syncs finishing, edits of its configuration, a webhook. Pure: times
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -65,8 +66,9 @@ class WhenBusy(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Schedule:
-    """Every ``every`` seconds (aligned on the clock from the Unix epoch), or a cron expression
-    read in ``timezone``. Each wall-clock time runs once: a time that does not exist on the
+    """Every ``every`` seconds, or a cron expression read in ``timezone``. Interval ticks are
+    aligned on the clock from the Unix epoch, shifted by a stable phase drawn from a key (the
+    sync's id), so that many syncs on the same interval do not all start in the same second. Each wall-clock time runs once: a time that does not exist on the
     day clocks go forward runs when the gap ends; one that happens twice when they go back runs
     the first time."""
 
@@ -84,12 +86,14 @@ class Schedule:
         if self.cron is not None and not croniter.is_valid(self.cron):
             raise ConfigError(f"not a cron expression: {self.cron!r}", field="cron")
 
-    def next_after(self, moment: datetime) -> datetime:
-        """The first tick strictly after ``moment`` (UTC in, UTC out)."""
+    def next_after(self, moment: datetime, key: str = "") -> datetime:
+        """The first tick strictly after ``moment`` (UTC in, UTC out); ``key`` sets the phase
+        of an interval (none without a key)."""
         if self.every is not None:
-            elapsed = (moment - _EPOCH).total_seconds()
+            start = _EPOCH + timedelta(seconds=self.phase(key))
+            elapsed = (moment - start).total_seconds()
             ticks = int(elapsed // self.every) + 1
-            return _EPOCH + timedelta(seconds=ticks * self.every)
+            return start + timedelta(seconds=ticks * self.every)
         zone = ZoneInfo(self.timezone)
         wall = moment.astimezone(zone).replace(tzinfo=None)
         times = croniter(self.cron, wall)
@@ -98,6 +102,13 @@ class Schedule:
             found = _existing(candidate, zone)
             if found > moment:
                 return found
+
+    def phase(self, key: str) -> float:
+        """A whole number of seconds in [0, every) that depends on ``key`` only."""
+        if not key or self.every is None:
+            return 0.0
+        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+        return float(digest % max(1, int(self.every)))
 
     def describe(self) -> str:
         if self.every is not None:

@@ -221,17 +221,7 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
     items = rt.store.entries.pending(run_id, first, first + sync.batch_size - 1)
     if not items:
         return {}
-    changes = [
-        Change(
-            operation=item.operation,
-            key=codec.decode(item.item_key),
-            fields=None
-            if item.operation is Operation.REMOVE
-            else codec.decode(item.payload or "{}"),
-            reference=item.reference,
-        )
-        for item in items
-    ]
+    changes = [_change(item, codec, plan.model.primary_key) for item in items]
     batch = ChangeBatch(
         changes=changes,
         write_mode=sync.write_mode,
@@ -272,6 +262,19 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
     if retry_in is not None:
         tally["retry_in"] = retry_in
     return tally
+
+
+def _change(item: PendingItem, codec: Codec, primary_key: tuple[str, ...]) -> Change:
+    if item.operation is Operation.REMOVE:
+        return Change(
+            operation=item.operation, key=codec.decode(item.item_key), reference=item.reference
+        )
+    fields = codec.decode(item.payload or "{}")
+    if all(k in fields for k in primary_key):  # the key is in the fields: no second decode
+        key = {k: fields[k] for k in primary_key}
+    else:
+        key = codec.decode(item.item_key)
+    return Change(operation=item.operation, key=key, fields=fields, reference=item.reference)
 
 
 def _destination(rt: Runtime, run_id: str, spec: ConnectionSpec) -> Destination:

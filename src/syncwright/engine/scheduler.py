@@ -79,7 +79,7 @@ class Scheduler:
                         self._drop(existing, "the sync has no schedule or is disabled")
                     continue
                 if existing is None:
-                    self.plan(sync, Trigger.SCHEDULE, schedule.next_after(now))
+                    self.plan(sync, Trigger.SCHEDULE, schedule.next_after(now, sync.id))
                     planned += 1
         return planned
 
@@ -145,7 +145,7 @@ class Scheduler:
             if run.trigger is Trigger.SCHEDULE and sync.triggers.schedule and sync.enabled:
                 # After downtime the next planned run is the next tick from now: missed ticks
                 # run once, not once each.
-                self.plan(sync, Trigger.SCHEDULE, sync.triggers.schedule.next_after(now))
+                self.plan(sync, Trigger.SCHEDULE, sync.triggers.schedule.next_after(now, sync.id))
         return moved
 
     def _skip(self, run: Run, reason: str) -> Run:

@@ -122,7 +122,7 @@ class DbosEngine:
         application_version: str,
         executor_id: str | None = None,
         worker_concurrency: int = 4,
-        polling_interval: float = 0.5,
+        polling_interval: float = 0.1,
         purge_schedule: str = "*/30 * * * *",
         takeover_after: float = 60.0,
         max_runs: int | None = None,

@@ -106,7 +106,7 @@ class RunService:
             schedule = sync.triggers.schedule
             if run.trigger is Trigger.SCHEDULE and schedule and sync.enabled and run.scheduled_for:
                 Scheduler(self.store).plan(
-                    sync, Trigger.SCHEDULE, schedule.next_after(run.scheduled_for)
+                    sync, Trigger.SCHEDULE, schedule.next_after(run.scheduled_for, sync.id)
                 )
         elif self.submitter is not None and run.admitted_at is not None:
             self.submitter.cancel(run_id)

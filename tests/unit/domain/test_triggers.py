@@ -60,6 +60,30 @@ def test_interval_ticks_are_strictly_later_and_at_most_one_period_away(seconds, 
     assert moment < following <= moment + timedelta(seconds=seconds)
 
 
+@given(
+    seconds=st.integers(min_value=1, max_value=86400),
+    key=st.text(min_size=1, max_size=40),
+    moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+)
+def test_a_keyed_interval_keeps_its_period_with_a_stable_phase(seconds, key, moment):
+    moment = moment.replace(tzinfo=UTC)
+    schedule = Schedule(every=seconds)
+    first = schedule.next_after(moment, key)
+    assert moment < first <= moment + timedelta(seconds=seconds)
+    assert schedule.next_after(first, key) == first + timedelta(seconds=seconds)
+    assert 0 <= schedule.phase(key) < seconds and schedule.phase(key) == schedule.phase(key)
+    assert (first - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() % seconds == (
+        schedule.phase(key)
+    )
+
+
+def test_syncs_on_one_interval_are_spread_over_the_period():
+    """200 syncs every minute do not all start in the same second."""
+    every = Schedule(every=60)
+    phases = {every.phase(f"sync-{n}") for n in range(200)}
+    assert len(phases) > 40 and min(phases) < 10 and max(phases) > 50
+
+
 def test_cron_in_a_time_zone_when_clocks_go_forward():
     # Europe/Paris, 29 March 2026: 02:00 CET becomes 03:00 CEST; 02:30 does not exist.
     daily = Schedule(cron="30 2 * * *", timezone="Europe/Paris")

@@ -1,0 +1,53 @@
+"""The benchmarks at toy size, so they cannot rot: every scenario runs once, for syncwright
+and for dlt, and what each moved is checked. No timing is asserted (that is the benchmarks'
+job, on a quiet machine)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import latency, report, sync
+
+pytestmark = pytest.mark.postgres
+
+ROWS = 10_000
+
+
+def test_sync_benchmark_runs_every_scenario_for_both_tools(postgres):
+    text, measures = sync.run(ROWS, repeat=1, big=2 * ROWS, server=postgres)
+    moved = {(m.tool, m.scenario): m.rows for m in measures}
+    # 1% changed, 0.5% inserted, 0.1% deleted: syncwright sends all three, dlt cannot see
+    # the deletes.
+    changed, inserted, deleted = ROWS // 100, ROWS // 200, ROWS // 1000
+    assert moved == {
+        ("syncwright", "a"): ROWS,
+        ("dlt", "a"): ROWS,
+        ("syncwright", "b"): changed + inserted + deleted,
+        ("dlt", "b"): changed + inserted,
+        ("syncwright", "c"): 0,
+        ("dlt", "c"): 0,
+        ("syncwright", "d"): 2 * ROWS,
+    }
+    for m in measures:
+        assert m.seconds > 0 and m.rss_mb > 0
+        if m.tool == "syncwright":
+            assert m.extra["status"] == "succeeded" and m.extra["failed"] == 0
+            assert m.extra["entries"] == m.rows  # one report entry per item moved
+    assert "| (a) full load, 10,000 rows | dlt |" in text
+    assert "(d) full load, big table" in text
+
+
+def test_report_benchmark_pages_a_small_store(tmp_path):
+    rows = report.bench(f"sqlite:///{tmp_path / 'store.db'}", "SQLite", 200_000, repeat=1)
+    sizes = {name: size for _, name, _, _, size in rows}
+    assert len(sizes) == len(rows) > 10
+    assert sizes["newest (5 days)"] == 100 and sizes["status failed"] > 0
+
+
+def test_latency_benchmark_measures_triggers_and_ticks(tmp_path):
+    latency._source(tmp_path / "source.db")
+    triggers = latency.trigger_latency(tmp_path, 3)
+    assert len(triggers) == 3 and all(ms >= 0 for ms in triggers)
+    lags, runs, failed = latency.scheduling_lag(tmp_path, 3, minutes=0.2, every="3s")
+    assert runs >= 3 and failed == 0 and lags and all(lag >= 0 for lag in lags)
+    assert "(f2) scheduling lag of 3 interval syncs" in latency.report(triggers, lags, runs, 0, 3)
