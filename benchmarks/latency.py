@@ -30,8 +30,8 @@ def _app(home: Path):  # type: ignore[no-untyped-def]
     from syncwright.bootstrap.app import App, EngineRole
     from syncwright.bootstrap.settings import Settings
 
-    env = dict(os.environ)
-    return App(Settings.from_env({**env, "SYNCWRIGHT_HOME": str(home)}), role=EngineRole.EXECUTE)
+    settings = Settings.from_env({**os.environ, "SYNCWRIGHT_HOME": str(home)})
+    return App(settings, role=EngineRole.EXECUTE)
 
 
 def _source(path: Path, rows: int = 10) -> None:

@@ -43,7 +43,6 @@ BATCH_SIZE = 10_000
 # -- the measured processes -----------------------------------------------------------------
 def _syncwright(step: str, work: Path, source: Path, dest_url: str) -> dict[str, Any]:
     os.environ["SYNCWRIGHT_HOME"] = str(work / "home")
-    os.environ.setdefault("SYNCWRIGHT_POLL_INTERVAL", "0.1")
     from syncwright.bootstrap.app import App, EngineRole
     from syncwright.bootstrap.settings import Settings
     from syncwright.services.config_file import parse_config

@@ -68,7 +68,8 @@ class WhenBusy(StrEnum):
 class Schedule:
     """Every ``every`` seconds, or a cron expression read in ``timezone``. Interval ticks are
     aligned on the clock from the Unix epoch, shifted by a stable phase drawn from a key (the
-    sync's id), so that many syncs on the same interval do not all start in the same second. Each wall-clock time runs once: a time that does not exist on the
+    sync's id), so that many syncs on the same interval do not all start in the same second.
+    Each wall-clock time runs once: a time that does not exist on the
     day clocks go forward runs when the gap ends; one that happens twice when they go back runs
     the first time."""
 

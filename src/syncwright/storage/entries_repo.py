@@ -14,7 +14,7 @@ from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.sdk.changes import ItemResult
 from syncwright.storage.bulk import insert_rows
 from syncwright.storage.runs_repo import RunRepository
-from syncwright.storage.snapshots_repo import SnapshotRepository, upsert_statement
+from syncwright.storage.snapshots_repo import upsert_statement
 from syncwright.storage.tables import entries, item_failures, resync_items, snapshots
 
 _CHUNK = 500
@@ -51,11 +51,8 @@ class PendingItem:
 
 
 class EntryRepository:
-    def __init__(
-        self, engine: sa.Engine, snapshots: SnapshotRepository, runs: RunRepository
-    ) -> None:
+    def __init__(self, engine: sa.Engine, runs: RunRepository) -> None:
         self.engine = engine
-        self.snapshots = snapshots
         self.runs = runs
 
     def replace_pending(
@@ -78,6 +75,7 @@ class EntryRepository:
             "created_at": now,
             "updated_at": now,
         }
+        constants = tuple(fixed.values())
         total = 0
         for chunk in chunks:
             if isinstance(chunk, pa.RecordBatch):
@@ -90,7 +88,6 @@ class EntryRepository:
                 size = len(chunk)
             if not size:
                 continue
-            constants = tuple(fixed.values())
             insert_rows(
                 conn,
                 entries,
@@ -186,10 +183,10 @@ class EntryRepository:
             elif result.status is EntryStatus.FAILED:
                 failed.append(item)
         with self.engine.begin() as conn:
-            for start in range(0, len(plain_ok), _CHUNK):
+            for chunk in _chunked(plain_ok):
                 conn.execute(
                     entries.update()
-                    .where(entries.c.id.in_(plain_ok[start : start + _CHUNK]))
+                    .where(entries.c.id.in_(chunk))
                     .values(
                         status=EntryStatus.OK.value,
                         attempts=entries.c.attempts + 1,
@@ -321,10 +318,10 @@ class EntryRepository:
                 )
                 if not ids:
                     return changed
-                for start in range(0, len(ids), _CHUNK):
+                for chunk in _chunked(ids):
                     conn.execute(
                         entries.update()
-                        .where(entries.c.id.in_(ids[start : start + _CHUNK]))
+                        .where(entries.c.id.in_(chunk))
                         .values(
                             status=status.value,
                             error=error,

@@ -40,7 +40,7 @@ class Store:
             engine=engine,
             config=ConfigRepository(engine),
             runs=runs,
-            entries=EntryRepository(engine, snapshots, runs),
+            entries=EntryRepository(engine, runs),
             snapshots=snapshots,
             artifacts=ArtifactRepository(engine),
             report=ReportRepository(engine),
