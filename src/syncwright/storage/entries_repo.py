@@ -318,10 +318,10 @@ class EntryRepository:
                 )
                 if not ids:
                     return changed
-                for chunk in _chunked(ids):
+                for part in _chunked(ids):
                     conn.execute(
                         entries.update()
-                        .where(entries.c.id.in_(chunk))
+                        .where(entries.c.id.in_(part))
                         .values(
                             status=status.value,
                             error=error,
