@@ -52,10 +52,10 @@ def _syncwright(step: str, work: Path, source: Path, dest_url: str) -> dict[str,
             text = f"""
 sources: {{shop: {{type: sql, url: "sqlite:///{source}"}}}}
 models: {{products: {{source: shop, query: "SELECT * FROM products", primary_key: id,
-  reference: sku}}}}
+  reference: sku, cursor: updated_at}}}}
 destinations: {{warehouse: {{type: sql, url: "{dest_url}", table: products}}}}
 syncs: {{products: {{model: products, destination: warehouse, mode: mirror,
-  batch_size: {BATCH_SIZE}}}}}
+  detection: cursor, batch_size: {BATCH_SIZE}}}}}
 """
             app.configs.apply(parse_config(text), base_dir=work)
         started = time.perf_counter()

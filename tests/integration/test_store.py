@@ -13,9 +13,10 @@ from alembic.runtime.migration import MigrationContext
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import IllegalTransition, NotFound
 from syncwright.domain.retention import Retention
-from syncwright.domain.statuses import RunMode, RunStatus, Trigger
+from syncwright.domain.statuses import EntryStatus, Operation, RunMode, RunStatus, Trigger
 from syncwright.sdk.changes import ItemResult
 from syncwright.storage.database import current_revision, head_revision
+from syncwright.storage.entries_repo import PendingItem
 from syncwright.storage.retention_repo import Purged
 from syncwright.storage.store import Store
 from syncwright.storage.tables import entries, metadata, runs
@@ -50,6 +51,8 @@ def test_migrations_reach_head_and_are_idempotent(store):
         "runs",
         "entries",
         "snapshots",
+        "snapshot_parts",
+        "run_batches",
     } <= tables
 
 
@@ -163,26 +166,27 @@ def _run_with_entries(store, ws, sync, count, *, age=timedelta(0)):
     run = store.runs.create(
         workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
     )
-    rows = [
-        {
-            "seq": i,
-            "item_key": f'{{"id":{i}}}',
-            "source_id": str(i),
-            "reference": f"R{i}",
-            "operation": "add",
-            "row_hash": "h",
-            "payload": f'{{"id":{i}}}',
-        }
+    items = [
+        PendingItem(
+            seq=i,
+            item_key=f'{{"id":{i}}}',
+            source_id=str(i),
+            reference=f"R{i}",
+            operation=Operation.ADD,
+            row_hash="h",
+            payload=f'{{"id":{i}}}',
+        )
         for i in range(count)
     ]
+    # All delivered but the last, which waits for another attempt.
+    outcomes = [(i, ItemResult.ok()) for i in items[:-1]]
+    outcomes.append((items[-1], ItemResult(status=EntryStatus.PENDING, error="busy")))
+    store.entries.record(
+        run.id, sync, outcomes, base={"sync_id": sync, "workspace_id": ws, "system": "d"}
+    )
     with store.engine.begin() as conn:
-        store.entries.replace_pending(
-            conn, run.id, [rows], base={"sync_id": sync, "workspace_id": ws, "system": "d"}
-        )
         for table, column in ((entries, entries.c.run_id), (runs, runs.c.id)):
             conn.execute(table.update().where(column == run.id).values(created_at=utcnow() - age))
-    items = store.entries.pending(run.id, 0, count)
-    store.entries.record(run.id, sync, [(i, ItemResult.ok()) for i in items[:-1]])
     for status in (RunStatus.QUERYING, RunStatus.PREPARING, RunStatus.IN_PROGRESS):
         store.runs.transition(run.id, status)
     store.runs.transition(run.id, RunStatus.INCOMPLETE, ended=True)

@@ -226,6 +226,53 @@ def test_cursor_sync_reads_past_the_cursor_and_never_skips_a_failure(
     assert fifth.counters.removed == 0 and 1 in table_rows(dest_url)
 
 
+def test_cursor_mirror_sees_removed_rows_by_their_keys(app, shop, dest_url, name, tmp_path):
+    shop.put(*({"id": i, "updated_at": i} for i in range(1, 51)))
+    configure(
+        app,
+        name,
+        source_url=shop.url,
+        dest_url=dest_url,
+        base_dir=tmp_path,
+        model=", cursor: updated_at",
+        sync=", detection: cursor, mode: mirror",
+    )
+    assert run_sync(app, name).counters.ok == 50
+    shop.remove(1, 2)
+    shop.put({"id": 3, "updated_at": 100, "price": 7.5})
+    second = run_sync(app, name)
+    c = second.counters
+    assert second.status is RunStatus.SUCCEEDED, second.error
+    # Only the changed row (and the ones at the saved cursor) is read whole; the keys of all
+    # rows show the two removed ones.
+    assert (c.read, c.changed, c.removed, c.ok) == (2, 1, 2, 3)
+    assert_mirrors(shop, dest_url)
+    removals = [e for e in entries_of(app, second) if e.operation.value == "remove"]
+    assert sorted(e.source_id for e in removals) == ["1", "2"]
+    third = run_sync(app, name)
+    assert (third.counters.removed, third.counters.ok) == (0, 0)
+
+
+def test_the_snapshot_log_is_folded_and_stays_exact(app, shop, dest_url, name, tmp_path):
+    configure(
+        app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path, sync=", mode: mirror"
+    )
+    sync = app.store.config.sync_by_name(app.workspace_id, name)
+    for step in range(4):
+        shop.put(*({"id": i, "price": float(i + step)} for i in range(step, 60, 7)))
+        shop.remove(10 + step)
+        run = run_sync(app, name)
+        assert run.status is RunStatus.SUCCEEDED, run.error
+        assert app.store.snapshots.count(sync.id) == len(shop.rows())
+    # Each run folds the parts its predecessor's batches added into one base.
+    assert run.counters.added + run.counters.changed + run.counters.removed > 0
+    log = app.store.snapshots.read(sync.id)
+    assert not log.folded
+    assert run_sync(app, name).counters.ok == 0
+    assert app.store.snapshots.read(sync.id).folded
+    assert_mirrors(shop, dest_url)
+
+
 def test_empty_model_is_refused_before_anything_is_deleted(app, shop, dest_url, name, tmp_path):
     configure(
         app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path, sync=", mode: mirror"

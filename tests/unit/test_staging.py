@@ -8,22 +8,24 @@ from hypothesis import strategies as st
 from syncwright.domain.errors import ModelError
 from syncwright.domain.statuses import WriteMode
 from syncwright.engine.staging import Staging
+from syncwright.storage.snapshots_repo import SnapshotLog, part
 
 
 def stage(tmp_path, rows, prev=None, **kw):
     staging = Staging(tmp_path / "s.duckdb", primary_key=kw.pop("pk", ("id",)), **kw)
     if rows:
         staging.add_rows(pa.RecordBatch.from_pylist(rows))
-    if prev is not None:
-        staging.add_snapshot(prev)
+    staging.load_snapshot(SnapshotLog([] if prev is None else [(1, prev)], folded=True))
     return staging
 
 
 def snapshot_of(tmp_path, rows):
     staging = stage(tmp_path, rows)
-    table = staging.db.sql("SELECT item_key, reference, row_hash FROM cur").to_arrow_table()
+    table = staging.db.sql(
+        "SELECT item_key, reference, row_hash, false AS removed FROM cur"
+    ).to_arrow_table()
     staging.close()
-    return table.to_batches()[0] if table.num_rows else None
+    return table if table.num_rows else None
 
 
 def test_rows_are_keyed_and_hashed_stably(tmp_path):
@@ -155,4 +157,32 @@ def test_a_resync_sends_the_selected_items_as_the_model_has_them_now(tmp_path):
     staging.add_links(_links([{"item_key": '{"id":9}', "reference": "9", "entry_id": 90}]))
     diff = staging.diff_selected(write_mode=WriteMode.UPSERT)
     assert (diff.removed, diff.deliverable, diff.skipped) == (1, 0, 1)
+    staging.close()
+
+
+def test_the_newest_part_of_the_snapshot_log_says_what_was_delivered(tmp_path):
+    def delta(*items):
+        return part(
+            [k for k, _ in items],
+            ["ref"] * len(items),
+            [h for _, h in items],
+            [h is None for _, h in items],
+        )
+
+    log = SnapshotLog(
+        [
+            (1, delta(('{"id":1}', "a"), ('{"id":2}', "b"))),
+            (5, delta(('{"id":1}', None))),  # removed
+            (7, delta(('{"id":2}', "c"), ('{"id":3}', "d"))),
+        ],
+        folded=False,
+    )
+    staging = Staging(tmp_path / "s.duckdb", primary_key=("id",))
+    staging.load_snapshot(log)
+    assert sorted(staging.db.execute("SELECT item_key, row_hash FROM prev").fetchall()) == [
+        ('{"id":2}', "c"),
+        ('{"id":3}', "d"),
+    ]
+    folded = [r for b in staging.snapshot_batches() for r in b.to_pylist()]
+    assert sorted(r["item_key"] for r in folded) == ['{"id":2}', '{"id":3}']
     staging.close()

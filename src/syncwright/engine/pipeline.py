@@ -44,6 +44,7 @@ from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.sdk.source import ReadRequest
 from syncwright.storage.entries_repo import PendingItem
+from syncwright.storage.snapshots_repo import part
 
 DICT_BATCH = 10_000
 
@@ -115,6 +116,15 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
         try:
             for batch in _arrow(source.read(request)):
                 staging.add_rows(batch)
+            if (
+                request.cursor_value is not None
+                and source.supports.keys
+                and sync.write_mode.delivers(Operation.REMOVE)
+            ):
+                # The cursor finds changed rows; the keys of all rows show removed ones.
+                keys = dataclasses.replace(request, keys_only=True)
+                for batch in _arrow(source.read(keys)):
+                    staging.add_keys(batch)
         except SyncwrightError as exc:
             raise type(exc)(f"source {source_spec.name}: {exc}") from exc
         except Exception as exc:
@@ -130,8 +140,8 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
         run = rt.store.runs.transition(
             run_id, RunStatus.PREPARING, infos=_timing(run, "querying", queried - started)
         )
-        for snap in rt.store.snapshots.batches(sync.id):
-            staging.add_snapshot(snap)
+        snapshot = rt.store.snapshots.read(sync.id)
+        staging.load_snapshot(snapshot)
         links = (
             rt.store.entries.links(run_id=run_id)
             if resync
@@ -145,27 +155,30 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
         else:
             diff = staging.diff(full=full, see_removals=not by_cursor, write_mode=sync.write_mode)
             reason = sync.guard.check(
-                rows_read=diff.read,
+                rows_read=staging.keys_count() if staging.keys_read else diff.read,
                 delivered_before=diff.delivered_before,
                 removals=diff.removed if sync.write_mode is WriteMode.MIRROR else 0,
-                whole_model=not by_cursor,
+                whole_model=not by_cursor or staging.keys_read,
             )
             if reason:
                 raise GuardTripped(reason)
         kept, forgotten = staging.skipped()
         with rt.store.engine.begin() as conn:
-            total = rt.store.entries.replace_pending(
-                conn,
-                run_id,
-                staging.deliverable_batches(),
-                base={
-                    "sync_id": sync.id,
-                    "workspace_id": sync.workspace_id,
-                    "system": destination_spec.name,
-                },
+            total = rt.store.changesets.save(
+                conn, run_id, staging.deliverable_batches(), sync.batch_size
             )
-            rt.store.snapshots.upsert(conn, sync.id, kept)
-            rt.store.snapshots.delete(conn, sync.id, forgotten)
+            if not snapshot.folded:
+                rt.store.snapshots.fold(conn, sync.id, staging.snapshot_batches())
+            rt.store.snapshots.append(
+                conn,
+                sync.id,
+                part(
+                    [k for k, _, _ in kept] + forgotten,
+                    [r for _, r, _ in kept] + [""] * len(forgotten),
+                    [h for _, _, h in kept] + [""] * len(forgotten),
+                    [False] * len(kept) + [True] * len(forgotten),
+                ),
+            )
         counters = Counters(
             read=diff.read,
             unchanged=diff.unchanged,
@@ -183,6 +196,9 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
         }
     finally:
         staging.close()
+    if rt.store.runs.get(run_id).status.is_final:  # cancelled meanwhile
+        rt.store.entries.leave_pending(run_id, rt.store.changesets)
+        return Plan(batches=0, total=0)
     batches = math.ceil(total / sync.batch_size) if total else 0
     rt.store.runs.transition(
         run_id,
@@ -217,8 +233,24 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
     sync, spec, codec = plan.sync, plan.destination, plan.codec
     if _timed_out(rt, run, sync):
         return {}
-    first = index * sync.batch_size
-    items = rt.store.entries.pending(run_id, first, first + sync.batch_size - 1)
+    table = rt.store.changesets.load(run_id, index)
+    if table is None:
+        return {}
+    rows = table.to_pylist()
+    earlier = rt.store.entries.earlier(run_id, rows[0]["seq"], rows[-1]["seq"])
+    items = []
+    for row in rows:
+        found = earlier.get(row["seq"])
+        if found is None:
+            items.append(PendingItem(**{**row, "operation": Operation(row["operation"])}))
+        elif found.status is EntryStatus.PENDING:  # left to try again by an earlier attempt
+            items.append(
+                PendingItem(
+                    **{**row, "operation": Operation(row["operation"])},
+                    attempts=found.attempts,
+                    id=found.id,
+                )
+            )
     if not items:
         return {}
     changes = [_change(item, codec, plan.model.primary_key) for item in items]
@@ -246,7 +278,11 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         )
     outcomes, retry_in = _apply_retry_policy(sync.retry, items, results)
     tally: dict[str, Any] = rt.store.entries.record(
-        run_id, sync.id, outcomes, retry_failed=sync.retry.next_run
+        run_id,
+        sync.id,
+        outcomes,
+        base={"sync_id": sync.id, "workspace_id": sync.workspace_id, "system": spec.name},
+        retry_failed=sync.retry.next_run,
     )
     # Only this run's workflow writes its counters, so the ones read above plus this batch's
     # tally are current.
@@ -399,6 +435,7 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
 
 def finish(rt: Runtime, run_id: str) -> str:
     rt.release(run_id)
+    rt.store.entries.leave_pending(run_id, rt.store.changesets)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return run.status.value
@@ -453,6 +490,7 @@ def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
 
 def fail(rt: Runtime, run_id: str, message: str) -> str:
     rt.release(run_id)
+    rt.store.entries.leave_pending(run_id, rt.store.changesets)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return run.status.value
@@ -479,6 +517,7 @@ def _timed_out(rt: Runtime, run: Run, sync: SyncSpec) -> bool:
         )
     except IllegalTransition:
         return True
+    rt.store.entries.leave_pending(run.id, rt.store.changesets)
     ended(rt, run.id)
     return True
 

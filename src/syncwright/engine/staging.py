@@ -16,6 +16,7 @@ import pyarrow as pa
 from syncwright.domain.errors import ModelError
 from syncwright.domain.statuses import Operation, WriteMode
 from syncwright.sdk.changes import Column
+from syncwright.storage.snapshots_repo import SnapshotLog
 
 
 def quote(name: str) -> str:
@@ -62,9 +63,14 @@ class Staging:
         self.cursor = cursor
         self.columns: dict[str, str] = {}
         self.max_cursor: Any = None
+        self.keys_read = False
         self.db.execute(
             "CREATE TABLE cur (item_key VARCHAR, source_id VARCHAR, reference VARCHAR,"
             " row_hash VARCHAR, payload VARCHAR, key_null BOOLEAN)"
+        )
+        self.db.execute(
+            "CREATE TABLE log (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR,"
+            " removed BOOLEAN, part BIGINT)"
         )
         self.db.execute("CREATE TABLE prev (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR)")
         # Earlier entries the changes link to: open failures, or the entries a resync selected.
@@ -93,11 +99,7 @@ class Staging:
         if batch.num_rows == 0:
             return
         pk = [f"t.{quote(k)}" for k in self.primary_key]
-        key = (
-            "to_json(struct_pack("
-            + ", ".join(f"{quote(k)} := t.{quote(k)}" for k in self.primary_key)
-            + "))"
-        )
+        key = self._key_sql()
         source_id = (
             f"CAST({pk[0]} AS VARCHAR)"
             if len(pk) == 1
@@ -124,12 +126,56 @@ class Staging:
         finally:
             self.db.unregister("incoming")
 
-    def add_snapshot(self, batch: pa.RecordBatch) -> None:
-        self.db.register("snap", batch)
+    def _key_sql(self) -> str:
+        """An item's key: its primary key values as JSON (the same for rows and keys)."""
+        return (
+            "to_json(struct_pack("
+            + ", ".join(f"{quote(k)} := t.{quote(k)}" for k in self.primary_key)
+            + "))"
+        )
+
+    def add_keys(self, batch: pa.RecordBatch) -> None:
+        """Keys of every row of the model (a cursor sync reads its changed rows only): what
+        is in the snapshot and not here was removed."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS keys (item_key VARCHAR)")
+        self.keys_read = True
+        if batch.num_rows == 0:
+            return
+        self.db.register("incoming", batch)
         try:
-            self.db.execute("INSERT INTO prev SELECT item_key, reference, row_hash FROM snap")
+            self.db.execute(f"INSERT INTO keys SELECT {self._key_sql()} FROM incoming AS t")
         finally:
-            self.db.unregister("snap")
+            self.db.unregister("incoming")
+
+    def keys_count(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM keys")) if self.keys_read else 0
+
+    def load_snapshot(self, log: SnapshotLog) -> None:
+        """What was delivered before: the newest part naming each item says what it was
+        delivered as (or that it was removed)."""
+        for batch in log.batches():
+            self.db.register("snap", batch)
+            try:
+                self.db.execute(
+                    "INSERT INTO log SELECT item_key, reference, row_hash, removed, part FROM snap"
+                )
+            finally:
+                self.db.unregister("snap")
+        if log.folded:
+            self.db.execute("INSERT INTO prev SELECT item_key, reference, row_hash FROM log")
+        else:
+            self.db.execute(
+                "INSERT INTO prev SELECT item_key, reference, row_hash FROM ("
+                " SELECT *, row_number() OVER (PARTITION BY item_key ORDER BY part DESC) AS n"
+                " FROM log) WHERE n = 1 AND NOT removed"
+            )
+        self.db.execute("DROP TABLE log")
+
+    def snapshot_batches(self, size: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """The snapshot as loaded, to fold the log into one base."""
+        yield from self.db.sql("SELECT item_key, reference, row_hash FROM prev").to_arrow_reader(
+            size
+        )
 
     def add_links(self, batch: pa.RecordBatch) -> None:
         """Earlier entries of items, as (item_key, reference, entry_id)."""
@@ -174,10 +220,11 @@ class Staging:
     def diff(self, *, full: bool, see_removals: bool, write_mode: WriteMode) -> Diff:
         """Compare the model with the snapshot and number the deliverable changes from 0."""
         changed_rows = "TRUE" if full else "p.row_hash IS DISTINCT FROM c.row_hash"
+        present = "keys" if self.keys_read else "cur"
         removals = (
             f" UNION ALL SELECT p.item_key, {self._source_id_of_key('p')}, p.reference, NULL,"
-            " p.item_key, 'remove' FROM prev p ANTI JOIN cur c USING (item_key)"
-            if see_removals
+            f" p.item_key, 'remove' FROM prev p ANTI JOIN {present} c USING (item_key)"
+            if see_removals or self.keys_read
             else ""
         )
         self.db.execute(

@@ -15,3 +15,6 @@ class Capabilities:
     updates: bool = True
     file_output: bool = False
     confirmation: bool = False
+    #: A source that can read the keys of every row alone (``ReadRequest.keys_only``), so
+    #: cursor syncs see removals without reading whole rows.
+    keys: bool = False

@@ -21,6 +21,9 @@ class ReadRequest:
     cursor_column: str | None = None
     cursor_value: Any = None
     batch_size: int = 10_000
+    #: Read only the primary key columns, of every row (ignoring the cursor): how a cursor
+    #: sync sees rows removed from the model. Asked only of sources that declare ``keys``.
+    keys_only: bool = False
 
 
 class Source(ABC):

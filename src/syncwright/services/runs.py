@@ -110,6 +110,7 @@ class RunService:
                 )
         elif self.submitter is not None and run.admitted_at is not None:
             self.submitter.cancel(run_id)
+        self.store.entries.leave_pending(run_id, self.store.changesets)
         return cancelled
 
     def set_enabled(self, sync_name: str, enabled: bool) -> SyncSpec:

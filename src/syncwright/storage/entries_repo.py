@@ -1,4 +1,4 @@
-"""Entries of the sync report: the pending change set of a run and each item's outcome."""
+"""Entries of the sync report: each item's outcome in a run, written once it has one."""
 
 from __future__ import annotations
 
@@ -13,9 +13,17 @@ from syncwright.domain.reasons import error_group
 from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.sdk.changes import ItemResult
 from syncwright.storage.bulk import insert_rows
+from syncwright.storage.changesets_repo import ChangeSetRepository
 from syncwright.storage.runs_repo import RunRepository
-from syncwright.storage.snapshots_repo import upsert_statement
-from syncwright.storage.tables import entries, item_failures, resync_items, snapshots
+from syncwright.storage.snapshots_repo import SnapshotRepository, part, upsert_statement
+from syncwright.storage.tables import (
+    destinations,
+    entries,
+    item_failures,
+    resync_items,
+    runs,
+    syncs,
+)
 
 _CHUNK = 500
 _LINK_BATCH = 50_000
@@ -23,49 +31,74 @@ LINK_SCHEMA = pa.schema(
     [("item_key", pa.string()), ("reference", pa.string()), ("entry_id", pa.int64())]
 )
 
-#: What delivering or settling an item needs to know of its entry.
-_ITEM_COLUMNS = (
-    entries.c.id,
-    entries.c.seq,
-    entries.c.item_key,
-    entries.c.reference,
-    entries.c.operation,
-    entries.c.row_hash,
-    entries.c.payload,
-    entries.c.attempts,
+#: The columns of an entry that come from its item in the change set.
+ITEM_COLUMNS = (
+    "seq",
+    "item_key",
+    "source_id",
+    "reference",
+    "operation",
+    "row_hash",
+    "payload",
+    "retry_of",
 )
 
 
 @dataclass(frozen=True, kw_only=True)
 class PendingItem:
-    """A change waiting in the report to be delivered."""
+    """An item of a run's change set on its way to the destination. ``id`` is its entry when
+    an earlier attempt left it pending (an item is recorded once it has an outcome)."""
 
-    id: int
     seq: int
     item_key: str
+    source_id: str
     reference: str
     operation: Operation
     row_hash: str | None
     payload: str | None
+    retry_of: int | None = None
+    attempts: int = 0
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """An entry an earlier attempt of a batch recorded."""
+
+    id: int
+    status: EntryStatus
     attempts: int
 
 
 class EntryRepository:
-    def __init__(self, engine: sa.Engine, runs: RunRepository) -> None:
+    def __init__(
+        self, engine: sa.Engine, runs: RunRepository, snapshots: SnapshotRepository
+    ) -> None:
         self.engine = engine
         self.runs = runs
+        self.snapshots = snapshots
 
     def replace_pending(
         self,
         conn: sa.Connection,
         run_id: str,
-        chunks: Iterable[pa.RecordBatch | Sequence[dict[str, Any]]],
+        chunks: Iterable[pa.RecordBatch | pa.Table | Sequence[dict[str, Any]]],
         *,
         base: dict[str, Any],
     ) -> int:
         """Record a run's change set as pending entries (replacing any earlier attempt of it).
         Chunks are Arrow batches (or lists of dicts) of entry columns."""
         conn.execute(entries.delete().where(entries.c.run_id == run_id))
+        return self._insert_pending(conn, run_id, chunks, base=base)
+
+    def _insert_pending(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        chunks: Iterable[pa.RecordBatch | pa.Table | Sequence[dict[str, Any]]],
+        *,
+        base: dict[str, Any],
+    ) -> int:
         now = utcnow()
         fixed = {
             **base,
@@ -78,7 +111,7 @@ class EntryRepository:
         constants = tuple(fixed.values())
         total = 0
         for chunk in chunks:
-            if isinstance(chunk, pa.RecordBatch):
+            if isinstance(chunk, (pa.RecordBatch, pa.Table)):
                 names = [n for n in chunk.schema.names if n not in fixed]
                 columns = [chunk.column(n).to_pylist() for n in names]
                 size = chunk.num_rows
@@ -96,6 +129,44 @@ class EntryRepository:
             )
             total += size
         return total
+
+    def leave_pending(self, run_id: str, changesets: ChangeSetRepository) -> int:
+        """When a run ends: record the items of its change set that never got an outcome as
+        pending (not attempted), and let the change set go. Safe to repeat, and against a
+        batch still being recorded (both take the run's row first)."""
+        with self.engine.begin() as conn:
+            self.runs.add_outcomes(conn, run_id)
+            left = 0
+            if changesets.size(conn, run_id) > self._count(conn, run_id):
+                base = self._base(conn, run_id)
+                for table in changesets.tables(conn, run_id):
+                    seqs = table.column("seq").to_pylist()
+                    known = self._earlier(conn, run_id, min(seqs), max(seqs))
+                    if len(known) == len(seqs):
+                        continue
+                    missing = pa.array([s not in known for s in seqs], pa.bool_())
+                    left += self._insert_pending(
+                        conn, run_id, [table.filter(missing).select(ITEM_COLUMNS)], base=base
+                    )
+            changesets.drop(conn, run_id)
+            return left
+
+    def _count(self, conn: sa.Connection, run_id: str) -> int:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(entries).where(entries.c.run_id == run_id)
+            ).scalar_one()
+        )
+
+    def _base(self, conn: sa.Connection, run_id: str) -> dict[str, Any]:
+        """The columns every entry of the run shares."""
+        row = conn.execute(
+            sa.select(runs.c.sync_id, runs.c.workspace_id, destinations.c.name)
+            .join(syncs, syncs.c.id == runs.c.sync_id)
+            .join(destinations, destinations.c.id == syncs.c.destination_id)
+            .where(runs.c.id == run_id)
+        ).one()
+        return {"sync_id": row[0], "workspace_id": row[1], "system": row[2]}
 
     def links(
         self, *, sync_id: str | None = None, run_id: str | None = None
@@ -129,21 +200,25 @@ class EntryRepository:
                     schema=LINK_SCHEMA,
                 )
 
-    def pending(self, run_id: str, first_seq: int, last_seq: int) -> list[PendingItem]:
-        query = (
-            sa.select(*_ITEM_COLUMNS)
-            .where(
-                entries.c.run_id == run_id,
-                entries.c.seq.between(first_seq, last_seq),
-                entries.c.status == EntryStatus.PENDING.value,
-            )
-            .order_by(entries.c.seq)
-        )
+    def earlier(self, run_id: str, first_seq: int, last_seq: int) -> dict[int, Earlier]:
+        """Entries already recorded for items ``first_seq``..``last_seq`` of the run."""
         with self.engine.connect() as conn:
-            return [
-                PendingItem(**{**dict(r), "operation": Operation(r["operation"])})
-                for r in conn.execute(query).mappings()
-            ]
+            return self._earlier(conn, run_id, first_seq, last_seq)
+
+    def _earlier(
+        self, conn: sa.Connection, run_id: str, first_seq: int, last_seq: int
+    ) -> dict[int, Earlier]:
+        rows = conn.execute(
+            sa.select(entries.c.seq, entries.c.id, entries.c.status, entries.c.attempts).where(
+                entries.c.run_id == run_id,
+                # every status, so the (run_id, status, seq) index is read as ranges
+                entries.c.status.in_([s.value for s in EntryStatus]),
+                entries.c.seq.between(first_seq, last_seq),
+            )
+        )
+        return {
+            seq: Earlier(id, EntryStatus(status), attempts) for seq, id, status, attempts in rows
+        }
 
     def record(
         self,
@@ -151,51 +226,82 @@ class EntryRepository:
         sync_id: str,
         outcomes: Sequence[tuple[PendingItem, ItemResult]],
         *,
+        base: dict[str, Any],
         retry_failed: bool = True,
     ) -> dict[str, int]:
-        """Record each item's result, advance the snapshot for confirmed items and count them,
-        all in one transaction, so a replayed batch never counts twice. A ``pending`` result
-        is an item to try again: its attempt and error are recorded and it stays pending.
-        Failed items are remembered so the next run sends them again and links to them; with
-        ``retry_failed`` off they count as handled and travel again only when they change."""
+        """Record each item's result as its entry, advance the snapshot for confirmed items and
+        count them, all in one transaction that first takes the run's row: a replayed batch
+        never records or counts twice. A ``pending`` result is an item to try again: its
+        attempt and error are recorded and it stays pending. Failed items are remembered so
+        the next run sends them again and links to them; with ``retry_failed`` off they count
+        as handled and travel again only when they change."""
         now = utcnow()
         tally = {s.value: 0 for s in EntryStatus}
-        plain_ok: list[int] = []
-        detailed: list[dict[str, Any]] = []
-        confirmed: list[PendingItem] = []
-        failed: list[PendingItem] = []
-        for item, result in outcomes:
-            tally[result.status.value] += 1
-            if result.status is EntryStatus.OK and result.endpoint_id is None:
-                plain_ok.append(item.id)
-            else:
-                detailed.append(
-                    {
-                        "entry_id": item.id,
-                        "new_status": result.status.value,
-                        "new_error": result.error,
-                        "new_group": error_group(result.error),
-                        "new_endpoint_id": result.endpoint_id,
-                    }
-                )
-            if result.status is EntryStatus.OK:
-                confirmed.append(item)
-            elif result.status is EntryStatus.FAILED:
-                failed.append(item)
+        if not outcomes:
+            return tally
+        fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
+        constants = tuple(fixed.values())
+        seqs = [item.seq for item, _ in outcomes]
         with self.engine.begin() as conn:
-            for chunk in _chunked(plain_ok):
-                conn.execute(
-                    entries.update()
-                    .where(entries.c.id.in_(chunk))
-                    .values(
-                        status=EntryStatus.OK.value,
-                        attempts=entries.c.attempts + 1,
-                        error=None,
-                        error_group=None,
-                        updated_at=now,
+            self.runs.add_outcomes(conn, run_id)  # the run's row first: one recorder at a time
+            known = self._earlier(conn, run_id, min(seqs), max(seqs))
+            new_rows: list[tuple[Any, ...]] = []
+            updates: list[dict[str, Any]] = []
+            delivered: list[PendingItem] = []
+            confirmed_keys: list[str] = []
+            failed_seqs: list[int] = []
+            for item, result in outcomes:
+                earlier = known.get(item.seq)
+                if earlier is not None and earlier.status is not EntryStatus.PENDING:
+                    continue  # recorded by an attempt that did not get to say so
+                status = result.status
+                tally[status.value] += 1
+                group = error_group(result.error)
+                if earlier is None:
+                    new_rows.append(
+                        (
+                            item.seq,
+                            item.item_key,
+                            item.source_id,
+                            item.reference,
+                            item.operation.value,
+                            item.row_hash,
+                            item.payload,
+                            item.retry_of,
+                            status.value,
+                            item.attempts + 1,
+                            result.error,
+                            group,
+                            result.endpoint_id,
+                        )
+                        + constants
                     )
+                else:
+                    updates.append(
+                        {
+                            "entry_id": earlier.id,
+                            "new_status": status.value,
+                            "new_error": result.error,
+                            "new_group": group,
+                            "new_endpoint_id": result.endpoint_id,
+                        }
+                    )
+                if status is EntryStatus.OK:
+                    delivered.append(item)
+                    confirmed_keys.append(item.item_key)
+                elif status is EntryStatus.FAILED:
+                    failed_seqs.append(item.seq)
+                    if not retry_failed:
+                        delivered.append(item)
+            if new_rows:
+                insert_rows(
+                    conn,
+                    entries,
+                    [*ITEM_COLUMNS, "status", "attempts", "error", "error_group", "endpoint_id"]
+                    + list(fixed),
+                    new_rows,
                 )
-            if detailed:
+            if updates:
                 conn.execute(
                     entries.update()
                     .where(entries.c.id == sa.bindparam("entry_id"))
@@ -207,15 +313,10 @@ class EntryRepository:
                         attempts=entries.c.attempts + 1,
                         updated_at=now,
                     ),
-                    detailed,
+                    updates,
                 )
-            self._settle(
-                conn,
-                sync_id,
-                [i.id for i in confirmed],
-                [i.id for i in failed],
-                retry_failed=retry_failed,
-            )
+            self._advance_snapshot(conn, sync_id, delivered)
+            self._track_failures(conn, run_id, sync_id, confirmed_keys, failed_seqs)
             done = tally["ok"] + tally["sent"] + tally["failed"]
             self.runs.add_outcomes(
                 conn,
@@ -227,68 +328,59 @@ class EntryRepository:
             )
         return tally
 
-    def _settle(
+    def _advance_snapshot(
+        self, conn: sa.Connection, sync_id: str, items: Sequence[PendingItem]
+    ) -> None:
+        """The snapshot follows what the destination confirmed: delivered rows are recorded,
+        removed rows forgotten, so anything not confirmed goes again next run."""
+        if items:
+            self.snapshots.append(
+                conn,
+                sync_id,
+                part(
+                    [i.item_key for i in items],
+                    [i.reference for i in items],
+                    [i.row_hash for i in items],
+                    [i.operation is Operation.REMOVE for i in items],
+                ),
+            )
+
+    def _track_failures(
         self,
         conn: sa.Connection,
+        run_id: str,
         sync_id: str,
-        confirmed: Sequence[int],
-        failed: Sequence[int],
-        *,
-        retry_failed: bool,
+        confirmed_keys: Sequence[str],
+        failed_seqs: Sequence[int],
     ) -> None:
-        """Advance the snapshot past confirmed entries (and failed ones the next run should not
-        send again), and keep the open failures of the sync current. Set-based: the entries
-        already hold every value needed, so rows never travel through Python."""
-        advanced = [*confirmed, *([] if retry_failed else failed)]
-        for ids in _chunked(advanced):
-            self._advance_snapshot(conn, sync_id, ids)
-        for ids in _chunked(confirmed):
-            conn.execute(
-                item_failures.delete().where(
-                    item_failures.c.sync_id == sync_id,
-                    item_failures.c.item_key.in_(
-                        sa.select(entries.c.item_key).where(entries.c.id.in_(ids))
-                    ),
+        """Keep the sync's open failures current: confirmed items leave it, failed ones enter
+        it with their entry (the next run links to it)."""
+        if (
+            confirmed_keys
+            and conn.execute(
+                sa.select(item_failures.c.item_key)
+                .where(item_failures.c.sync_id == sync_id)
+                .limit(1)
+            ).first()
+        ):
+            for keys in _chunked(confirmed_keys):
+                conn.execute(
+                    item_failures.delete().where(
+                        item_failures.c.sync_id == sync_id, item_failures.c.item_key.in_(keys)
+                    )
                 )
-            )
-        for ids in _chunked(failed):
+        for seqs in _chunked(failed_seqs):
             insert = upsert_statement(conn, item_failures, ["sync_id", "item_key"], ["entry_id"])
             conn.execute(
                 insert.from_select(
                     ["sync_id", "item_key", "entry_id"],
                     sa.select(sa.literal(sync_id), entries.c.item_key, entries.c.id).where(
-                        entries.c.id.in_(ids)
+                        entries.c.run_id == run_id,
+                        entries.c.status == EntryStatus.FAILED.value,
+                        entries.c.seq.in_(seqs),
                     ),
                 )
             )
-
-    def _advance_snapshot(self, conn: sa.Connection, sync_id: str, ids: Sequence[int]) -> None:
-        """The snapshot follows what the destination confirmed: delivered rows are recorded,
-        removed rows forgotten, so anything not confirmed goes again next run."""
-        insert = upsert_statement(
-            conn, snapshots, ["sync_id", "item_key"], ["row_hash", "reference"]
-        )
-        conn.execute(
-            insert.from_select(
-                ["sync_id", "item_key", "reference", "row_hash"],
-                sa.select(
-                    sa.literal(sync_id),
-                    entries.c.item_key,
-                    entries.c.reference,
-                    sa.func.coalesce(entries.c.row_hash, ""),
-                ).where(entries.c.id.in_(ids), entries.c.operation != Operation.REMOVE.value),
-            )
-        )
-        conn.execute(
-            snapshots.delete().where(
-                snapshots.c.sync_id == sync_id,
-                snapshots.c.item_key.in_(
-                    sa.select(entries.c.item_key).where(
-                        entries.c.id.in_(ids), entries.c.operation == Operation.REMOVE.value
-                    )
-                ),
-            )
-        )
 
     def settle_sent(
         self,
@@ -305,23 +397,28 @@ class EntryRepository:
         changed = 0
         while True:
             with self.engine.begin() as conn:
-                ids = list(
-                    conn.execute(
-                        sa.select(entries.c.id)
-                        .where(
-                            entries.c.run_id == run_id,
-                            entries.c.status == EntryStatus.SENT.value,
-                        )
-                        .order_by(entries.c.seq)
-                        .limit(chunk)
-                    ).scalars()
-                )
-                if not ids:
+                rows = conn.execute(
+                    sa.select(
+                        entries.c.id,
+                        entries.c.seq,
+                        entries.c.item_key,
+                        entries.c.reference,
+                        entries.c.row_hash,
+                        entries.c.operation,
+                    )
+                    .where(
+                        entries.c.run_id == run_id,
+                        entries.c.status == EntryStatus.SENT.value,
+                    )
+                    .order_by(entries.c.seq)
+                    .limit(chunk)
+                ).all()
+                if not rows:
                     return changed
-                for part in _chunked(ids):
+                for part_ in _chunked([r.id for r in rows]):
                     conn.execute(
                         entries.update()
-                        .where(entries.c.id.in_(part))
+                        .where(entries.c.id.in_(part_))
                         .values(
                             status=status.value,
                             error=error,
@@ -329,13 +426,28 @@ class EntryRepository:
                             updated_at=utcnow(),
                         )
                     )
+                items = [
+                    PendingItem(
+                        seq=r.seq,
+                        item_key=r.item_key,
+                        source_id="",
+                        reference=r.reference,
+                        operation=Operation(r.operation),
+                        row_hash=r.row_hash,
+                        payload=None,
+                    )
+                    for r in rows
+                ]
                 if status is EntryStatus.OK:
-                    self._settle(conn, sync_id, ids, [], retry_failed=retry_failed)
-                    self.runs.add_outcomes(conn, run_id, ok=len(ids), sent=-len(ids))
+                    self._advance_snapshot(conn, sync_id, items)
+                    self._track_failures(conn, run_id, sync_id, [i.item_key for i in items], [])
+                    self.runs.add_outcomes(conn, run_id, ok=len(rows), sent=-len(rows))
                 else:
-                    self._settle(conn, sync_id, [], ids, retry_failed=retry_failed)
-                    self.runs.add_outcomes(conn, run_id, failed=len(ids), sent=-len(ids))
-                changed += len(ids)
+                    if not retry_failed:
+                        self._advance_snapshot(conn, sync_id, items)
+                    self._track_failures(conn, run_id, sync_id, [], [i.seq for i in items])
+                    self.runs.add_outcomes(conn, run_id, failed=len(rows), sent=-len(rows))
+                changed += len(rows)
 
     def count_by_status(self, run_id: str) -> dict[str, int]:
         with self.engine.connect() as conn:

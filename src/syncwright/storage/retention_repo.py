@@ -18,6 +18,7 @@ from syncwright.storage.tables import (
     item_failures,
     maintenance,
     resync_items,
+    run_batches,
     runs,
 )
 
@@ -135,6 +136,7 @@ class RetentionRepository:
                 if ids:
                     conn.execute(artifacts.delete().where(artifacts.c.run_id.in_(ids)))
                     conn.execute(resync_items.delete().where(resync_items.c.run_id.in_(ids)))
+                    conn.execute(run_batches.delete().where(run_batches.c.run_id.in_(ids)))
                     conn.execute(runs.delete().where(runs.c.id.in_(ids)))
                     purged += len(ids)
             if len(ids) < batch:

@@ -1,4 +1,9 @@
-"""The snapshot of what each sync delivered successfully, and the saved cursor."""
+"""The snapshot of what each sync delivered successfully, and the saved cursor.
+
+A snapshot is a log of compressed Arrow parts per sync: a base, then one part per delivered
+batch (items delivered or removed). Reading it is a few blob reads whatever the number of
+items; the run that reads it folds the log into a new base when it has grown.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncwright.domain.clock import utcnow
-from syncwright.storage.tables import snapshots, sync_states
+from syncwright.storage.arrow_blobs import pack, unpack
+from syncwright.storage.tables import snapshot_parts, snapshots, sync_states
 
-SNAPSHOT_SCHEMA = pa.schema(
-    [("item_key", pa.string()), ("reference", pa.string()), ("row_hash", pa.string())]
+#: A part of the log: what each item was delivered as, or that it was removed.
+PART_SCHEMA = pa.schema(
+    [
+        ("item_key", pa.string()),
+        ("reference", pa.string()),
+        ("row_hash", pa.string()),
+        ("removed", pa.bool_()),
+    ]
 )
-_CHUNK = 2000
+#: Items per base part (a base is written in several parts to bound memory).
+BASE_PART = 250_000
 
 
 def upsert_statement(
@@ -29,60 +42,118 @@ def upsert_statement(
     )
 
 
+def part(
+    item_keys: list[str], references: list[str], hashes: list[str | None], removed: list[bool]
+) -> pa.Table:
+    return pa.Table.from_arrays(
+        [
+            pa.array(item_keys, pa.string()),
+            pa.array(references, pa.string()),
+            pa.array([h or "" for h in hashes], pa.string()),
+            pa.array(removed, pa.bool_()),
+        ],
+        schema=PART_SCHEMA,
+    )
+
+
+class SnapshotLog:
+    """The parts of one sync's snapshot, as read: Arrow batches with the part's number."""
+
+    def __init__(self, batches: list[tuple[int, pa.Table]], *, folded: bool) -> None:
+        self.parts = batches
+        #: True when the log is one base only (no item appears twice, none is removed).
+        self.folded = folded
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        for number, table in self.parts:
+            numbered = table.append_column(
+                "part", pa.repeat(pa.scalar(number, pa.int64()), table.num_rows)
+            )
+            yield from numbered.to_batches()
+
+
 class SnapshotRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def count(self, sync_id: str) -> int:
+    def read(self, sync_id: str) -> SnapshotLog:
+        """The sync's snapshot log, oldest part first (rows of a pre-0005 store first)."""
+        found: list[tuple[int, pa.Table]] = []
         with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(snapshots)
-                    .where(snapshots.c.sync_id == sync_id)
-                ).scalar_one()
+            legacy = self._legacy(conn, sync_id)
+            if legacy is not None:
+                found.append((0, legacy))
+            rows = conn.execute(
+                sa.select(snapshot_parts.c.id, snapshot_parts.c.base, snapshot_parts.c.data)
+                .where(snapshot_parts.c.sync_id == sync_id)
+                .order_by(snapshot_parts.c.id)
             )
+            bases = True
+            for number, base, data in rows:
+                bases = bases and bool(base)
+                found.append((int(number), unpack(data)))
+        return SnapshotLog(found, folded=legacy is None and bases)
 
-    def batches(self, sync_id: str, size: int = 50_000) -> Iterator[pa.RecordBatch]:
-        """Stream the snapshot as Arrow batches of (item_key, reference, row_hash)."""
+    def _legacy(self, conn: sa.Connection, sync_id: str) -> pa.Table | None:
         query = sa.select(snapshots.c.item_key, snapshots.c.reference, snapshots.c.row_hash).where(
             snapshots.c.sync_id == sync_id
         )
-        with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=size).execute(query)
-            for part in result.partitions(size):
-                keys, refs, hashes = zip(*part)
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(keys, pa.string()),
-                        pa.array(refs, pa.string()),
-                        pa.array(hashes, pa.string()),
-                    ],
-                    schema=SNAPSHOT_SCHEMA,
-                )
+        rows = conn.execute(query).fetchall()
+        if not rows:
+            return None
+        keys, refs, hashes = (list(c) for c in zip(*rows))
+        return part(keys, refs, hashes, [False] * len(keys))
 
-    def upsert(
-        self, conn: sa.Connection, sync_id: str, rows: Iterable[tuple[str, str, str]]
-    ) -> None:
-        """Record (item_key, reference, row_hash) as delivered."""
-        values = [
-            {"sync_id": sync_id, "item_key": k, "reference": r, "row_hash": h} for k, r, h in rows
-        ]
-        if not values:
-            return
-        stmt = upsert_statement(conn, snapshots, ["sync_id", "item_key"], ["row_hash", "reference"])
-        for start in range(0, len(values), _CHUNK):
-            conn.execute(stmt, values[start : start + _CHUNK])
+    def count(self, sync_id: str) -> int:
+        """How many items the snapshot holds (reads the log)."""
+        latest: dict[str, bool] = {}
+        for _, table in self.read(sync_id).parts:
+            for key, removed in zip(
+                table.column("item_key").to_pylist(), table.column("removed").to_pylist()
+            ):
+                latest[key] = removed
+        return sum(1 for removed in latest.values() if not removed)
 
-    def delete(self, conn: sa.Connection, sync_id: str, item_keys: Iterable[str]) -> None:
-        keys = list(item_keys)
-        for start in range(0, len(keys), _CHUNK):
+    def append(self, conn: sa.Connection, sync_id: str, delta: pa.Table) -> None:
+        """Add a part: items delivered (with their hash) or removed, in the caller's
+        transaction."""
+        if delta.num_rows:
             conn.execute(
-                snapshots.delete().where(
-                    snapshots.c.sync_id == sync_id,
-                    snapshots.c.item_key.in_(keys[start : start + _CHUNK]),
+                snapshot_parts.insert().values(
+                    sync_id=sync_id, base=False, items=delta.num_rows, data=pack(delta)
                 )
             )
+
+    def fold(self, conn: sa.Connection, sync_id: str, items: Iterable[pa.RecordBatch]) -> None:
+        """Replace the whole log with a base of ``items`` (item_key, reference, row_hash)."""
+        conn.execute(snapshot_parts.delete().where(snapshot_parts.c.sync_id == sync_id))
+        conn.execute(snapshots.delete().where(snapshots.c.sync_id == sync_id))
+        pending: list[pa.RecordBatch] = []
+        size = 0
+        for batch in (*items, None):
+            if batch is not None:
+                pending.append(batch)
+                size += batch.num_rows
+                if size < BASE_PART:
+                    continue
+            if not size:
+                continue
+            table = pa.Table.from_batches(pending)
+            base = pa.Table.from_arrays(
+                [
+                    table.column("item_key").cast(pa.string()),
+                    table.column("reference").cast(pa.string()),
+                    table.column("row_hash").cast(pa.string()),
+                    pa.array([False] * table.num_rows, pa.bool_()),
+                ],
+                schema=PART_SCHEMA,
+            )
+            conn.execute(
+                snapshot_parts.insert().values(
+                    sync_id=sync_id, base=True, items=base.num_rows, data=pack(base)
+                )
+            )
+            pending, size = [], 0
 
     # -- cursor ---------------------------------------------------------------------------
     def cursor(self, sync_id: str) -> Any:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from syncwright.storage.artifacts_repo import ArtifactRepository
+from syncwright.storage.changesets_repo import ChangeSetRepository
 from syncwright.storage.config_repo import ConfigRepository
 from syncwright.storage.database import create_store_engine, upgrade
 from syncwright.storage.entries_repo import EntryRepository
@@ -25,6 +26,7 @@ class Store:
     runs: RunRepository
     entries: EntryRepository
     snapshots: SnapshotRepository
+    changesets: ChangeSetRepository
     artifacts: ArtifactRepository
     report: ReportRepository
     retention: RetentionRepository
@@ -40,8 +42,9 @@ class Store:
             engine=engine,
             config=ConfigRepository(engine),
             runs=runs,
-            entries=EntryRepository(engine, runs),
+            entries=EntryRepository(engine, runs, snapshots),
             snapshots=snapshots,
+            changesets=ChangeSetRepository(engine),
             artifacts=ArtifactRepository(engine),
             report=ReportRepository(engine),
             retention=RetentionRepository(engine),

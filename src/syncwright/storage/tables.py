@@ -113,6 +113,8 @@ sync_states = sa.Table(
 )
 
 #: What was last delivered successfully, per sync and item: the base of change detection.
+#: Kept as compressed Arrow parts (see ``snapshot_parts``); rows here are from stores made
+#: before 0005, read once and folded into parts by the sync's next run.
 snapshots = sa.Table(
     "snapshots",
     metadata,
@@ -120,6 +122,25 @@ snapshots = sa.Table(
     sa.Column("item_key", sa.Text, primary_key=True),
     sa.Column("reference", sa.Text, nullable=False),
     sa.Column("row_hash", sa.String(32), nullable=False),
+)
+
+#: The snapshot of each sync as a log of compressed Arrow records of (item_key, reference,
+#: row_hash, removed): a ``base`` written when a run folds the log, then one part per delivered
+#: batch. The newest part that names an item says what it was delivered as.
+snapshot_parts = sa.Table(
+    "snapshot_parts",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("sync_id", sa.String(36), nullable=False),
+    sa.Column("base", sa.Boolean, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Index("ix_snapshot_parts_sync_id", "sync_id", "id"),
 )
 
 runs = sa.Table(
@@ -212,6 +233,18 @@ entries = sa.Table(
     sa.Index("ix_entries_sync_item_id", "sync_id", "item_key", "id"),
     sa.Index("ix_entries_workspace_status_id", "workspace_id", "status", "id"),
     sa.Index("ix_entries_workspace_reference_id", "workspace_id", "reference", "id"),
+)
+
+#: A run's change set while the run lives: one compressed Arrow record per batch, holding each
+#: item's sequence number, key, reference, operation, hash and payload. A batch's entries are
+#: written once, with their outcome, when it is delivered; the records go when the run ends.
+run_batches = sa.Table(
+    "run_batches",
+    metadata,
+    sa.Column("run_id", sa.String(36), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("batch", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
 #: Items whose newest entry failed, per sync: the next run links its entry to that one.

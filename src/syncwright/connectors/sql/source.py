@@ -32,7 +32,7 @@ def _column(values: list[Any]) -> pa.Array:
 class SqlSource(Source):
     type = "sql"
     config_class = SqlSourceConfig
-    supports = Capabilities(incremental=True, full=True)
+    supports = Capabilities(incremental=True, full=True, keys=True)
     config: SqlSourceConfig
 
     @classmethod
@@ -57,7 +57,10 @@ class SqlSource(Source):
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         sql = request.query.strip().rstrip(";")
         params: dict[str, Any] = {}
-        if request.cursor_column and request.cursor_value is not None:
+        if request.keys_only:
+            columns = ", ".join(_quote(k) for k in request.primary_key)
+            sql = f"SELECT {columns} FROM ({sql}) AS syncwright_model"
+        elif request.cursor_column and request.cursor_value is not None:
             sql = (
                 f"SELECT * FROM ({sql}) AS syncwright_model"
                 f" WHERE {_quote(request.cursor_column)} >= :syncwright_cursor"
