@@ -68,10 +68,6 @@ class Staging:
             "CREATE TABLE cur (item_key VARCHAR, source_id VARCHAR, reference VARCHAR,"
             " row_hash VARCHAR, payload VARCHAR, key_null BOOLEAN)"
         )
-        self.db.execute(
-            "CREATE TABLE log (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR,"
-            " removed BOOLEAN, part BIGINT)"
-        )
         self.db.execute("CREATE TABLE prev (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR)")
         # Earlier entries the changes link to: open failures, or the entries a resync selected.
         self.db.execute("CREATE TABLE links (item_key VARCHAR, reference VARCHAR, entry_id BIGINT)")
@@ -152,24 +148,23 @@ class Staging:
 
     def load_snapshot(self, log: SnapshotLog) -> None:
         """What was delivered before: the newest part naming each item says what it was
-        delivered as (or that it was removed)."""
-        for batch in log.batches():
-            self.db.register("snap", batch)
-            try:
+        delivered as (or that it was removed). The parts are read in place (Arrow), and
+        written to the working file once, as the snapshot."""
+        if not log.parts:
+            return
+        parts = pa.Table.from_batches(list(log.batches()))
+        self.db.register("log", parts)
+        try:
+            if log.folded:
+                self.db.execute("INSERT INTO prev SELECT item_key, reference, row_hash FROM log")
+            else:
                 self.db.execute(
-                    "INSERT INTO log SELECT item_key, reference, row_hash, removed, part FROM snap"
+                    "INSERT INTO prev SELECT item_key, reference, row_hash FROM ("
+                    " SELECT *, row_number() OVER (PARTITION BY item_key ORDER BY part DESC)"
+                    " AS n FROM log) WHERE n = 1 AND NOT removed"
                 )
-            finally:
-                self.db.unregister("snap")
-        if log.folded:
-            self.db.execute("INSERT INTO prev SELECT item_key, reference, row_hash FROM log")
-        else:
-            self.db.execute(
-                "INSERT INTO prev SELECT item_key, reference, row_hash FROM ("
-                " SELECT *, row_number() OVER (PARTITION BY item_key ORDER BY part DESC) AS n"
-                " FROM log) WHERE n = 1 AND NOT removed"
-            )
-        self.db.execute("DROP TABLE log")
+        finally:
+            self.db.unregister("log")
 
     def snapshot_batches(self, size: int = 100_000) -> Iterator[pa.RecordBatch]:
         """The snapshot as loaded, to fold the log into one base."""

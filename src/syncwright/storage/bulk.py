@@ -13,14 +13,29 @@ def _quote(name: str) -> str:
 
 
 def insert_rows(
-    conn: sa.Connection, table: sa.Table, names: Sequence[str], rows: Iterable[Sequence[Any]]
+    conn: sa.Connection,
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    fixed: dict[str, Any] | None = None,
 ) -> None:
     """Insert ``rows`` (tuples in the order of ``names``) into ``table`` in the connection's
-    transaction. Values are Python values of the columns' types (datetimes, not strings)."""
+    transaction, each followed by the values of ``fixed`` (the same for every row, converted
+    once). Values are Python values of the columns' types (datetimes, not strings)."""
     dialect = conn.dialect
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    ]
+
+    def processor(name: str) -> Any:
+        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+    processors = [processor(name) for name in names]
+    if fixed:
+        constants = tuple(
+            value if (p := processor(name)) is None or value is None else p(value)
+            for name, value in fixed.items()
+        )
+        names = [*names, *fixed]
+        processors += [None] * len(constants)
+        rows = (tuple(row) + constants for row in rows)
     if any(processors):
         rows = (
             tuple(

@@ -108,7 +108,6 @@ class EntryRepository:
             "created_at": now,
             "updated_at": now,
         }
-        constants = tuple(fixed.values())
         total = 0
         for chunk in chunks:
             if isinstance(chunk, (pa.RecordBatch, pa.Table)):
@@ -121,12 +120,7 @@ class EntryRepository:
                 size = len(chunk)
             if not size:
                 continue
-            insert_rows(
-                conn,
-                entries,
-                [*names, *fixed],
-                (values + constants for values in zip(*columns)),
-            )
+            insert_rows(conn, entries, names, zip(*columns), fixed)
             total += size
         return total
 
@@ -240,7 +234,6 @@ class EntryRepository:
         if not outcomes:
             return tally
         fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
-        constants = tuple(fixed.values())
         seqs = [item.seq for item, _ in outcomes]
         with self.engine.begin() as conn:
             self.runs.add_outcomes(conn, run_id)  # the run's row first: one recorder at a time
@@ -274,7 +267,6 @@ class EntryRepository:
                             group,
                             result.endpoint_id,
                         )
-                        + constants
                     )
                 else:
                     updates.append(
@@ -297,9 +289,9 @@ class EntryRepository:
                 insert_rows(
                     conn,
                     entries,
-                    [*ITEM_COLUMNS, "status", "attempts", "error", "error_group", "endpoint_id"]
-                    + list(fixed),
+                    [*ITEM_COLUMNS, "status", "attempts", "error", "error_group", "endpoint_id"],
                     new_rows,
+                    fixed,
                 )
             if updates:
                 conn.execute(

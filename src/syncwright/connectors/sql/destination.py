@@ -37,6 +37,13 @@ class SqlDestinationConfig(ConnectorConfig):
     create_table: bool = True
 
 
+def _known(fields: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    """The fields the table has columns for (all of them, nearly always)."""
+    if fields.keys() <= known:
+        return fields
+    return {k: v for k, v in fields.items() if k in known}
+
+
 class SqlDestination(Destination):
     type = "sql"
     config_class = SqlDestinationConfig
@@ -125,10 +132,7 @@ class SqlDestination(Destination):
         try:
             with self.engine.begin() as conn:
                 if writes:
-                    rows = [
-                        {k: v for k, v in (batch.changes[i].fields or {}).items() if k in known}
-                        for i in writes
-                    ]
+                    rows = [_known(batch.changes[i].fields or {}, known) for i in writes]
                     if batch.write_mode is WriteMode.UPDATE:
                         self._update(conn, table, batch, writes, rows, results)
                     else:
@@ -222,15 +226,18 @@ class SqlDestination(Destination):
         raw: Any = conn.connection.dbapi_connection
         statement = f"COPY {stage} ({columns}) FROM STDIN"
         dbapi = conn.dialect.loaded_dbapi
+
+        def converted(row: dict[str, Any]) -> list[Any]:
+            return [
+                value if p is None or value is None else p(value)
+                for p, value in zip(processors, map(row.get, names))
+            ]
+
+        values = converted if any(processors) else (lambda row: tuple(map(row.get, names)))
         try:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
                 for row in rows:
-                    copy.write_row(
-                        [
-                            value if p is None or value is None else p(value)
-                            for p, value in zip(processors, (row.get(n) for n in names))
-                        ]
-                    )
+                    copy.write_row(values(row))
         except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
             raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
         keys = ", ".join(_quote(k) for k in batch.primary_key)
