@@ -12,7 +12,9 @@ Scenarios (each tool in its own process per measured run, alternating which goes
 
 dlt runs as its documentation shows: the ``sql_database`` source with the pyarrow backend,
 ``write_disposition="merge"`` on the primary key and ``dlt.sources.incremental("updated_at")``.
-syncwright runs with its embedded store (SQLite) and its engine in the measuring process.
+syncwright runs with its embedded store (SQLite) and its engine in the measuring process, as a
+``mirror`` sync with ``detection: cursor`` on ``updated_at`` (like dlt's incremental), which
+also reads the keys of every row to find deleted ones.
 Wall seconds are measured inside each process around the run (imports and set-up excluded);
 peak RSS is the whole process's, from the kernel.
 """

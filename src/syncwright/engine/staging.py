@@ -48,7 +48,7 @@ class Staging:
         primary_key: tuple[str, ...],
         reference: str | None = None,
         cursor: str | None = None,
-        memory_limit: str = "1GB",
+        memory_limit: str = "256MB",
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
