@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import sqlite3
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,9 +13,10 @@ import pytest
 
 from syncwright.connectors.files.source import FileSource
 from syncwright.connectors.http.source import HttpSource
+from syncwright.connectors.sql.source import SqlSource
 from syncwright.domain.errors import ConfigError, SourceError
 from syncwright.domain.statuses import RunStatus
-from syncwright.sdk import ReadRequest
+from syncwright.sdk import ReadAgain, ReadRequest
 from tests.connectors.conftest import apply_sync
 from tests.support.catalogue import run_sync, table_rows
 from tests.support.http_api import Answer
@@ -117,6 +119,53 @@ def test_a_file_model_syncs_into_sql_and_sees_removals(app, name, tmp_path):
     second = run_sync(app, name)
     assert second.counters.removed == 1 and second.status is RunStatus.SUCCEEDED
     assert sorted(table_rows(dest)) == [1, 2, 3, 4, 5, 6]
+
+
+# -- SQL ---------------------------------------------------------------------------------------
+def _mixed_table(path, rows: int, text_from: int) -> None:
+    """A SQLite table whose ``code`` column holds integers, then text from row ``text_from``
+    on (SQLite lets a column hold any type)."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, code, label TEXT)")
+        db.executemany(
+            "INSERT INTO items VALUES (?, ?, ?)",
+            ((i, i if i < text_from else f"C-{i}", f"item {i}") for i in range(rows)),
+        )
+
+
+def test_sql_source_reads_sqlite_into_arrow_and_starts_over_on_mixed_types(tmp_path):
+    _mixed_table(tmp_path / "mixed.db", 25_000, 20_000)
+    source = SqlSource({"url": f"sqlite:///{tmp_path / 'mixed.db'}"})
+    request = ReadRequest(query="SELECT * FROM items", primary_key=("id",), batch_size=5000)
+    seen = 0
+    with pytest.raises(ReadAgain, match="Type mismatch"):
+        for batch in source.read(request):
+            assert batch.schema.field("code").type == pa.int64()
+            seen += batch.num_rows
+    assert 0 < seen < 25_000
+    # Read again through Python, which types each batch from its own values.
+    again = [row for batch in source.read(request) for row in batch.to_pylist()]
+    assert len(again) == 25_000
+    assert (again[19_999]["code"], again[20_000]["code"]) == (19_999, "C-20000")
+
+
+def test_a_model_whose_column_changes_type_midway_syncs_every_row(app, name, tmp_path):
+    _mixed_table(tmp_path / "mixed.db", 25_000, 20_000)
+    dest = f"sqlite:///{tmp_path / 'dest.db'}"
+    apply_sync(
+        app,
+        name,
+        source={"type": "sql", "url": f"sqlite:///{tmp_path / 'mixed.db'}"},
+        model={"query": "SELECT * FROM items"},
+        destination={"type": "sql", "url": dest, "table": "items"},
+        sync={"mode": "mirror"},
+        base_dir=tmp_path,
+    )
+    run = run_sync(app, name)
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert (run.counters.read, run.counters.ok) == (25_000, 25_000)
+    rows = table_rows(dest, table="items")
+    assert len(rows) == 25_000 and rows[24_999]["code"] == "C-24999"
 
 
 # -- HTTP JSON API -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
@@ -42,7 +42,7 @@ from syncwright.engine.scheduler import Scheduler
 from syncwright.engine.staging import Staging
 from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
-from syncwright.sdk.source import ReadRequest
+from syncwright.sdk.source import ReadAgain, ReadRequest, Source
 from syncwright.storage.entries_repo import PendingItem
 from syncwright.storage.snapshots_repo import part
 
@@ -81,6 +81,22 @@ def _arrow(items: Iterator[pa.RecordBatch | dict[str, Any]]) -> Iterator[pa.Reco
         yield pa.RecordBatch.from_pylist(rows)
 
 
+def _read(
+    source: Source,
+    request: ReadRequest,
+    add: Callable[[pa.RecordBatch], None],
+    forget: Callable[[], None],
+) -> None:
+    """Stream the source's batches into staging; once, start over when the source asks."""
+    try:
+        for batch in _arrow(source.read(request)):
+            add(batch)
+    except ReadAgain:
+        forget()
+        for batch in _arrow(source.read(request)):
+            add(batch)
+
+
 def prepare(rt: Runtime, run_id: str) -> Plan:
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
@@ -114,8 +130,7 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
         )
         source = rt.connectors.source_class(source_spec.type)(source_spec.config)
         try:
-            for batch in _arrow(source.read(request)):
-                staging.add_rows(batch)
+            _read(source, request, staging.add_rows, staging.forget_rows)
             if (
                 request.cursor_value is not None
                 and source.supports.keys
@@ -123,8 +138,7 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
             ):
                 # The cursor finds changed rows; the keys of all rows show removed ones.
                 keys = dataclasses.replace(request, keys_only=True)
-                for batch in _arrow(source.read(keys)):
-                    staging.add_keys(batch)
+                _read(source, keys, staging.add_keys, staging.forget_keys)
         except SyncwrightError as exc:
             raise type(exc)(f"source {source_spec.name}: {exc}") from exc
         except Exception as exc:

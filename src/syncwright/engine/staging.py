@@ -65,12 +65,16 @@ class Staging:
         self.max_cursor: Any = None
         self.keys_read = False
         self.db.execute(
-            "CREATE TABLE cur (item_key VARCHAR, source_id VARCHAR, reference VARCHAR,"
+            "CREATE TEMP TABLE cur (item_key VARCHAR, source_id VARCHAR, reference VARCHAR,"
             " row_hash VARCHAR, payload VARCHAR, key_null BOOLEAN)"
         )
-        self.db.execute("CREATE TABLE prev (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR)")
+        self.db.execute(
+            "CREATE TEMP TABLE prev (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR)"
+        )
         # Earlier entries the changes link to: open failures, or the entries a resync selected.
-        self.db.execute("CREATE TABLE links (item_key VARCHAR, reference VARCHAR, entry_id BIGINT)")
+        self.db.execute(
+            "CREATE TEMP TABLE links (item_key VARCHAR, reference VARCHAR, entry_id BIGINT)"
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -122,6 +126,16 @@ class Staging:
         finally:
             self.db.unregister("incoming")
 
+    def forget_rows(self) -> None:
+        """Drop the rows received so far (the source reads them again)."""
+        self.db.execute("DELETE FROM cur")
+        self.columns = {}
+        self.max_cursor = None
+
+    def forget_keys(self) -> None:
+        if self.keys_read:
+            self.db.execute("DELETE FROM keys")
+
     def _key_sql(self) -> str:
         """An item's key: its primary key values as JSON (the same for rows and keys)."""
         return (
@@ -133,7 +147,7 @@ class Staging:
     def add_keys(self, batch: pa.RecordBatch) -> None:
         """Keys of every row of the model (a cursor sync reads its changed rows only): what
         is in the snapshot and not here was removed."""
-        self.db.execute("CREATE TABLE IF NOT EXISTS keys (item_key VARCHAR)")
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keys (item_key VARCHAR)")
         self.keys_read = True
         if batch.num_rows == 0:
             return
@@ -223,7 +237,7 @@ class Staging:
             else ""
         )
         self.db.execute(
-            "CREATE OR REPLACE TABLE delta AS "
+            "CREATE OR REPLACE TEMP TABLE delta AS "
             "SELECT c.item_key, c.source_id, c.reference, c.row_hash, c.payload,"
             " CASE WHEN p.item_key IS NULL THEN 'add' ELSE 'change' END AS operation"
             " FROM cur c LEFT JOIN prev p USING (item_key)"
@@ -235,7 +249,7 @@ class Staging:
         """A resync: the selected items (the links) as the model has them now, or their removal
         when the model no longer has them. ``read`` counts the selected items found."""
         self.db.execute(
-            "CREATE OR REPLACE TABLE delta AS "
+            "CREATE OR REPLACE TEMP TABLE delta AS "
             f"SELECT l.item_key, coalesce(c.source_id, {self._source_id_of_key('l')}) AS source_id,"
             " coalesce(c.reference, p.reference, l.reference) AS reference, c.row_hash,"
             " coalesce(c.payload, l.item_key) AS payload,"
@@ -250,7 +264,7 @@ class Staging:
         delivered_ops = [op.value for op in Operation if write_mode.delivers(op)]
         ops_sql = ", ".join(f"'{op}'" for op in delivered_ops)
         self.db.execute(
-            "CREATE OR REPLACE TABLE changes AS SELECT"
+            "CREATE OR REPLACE TEMP TABLE changes AS SELECT"
             " CAST(row_number() OVER (ORDER BY CASE operation WHEN 'add' THEN 0 WHEN 'change' THEN 1"
             " ELSE 2 END, item_key) - 1 AS INTEGER) AS seq, d.*, l.entry_id AS retry_of"
             " FROM delta d LEFT JOIN links l USING (item_key)"

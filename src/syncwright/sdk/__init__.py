@@ -6,7 +6,7 @@ from syncwright.sdk.capabilities import Capabilities
 from syncwright.sdk.changes import Change, ChangeBatch, ItemResult
 from syncwright.sdk.config import ConnectorConfig, redact
 from syncwright.sdk.destination import Destination, Publication, RunInfo
-from syncwright.sdk.source import ReadRequest, Source
+from syncwright.sdk.source import ReadAgain, ReadRequest, Source
 
 __all__ = [
     "Capabilities",
@@ -19,6 +19,7 @@ __all__ = [
     "ItemResult",
     "Operation",
     "Publication",
+    "ReadAgain",
     "ReadRequest",
     "RunInfo",
     "Source",

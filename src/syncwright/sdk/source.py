@@ -26,6 +26,12 @@ class ReadRequest:
     keys_only: bool = False
 
 
+class ReadAgain(Exception):
+    """Raised by a source part-way through ``read`` when it has to start over another way
+    (a fast reader met a value it cannot type, say): the engine forgets the rows received and
+    calls ``read`` once more with the same request."""
+
+
 class Source(ABC):
     """Reads a model. Never touches storage, statuses or retries: the engine does."""
 

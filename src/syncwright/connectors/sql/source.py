@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from syncwright.connectors.sql.errors import database_message
 from syncwright.connectors.sql.urls import resolve_sqlite_path, safe_url
 from syncwright.domain.errors import SourceError
-from syncwright.sdk import Capabilities, ConnectorConfig, ReadRequest, Source
+from syncwright.sdk import Capabilities, ConnectorConfig, ReadAgain, ReadRequest, Source
 
 
 class SqlSourceConfig(ConnectorConfig):
@@ -34,6 +34,8 @@ class SqlSource(Source):
     config_class = SqlSourceConfig
     supports = Capabilities(incremental=True, full=True, keys=True)
     config: SqlSourceConfig
+    #: Set once the ADBC reader gave up on this source's rows: read them through Python.
+    _typed_by_python = False
 
     @classmethod
     def check_query(cls, query: str) -> None:
@@ -66,6 +68,21 @@ class SqlSource(Source):
                 f" WHERE {_quote(request.cursor_column)} >= :syncwright_cursor"
             )
             params["syncwright_cursor"] = request.cursor_value
+        path = _sqlite_file(self.config.url)
+        if path is not None and not self._typed_by_python:
+            # SQLite files are read by the ADBC driver, straight into Arrow columns. It types
+            # a column from its first rows; a later value of another type (SQLite allows it)
+            # sends the read back to the path below, which keeps mixed columns as text.
+            sent = False
+            try:
+                for batch in _adbc_batches(path, sql, params, request.batch_size):
+                    sent = True
+                    yield batch
+                return
+            except Exception as exc:
+                self._typed_by_python = True
+                if sent:
+                    raise ReadAgain(f"{type(exc).__name__}: {exc}") from exc
         try:
             engine = sa.create_engine(self.config.url)
         except Exception as exc:
@@ -108,6 +125,42 @@ def _batches(
             yield pa.RecordBatch.from_arrays([_column(list(c)) for c in columns], names=names)
     finally:
         cursor.close()
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file, or None for any other URL."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception:
+        return None
+    database = parsed.database
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite") or not database:
+        return None
+    if database == ":memory:" or database.startswith("file:") or not Path(database).exists():
+        return None
+    return database
+
+
+def _adbc_batches(
+    path: str, sql: str, params: dict[str, Any], size: int
+) -> Iterator[pa.RecordBatch]:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    # The named parameter (only ever the cursor) becomes SQLite's positional one.
+    values = tuple(params.values())
+    for name in params:
+        sql = sql.replace(f":{name}", "?")
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    with adbc.connect(uri) as conn, conn.cursor() as cursor:
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(size)})
+        cursor.execute(sql, values or None)
+        reader = cursor.fetch_record_batch()
+        if any(pa.types.is_binary(field.type) for field in reader.schema):
+            # Mixed values in a column come as bytes: let the Python path type them as text.
+            raise ReadAgain("a column holds values of several types")
+        for batch in reader:
+            if batch.num_rows:
+                yield batch
 
 
 def _quote(name: str) -> str:
