@@ -43,7 +43,7 @@ from syncwright.engine.staging import Staging
 from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.sdk.source import ReadAgain, ReadRequest, Source
-from syncwright.storage.entries_repo import PendingItem
+from syncwright.storage.entries_repo import ITEM_COLUMNS, PendingItem
 from syncwright.storage.snapshots_repo import part
 
 DICT_BATCH = 10_000
@@ -250,21 +250,27 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
     table = rt.store.changesets.load(run_id, index)
     if table is None:
         return {}
-    rows = table.to_pylist()
-    earlier = rt.store.entries.earlier(run_id, rows[0]["seq"], rows[-1]["seq"])
+    columns = [table.column(name).to_pylist() for name in ITEM_COLUMNS]
+    seqs = columns[0]
+    earlier = rt.store.entries.earlier(run_id, seqs[0], seqs[-1])
     items = []
-    for row in rows:
-        found = earlier.get(row["seq"])
+    for seq, key, source_id, reference, operation, row_hash, payload, retry_of in zip(*columns):
+        item = PendingItem(
+            seq=seq,
+            item_key=key,
+            source_id=source_id,
+            reference=reference,
+            operation=Operation(operation),
+            row_hash=row_hash,
+            payload=payload,
+            retry_of=retry_of,
+        )
+        found = earlier.get(seq)
         if found is None:
-            items.append(PendingItem(**{**row, "operation": Operation(row["operation"])}))
+            items.append(item)
         elif found.status is EntryStatus.PENDING:  # left to try again by an earlier attempt
-            items.append(
-                PendingItem(
-                    **{**row, "operation": Operation(row["operation"])},
-                    attempts=found.attempts,
-                    id=found.id,
-                )
-            )
+            item.attempts, item.id = found.attempts, found.id
+            items.append(item)
     if not items:
         return {}
     changes = [_change(item, codec, plan.model.primary_key) for item in items]

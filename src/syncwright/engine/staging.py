@@ -64,6 +64,7 @@ class Staging:
         self.columns: dict[str, str] = {}
         self.max_cursor: Any = None
         self.keys_read = False
+        self.delivered_ops: list[str] = []
         self.db.execute(
             "CREATE TEMP TABLE cur (item_key VARCHAR, source_id VARCHAR, reference VARCHAR,"
             " row_hash VARCHAR, payload VARCHAR, key_null BOOLEAN)"
@@ -261,21 +262,12 @@ class Staging:
         return dataclasses.replace(diff, read=diff.added + diff.changed, unchanged=0)
 
     def _number(self, write_mode: WriteMode) -> Diff:
-        delivered_ops = [op.value for op in Operation if write_mode.delivers(op)]
-        ops_sql = ", ".join(f"'{op}'" for op in delivered_ops)
-        self.db.execute(
-            "CREATE OR REPLACE TEMP TABLE changes AS SELECT"
-            " CAST(row_number() OVER (ORDER BY CASE operation WHEN 'add' THEN 0 WHEN 'change' THEN 1"
-            " ELSE 2 END, item_key) - 1 AS INTEGER) AS seq, d.*, l.entry_id AS retry_of"
-            " FROM delta d LEFT JOIN links l USING (item_key)"
-            f" WHERE operation IN ({ops_sql})"
-        )
+        self.delivered_ops = [op.value for op in Operation if write_mode.delivers(op)]
         counts = dict(
             self.db.execute("SELECT operation, count(*) FROM delta GROUP BY 1").fetchall()
         )
         read = self._scalar("SELECT count(*) FROM cur")
         before = self._scalar("SELECT count(*) FROM prev")
-        deliverable = self._scalar("SELECT count(*) FROM changes")
         added, changed = counts.get("add", 0), counts.get("change", 0)
         return Diff(
             read=read,
@@ -283,16 +275,31 @@ class Staging:
             added=added,
             changed=changed,
             removed=counts.get("remove", 0),
-            deliverable=deliverable,
+            deliverable=sum(counts.get(op, 0) for op in self.delivered_ops),
             delivered_before=before,
         )
 
     def deliverable_batches(self, size: int = 20_000) -> Iterator[pa.RecordBatch]:
-        """The changes to deliver, in order, as Arrow batches of entry columns."""
-        yield from self.db.sql(
-            "SELECT seq, item_key, source_id, reference, operation, row_hash, payload, retry_of"
-            " FROM changes ORDER BY seq"
-        ).to_arrow_reader(size)
+        """The changes to deliver as Arrow batches of entry columns, numbered from 0 as they
+        stream: additions, then changes, then removals. Nothing is sorted, so memory stays
+        bounded by the batch whatever the size of the change set."""
+        seq = 0
+        for op in ("add", "change", "remove"):
+            if op not in self.delivered_ops:
+                continue
+            reader = self.db.sql(
+                "SELECT d.item_key, d.source_id, d.reference, d.operation, d.row_hash,"
+                " d.payload, l.entry_id AS retry_of"
+                f" FROM delta d LEFT JOIN links l USING (item_key) WHERE d.operation = '{op}'"
+            ).to_arrow_reader(size)
+            for batch in reader:
+                if not batch.num_rows:
+                    continue
+                numbers = pa.array(range(seq, seq + batch.num_rows), pa.int32())
+                seq += batch.num_rows
+                yield pa.RecordBatch.from_arrays(
+                    [numbers, *batch.columns], names=["seq", *batch.schema.names]
+                )
 
     def deliverable(self, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
         for batch in self.deliverable_batches(size):
@@ -300,12 +307,19 @@ class Staging:
 
     def skipped(self) -> tuple[list[tuple[str, str, str]], list[str]]:
         """Changes the write mode does not deliver: (kept as delivered, forgotten)."""
-        kept = self.db.execute(
-            "SELECT item_key, reference, row_hash FROM delta WHERE operation <> 'remove'"
-            " AND item_key NOT IN (SELECT item_key FROM changes)"
-        ).fetchall()
-        forgotten = self.db.execute(
-            "SELECT item_key FROM delta WHERE operation = 'remove'"
-            " AND item_key NOT IN (SELECT item_key FROM changes)"
-        ).fetchall()
+        unsent = [op for op in ("add", "change") if op not in self.delivered_ops]
+        kept = (
+            self.db.execute(
+                "SELECT item_key, reference, row_hash FROM delta WHERE operation IN ("
+                + ", ".join(f"'{op}'" for op in unsent)
+                + ")"
+            ).fetchall()
+            if unsent
+            else []
+        )
+        forgotten = (
+            self.db.execute("SELECT item_key FROM delta WHERE operation = 'remove'").fetchall()
+            if "remove" not in self.delivered_ops
+            else []
+        )
         return [tuple(r) for r in kept], [r[0] for r in forgotten]  # type: ignore[misc]

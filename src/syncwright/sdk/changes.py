@@ -57,10 +57,14 @@ class ItemResult:
 
     @classmethod
     def ok(cls, endpoint_id: str | None = None) -> ItemResult:
+        if endpoint_id is None and cls is ItemResult:
+            return _OK  # immutable, so one will do for every item
         return cls(status=EntryStatus.OK, endpoint_id=endpoint_id)
 
     @classmethod
     def sent(cls, endpoint_id: str | None = None) -> ItemResult:
+        if endpoint_id is None and cls is ItemResult:
+            return _SENT
         return cls(status=EntryStatus.SENT, endpoint_id=endpoint_id)
 
     @classmethod
@@ -72,3 +76,7 @@ class ItemResult:
         return cls(
             status=EntryStatus.FAILED, error=error, retryable=retryable, retry_after=retry_after
         )
+
+
+_OK = ItemResult(status=EntryStatus.OK)
+_SENT = ItemResult(status=EntryStatus.SENT)

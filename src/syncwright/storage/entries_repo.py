@@ -44,7 +44,7 @@ ITEM_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class PendingItem:
     """An item of a run's change set on its way to the destination. ``id`` is its entry when
     an earlier attempt left it pending (an item is recorded once it has an outcome)."""
