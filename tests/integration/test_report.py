@@ -216,7 +216,7 @@ def test_csv_export_streams_200k_entries_in_bounded_memory(app, shop, dest_url, 
         for start in range(0, total, 10_000)
     )
     with app.store.engine.begin() as conn:
-        app.store.entries.replace_pending(
+        app.store.entries.add_pending(
             conn,
             run.id,
             chunks,

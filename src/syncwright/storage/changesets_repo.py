@@ -7,25 +7,8 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 import sqlalchemy as sa
 
-from syncwright.storage.arrow_blobs import pack, unpack
+from syncwright.storage.arrow_blobs import pack, rebatch, unpack
 from syncwright.storage.tables import run_batches
-
-
-def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
-    """Cut a stream of record batches into tables of exactly ``size`` rows (the last fewer)."""
-    held: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        while batch.num_rows:
-            take = min(size - count, batch.num_rows)
-            held.append(batch.slice(0, take))
-            count += take
-            batch = batch.slice(take)
-            if count == size:
-                yield pa.Table.from_batches(held)
-                held, count = [], 0
-    if count:
-        yield pa.Table.from_batches(held)
 
 
 class ChangeSetRepository:

@@ -78,7 +78,7 @@ class EntryRepository:
         self.runs = runs
         self.snapshots = snapshots
 
-    def replace_pending(
+    def add_pending(
         self,
         conn: sa.Connection,
         run_id: str,
@@ -86,19 +86,8 @@ class EntryRepository:
         *,
         base: dict[str, Any],
     ) -> int:
-        """Record a run's change set as pending entries (replacing any earlier attempt of it).
-        Chunks are Arrow batches (or lists of dicts) of entry columns."""
-        conn.execute(entries.delete().where(entries.c.run_id == run_id))
-        return self._insert_pending(conn, run_id, chunks, base=base)
-
-    def _insert_pending(
-        self,
-        conn: sa.Connection,
-        run_id: str,
-        chunks: Iterable[pa.RecordBatch | pa.Table | Sequence[dict[str, Any]]],
-        *,
-        base: dict[str, Any],
-    ) -> int:
+        """Record items of a run as pending entries (not attempted). Chunks are Arrow batches
+        (or lists of dicts) of entry columns; ``base`` holds the columns all share."""
         now = utcnow()
         fixed = {
             **base,
@@ -139,7 +128,7 @@ class EntryRepository:
                     if len(known) == len(seqs):
                         continue
                     missing = pa.array([s not in known for s in seqs], pa.bool_())
-                    left += self._insert_pending(
+                    left += self.add_pending(
                         conn, run_id, [table.filter(missing).select(ITEM_COLUMNS)], base=base
                     )
             changesets.drop(conn, run_id)

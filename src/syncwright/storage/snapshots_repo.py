@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncwright.domain.clock import utcnow
-from syncwright.storage.arrow_blobs import pack, unpack
+from syncwright.storage.arrow_blobs import pack, rebatch, unpack
 from syncwright.storage.tables import snapshot_parts, snapshots, sync_states
 
 #: A part of the log: what each item was delivered as, or that it was removed.
@@ -128,23 +128,13 @@ class SnapshotRepository:
         """Replace the whole log with a base of ``items`` (item_key, reference, row_hash)."""
         conn.execute(snapshot_parts.delete().where(snapshot_parts.c.sync_id == sync_id))
         conn.execute(snapshots.delete().where(snapshots.c.sync_id == sync_id))
-        pending: list[pa.RecordBatch] = []
-        size = 0
-        for batch in (*items, None):
-            if batch is not None:
-                pending.append(batch)
-                size += batch.num_rows
-                if size < BASE_PART:
-                    continue
-            if not size:
-                continue
-            table = pa.Table.from_batches(pending)
+        for table in rebatch(items, BASE_PART):
             base = pa.Table.from_arrays(
                 [
                     table.column("item_key").cast(pa.string()),
                     table.column("reference").cast(pa.string()),
                     table.column("row_hash").cast(pa.string()),
-                    pa.array([False] * table.num_rows, pa.bool_()),
+                    pa.repeat(pa.scalar(False), table.num_rows),
                 ],
                 schema=PART_SCHEMA,
             )
@@ -153,7 +143,6 @@ class SnapshotRepository:
                     sync_id=sync_id, base=True, items=base.num_rows, data=pack(base)
                 )
             )
-            pending, size = [], 0
 
     # -- cursor ---------------------------------------------------------------------------
     def cursor(self, sync_id: str) -> Any:

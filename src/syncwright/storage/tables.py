@@ -16,6 +16,16 @@ metadata = sa.MetaData(
 UTCDateTime = sa.DateTime(timezone=True)
 
 
+def _row_id() -> sa.Column[int]:
+    """A 64-bit auto-increment id (SQLite's rowid, which is 64-bit, under its own name)."""
+    return sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+
+
 def _audit() -> list[sa.Column[object]]:
     return [
         sa.Column("created_at", UTCDateTime, nullable=False),
@@ -130,12 +140,7 @@ snapshots = sa.Table(
 snapshot_parts = sa.Table(
     "snapshot_parts",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    _row_id(),
     sa.Column("sync_id", sa.String(36), nullable=False),
     sa.Column("base", sa.Boolean, nullable=False),
     sa.Column("items", sa.Integer, nullable=False),
@@ -199,12 +204,7 @@ BinaryText = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 entries = sa.Table(
     "entries",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    _row_id(),
     sa.Column("run_id", sa.String(36), sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("sync_id", sa.String(36), nullable=False),
     sa.Column("workspace_id", sa.String(36), nullable=False),
