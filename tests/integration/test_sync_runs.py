@@ -253,7 +253,7 @@ def test_cursor_mirror_sees_removed_rows_by_their_keys(app, shop, dest_url, name
     assert (third.counters.removed, third.counters.ok) == (0, 0)
 
 
-def test_the_snapshot_log_is_folded_and_stays_exact(app, shop, dest_url, name, tmp_path):
+def test_the_snapshot_log_is_folded_when_grown_and_stays_exact(app, shop, dest_url, name, tmp_path):
     configure(
         app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path, sync=", mode: mirror"
     )
@@ -264,12 +264,19 @@ def test_the_snapshot_log_is_folded_and_stays_exact(app, shop, dest_url, name, t
         run = run_sync(app, name)
         assert run.status is RunStatus.SUCCEEDED, run.error
         assert app.store.snapshots.count(sync.id) == len(shop.rows())
-    # Each run folds the parts its predecessor's batches added into one base.
-    assert run.counters.added + run.counters.changed + run.counters.removed > 0
-    log = app.store.snapshots.read(sync.id)
-    assert not log.folded
+    # A delivered batch adds its part beside the base, and the next run reads them together.
+    shop.put({"id": 30, "price": 99.5})
+    assert run_sync(app, name).counters.changed == 1
+    assert not app.store.snapshots.read(sync.id).folded
+    assert run_sync(app, name).counters.ok == 0
+    assert app.store.snapshots.count(sync.id) == len(shop.rows())
+    # Once the parts since the base hold a fifth of its items, the next run folds them.
+    shop.put(*({"id": i, "price": 1000.0 + i} for i in shop.rows()))
+    assert run_sync(app, name).counters.changed == len(shop.rows())
+    assert app.store.snapshots.read(sync.id).worth_folding
     assert run_sync(app, name).counters.ok == 0
     assert app.store.snapshots.read(sync.id).folded
+    assert app.store.snapshots.count(sync.id) == len(shop.rows())
     assert_mirrors(shop, dest_url)
 
 

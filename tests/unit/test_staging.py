@@ -186,3 +186,15 @@ def test_the_newest_part_of_the_snapshot_log_says_what_was_delivered(tmp_path):
     folded = [r for b in staging.snapshot_batches() for r in b.to_pylist()]
     assert sorted(r["item_key"] for r in folded) == ['{"id":2}', '{"id":3}']
     staging.close()
+
+
+def test_the_log_is_folded_once_its_new_parts_hold_a_fifth_of_the_base():
+    def log(base, *deltas):
+        tables = [part(["k"] * n, ["r"] * n, ["h"] * n, [False] * n) for n in (base, *deltas)]
+        return SnapshotLog(list(enumerate(tables, 1)), folded=not deltas, base_items=base)
+
+    assert not log(100).worth_folding  # one base
+    assert not log(100, 10, 10).worth_folding  # 20%: not yet
+    assert log(100, 10, 11).worth_folding
+    assert log(0, 5).worth_folding  # parts without a base (a first run's batches)
+    assert log(10_000, *[1] * 201).worth_folding  # many small parts

@@ -181,7 +181,7 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
             total = rt.store.changesets.save(
                 conn, run_id, staging.deliverable_batches(), sync.batch_size
             )
-            if not snapshot.folded:
+            if snapshot.worth_folding:
                 rt.store.snapshots.fold(conn, sync.id, staging.snapshot_batches())
             rt.store.snapshots.append(
                 conn,

@@ -56,13 +56,30 @@ def part(
     )
 
 
+#: Fold the log once its parts since the base hold this share of the base's items, or once
+#: there are this many of them (each run's batches add parts; folding costs a base rewrite).
+FOLD_SHARE = 0.2
+FOLD_PARTS = 200
+
+
 class SnapshotLog:
     """The parts of one sync's snapshot, as read: Arrow batches with the part's number."""
 
-    def __init__(self, batches: list[tuple[int, pa.Table]], *, folded: bool) -> None:
+    def __init__(
+        self, batches: list[tuple[int, pa.Table]], *, folded: bool, base_items: int = 0
+    ) -> None:
         self.parts = batches
         #: True when the log is one base only (no item appears twice, none is removed).
         self.folded = folded
+        self.base_items = base_items
+
+    @property
+    def worth_folding(self) -> bool:
+        """Whether the run that read the log should rewrite it as one base."""
+        if self.folded:
+            return False
+        added = sum(t.num_rows for _, t in self.parts) - self.base_items
+        return len(self.parts) > FOLD_PARTS or added > FOLD_SHARE * self.base_items
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for number, table in self.parts:
@@ -89,10 +106,12 @@ class SnapshotRepository:
                 .order_by(snapshot_parts.c.id)
             )
             bases = True
+            base_items = 0
             for number, base, data in rows:
                 bases = bases and bool(base)
                 found.append((int(number), unpack(data)))
-        return SnapshotLog(found, folded=legacy is None and bases)
+                base_items += found[-1][1].num_rows if base else 0
+        return SnapshotLog(found, folded=legacy is None and bases, base_items=base_items)
 
     def _legacy(self, conn: sa.Connection, sync_id: str) -> pa.Table | None:
         query = sa.select(snapshots.c.item_key, snapshots.c.reference, snapshots.c.row_hash).where(
