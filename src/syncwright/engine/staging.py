@@ -163,8 +163,8 @@ class Staging:
 
     def load_snapshot(self, log: SnapshotLog) -> None:
         """What was delivered before: the newest part naming each item says what it was
-        delivered as (or that it was removed). The parts are read in place (Arrow), and
-        written to the working file once, as the snapshot."""
+        delivered as (or that it was removed). The parts are read in place (Arrow) and
+        copied once into the working area, as the snapshot."""
         if not log.parts:
             return
         parts = pa.Table.from_batches(list(log.batches()))
@@ -228,7 +228,8 @@ class Staging:
         )
 
     def diff(self, *, full: bool, see_removals: bool, write_mode: WriteMode) -> Diff:
-        """Compare the model with the snapshot and number the deliverable changes from 0."""
+        """Compare the model with the snapshot (``deliverable_batches`` then numbers the
+        changes the write mode delivers)."""
         changed_rows = "TRUE" if full else "p.row_hash IS DISTINCT FROM c.row_hash"
         present = "keys" if self.keys_read else "cur"
         removals = (

@@ -72,7 +72,8 @@ class SqlSource(Source):
         if path is not None and not self._typed_by_python:
             # SQLite files are read by the ADBC driver, straight into Arrow columns. It types
             # a column from its first rows; a later value of another type (SQLite allows it)
-            # sends the read back to the path below, which keeps mixed columns as text.
+            # sends the read back to the path below, which types each batch from its own
+            # values (a column with mixed values in a batch becomes text).
             sent = False
             try:
                 for batch in _adbc_batches(path, sql, params, request.batch_size):
