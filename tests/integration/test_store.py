@@ -227,3 +227,20 @@ def test_purge_removes_only_what_the_retention_no_longer_keeps(store):
     assert store.runs.get(aged).deleted_at is None
     # A shorter payload retention catches up from where the last pass stopped.
     assert store.retention.purge(Retention(payload_hours=0), now).payloads == 8
+
+
+def test_a_worker_that_leaves_is_taken_over_at_once(store):
+    now = utcnow()
+    store.workers.beat("engine-a", "host:1", now)
+    store.workers.beat("engine-b", "host:2", now)
+    assert store.workers.silent_since(now - timedelta(seconds=60)) == []
+    # A clean shutdown may leave a workflow its engine had not closed: its row stays, silent.
+    store.workers.leave("engine-a")
+    silent = store.workers.silent_since(now - timedelta(seconds=60))
+    assert [w.executor_id for w in silent] == ["engine-a"]
+    assert store.workers.claim(silent[0]) and not store.workers.claim(silent[0])
+    assert store.workers.silent_since(now) == []
+    # Coming back under the same id (SQLite's single engine) makes it live again.
+    store.workers.leave("engine-b")
+    store.workers.beat("engine-b", "host:3", utcnow())
+    assert store.workers.silent_since(now - timedelta(seconds=60)) == []

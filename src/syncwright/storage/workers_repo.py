@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from syncwright.domain.clock import as_utc
 from syncwright.storage.snapshots_repo import upsert_statement
 from syncwright.storage.tables import workers
+
+#: The heartbeat of a process that left: older than any takeover delay.
+LEFT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -61,5 +64,12 @@ class WorkerRepository:
             )
 
     def leave(self, executor_id: str) -> None:
+        """A process shutting down: it may leave workflows its engine had not yet closed (a
+        run that ended a moment before, or one in flight). It reads as silent from now on,
+        so a live engine takes its workflows over at once (or the next one to start)."""
         with self.engine.begin() as conn:
-            conn.execute(workers.delete().where(workers.c.executor_id == executor_id))
+            conn.execute(
+                workers.update()
+                .where(workers.c.executor_id == executor_id)
+                .values(heartbeat_at=LEFT)
+            )
