@@ -8,10 +8,6 @@ from typing import Any, Iterable, Sequence
 import sqlalchemy as sa
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def insert_rows(
     conn: sa.Connection,
     table: sa.Table,
@@ -44,8 +40,9 @@ def insert_rows(
             )
             for row in rows
         )
-    columns = ", ".join(_quote(n) for n in names)
-    target = _quote(table.name)
+    preparer = dialect.identifier_preparer
+    columns = ", ".join(preparer.quote(n) for n in names)
+    target = preparer.format_table(table)
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
     try:

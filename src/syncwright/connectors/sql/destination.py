@@ -208,13 +208,10 @@ class SqlDestination(Destination):
         """PostgreSQL: COPY the rows into a temporary table shaped like the target, then one
         INSERT ... ON CONFLICT from it (far fewer round trips than one statement per row)."""
         names = list(rows[0])
-        stage = _quote("syncwright_stage_" + table.name)
-        target = (
-            _quote(table.name)
-            if table.schema is None
-            else f"{_quote(table.schema)}.{_quote(table.name)}"
-        )
-        columns = ", ".join(_quote(n) for n in names)
+        quote = conn.dialect.identifier_preparer.quote
+        stage = quote("syncwright_stage_" + table.name)
+        target = conn.dialect.identifier_preparer.format_table(table)
+        columns = ", ".join(quote(n) for n in names)
         # Types only, no constraints: a bad row is refused by the target, in its own words.
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS"
@@ -240,10 +237,10 @@ class SqlDestination(Destination):
                     copy.write_row(values(row))
         except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
             raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
-        keys = ", ".join(_quote(k) for k in batch.primary_key)
+        keys = ", ".join(quote(k) for k in batch.primary_key)
         updates = [n for n in names if n not in batch.primary_key]
         action = (
-            "DO UPDATE SET " + ", ".join(f"{_quote(n)} = EXCLUDED.{_quote(n)}" for n in updates)
+            "DO UPDATE SET " + ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in updates)
             if updates
             else "DO NOTHING"
         )
@@ -302,10 +299,6 @@ class SqlDestination(Destination):
         pk = batch.primary_key
         stmt = table.delete().where(*[table.c[k] == sa.bindparam(f"key_{k}") for k in pk])
         conn.execute(stmt, [{f"key_{k}": key[k] for k in pk} for key in keys])
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _describe(row: dict[str, Any], pk: tuple[str, ...]) -> str:
