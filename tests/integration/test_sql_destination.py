@@ -69,6 +69,24 @@ def test_creates_the_table_and_upserts(url):
     assert inspector.get_pk_constraint("items")["constrained_columns"] == ["id"]
 
 
+@pytest.mark.postgres
+def test_upserts_into_a_table_of_another_schema(postgres):
+    url = postgres.create_database(f"sqldest_{next(_n)}")
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text('CREATE SCHEMA "Shop Data"'))
+    dest = SqlDestination({"url": url, "table": "Items", "db_schema": "Shop Data"})
+    first = dest.write(batch(WriteMode.UPSERT, add(1), add(2)))
+    assert [r.status for r in first] == [EntryStatus.OK] * 2
+    again = dest.write(batch(WriteMode.UPSERT, add(2, "two", 2.0), add(3)))
+    assert [r.status for r in again] == [EntryStatus.OK] * 2
+    dest.close()
+    with engine.connect() as conn:
+        found = conn.execute(sa.text('SELECT id, name FROM "Shop Data"."Items" ORDER BY id'))
+        assert [tuple(r) for r in found] == [(1, "x"), (2, "two"), (3, "x")]
+    engine.dispose()
+
+
 def test_rejected_rows_fail_alone_with_the_database_message(url):
     engine = engine_for(url)
     with engine.begin() as conn:
