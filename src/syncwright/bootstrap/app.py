@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO
 
@@ -13,6 +14,7 @@ from syncwright.bootstrap.settings import Settings
 from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.engine.runtime import Runtime
 from syncwright.engine.workflow import DbosEngine, DbosSubmitter
+from syncwright.services.accounts import AccountService
 from syncwright.services.apply import ConfigService
 from syncwright.services.ports import RunSubmitter
 from syncwright.services.report import ReportService
@@ -37,6 +39,16 @@ class EngineRole(StrEnum):
 
 class EngineBusy(Exception):
     """Another engine already runs on this home."""
+
+
+@dataclass(frozen=True)
+class WorkspaceServices:
+    """The use cases of one workspace (what a request about that workspace acts through)."""
+
+    workspace_id: str
+    configs: ConfigService
+    runs: RunService
+    report: ReportService
 
 
 class App:
@@ -87,9 +99,19 @@ class App:
             )
             submitter = self._submitter
         self.role = role
-        self.configs = ConfigService(self.store, self.connectors, self.workspace_id)
-        self.runs = RunService(self.store, self.connectors, self.workspace_id, submitter)
-        self.report = ReportService(self.store, self.workspace_id, settings.retention)
+        self._submitter_port = submitter
+        self.accounts = AccountService(self.store)
+        own = self.in_workspace(self.workspace_id)
+        self.configs, self.runs, self.report = own.configs, own.runs, own.report
+
+    def in_workspace(self, workspace_id: str) -> WorkspaceServices:
+        """The services acting in one workspace (they are cheap: built per request)."""
+        return WorkspaceServices(
+            workspace_id=workspace_id,
+            configs=ConfigService(self.store, self.connectors, workspace_id),
+            runs=RunService(self.store, self.connectors, workspace_id, self._submitter_port),
+            report=ReportService(self.store, workspace_id, self.settings.retention),
+        )
 
     def _take_lock(self) -> bool:
         handle = open(self.settings.home / "engine.lock", "a+")  # noqa: SIM115 (held for the process)

@@ -12,7 +12,7 @@ import typer
 
 from syncwright.bootstrap.app import App, EngineBusy, EngineRole
 from syncwright.bootstrap.settings import Settings
-from syncwright.cli import control_commands, render, report_commands
+from syncwright.cli import account_commands, control_commands, render, report_commands
 from syncwright.cli.common import console, errors, follow, open_app
 from syncwright.connectors.sql.urls import safe_url
 from syncwright.domain.errors import NotFound, SyncwrightError
@@ -198,6 +198,7 @@ def demo(
 
 report_commands.register(app)
 control_commands.register(app)
+account_commands.register(app)
 
 
 def main() -> None:

@@ -42,3 +42,11 @@ class GuardTripped(SyncwrightError):
 
 class ModelError(SyncwrightError):
     """The model returned rows that cannot be synchronised."""
+
+
+class Unauthenticated(SyncwrightError):
+    """No valid credentials were given."""
+
+
+class Forbidden(SyncwrightError):
+    """Your role in this workspace does not allow this."""

@@ -37,6 +37,22 @@ class ConfigRepository:
             conn.execute(workspaces.insert().values(id=new_id, name=name, created_at=utcnow()))
             return new_id
 
+    def workspace_id(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(workspaces.c.id).where(workspaces.c.name == name)
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def workspace(self, workspace_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(workspaces).where(workspaces.c.id == workspace_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else dict(row)
+
     def workspace_ids(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(

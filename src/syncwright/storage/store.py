@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from syncwright.storage.accounts_repo import AccountRepository
 from syncwright.storage.artifacts_repo import ArtifactRepository
 from syncwright.storage.changesets_repo import ChangeSetRepository
 from syncwright.storage.config_repo import ConfigRepository
@@ -32,6 +33,7 @@ class Store:
     retention: RetentionRepository
     webhooks: WebhookRepository
     workers: WorkerRepository
+    accounts: AccountRepository
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -50,6 +52,7 @@ class Store:
             retention=RetentionRepository(engine),
             webhooks=WebhookRepository(engine),
             workers=WorkerRepository(engine),
+            accounts=AccountRepository(engine),
         )
 
     @property

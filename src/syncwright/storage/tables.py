@@ -53,6 +53,32 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+#: A user's role in a workspace; a user sees only the workspaces they are a member of.
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("workspace_id", sa.String(36), sa.ForeignKey("workspaces.id"), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_memberships_user_id", "user_id"),
+)
+
+#: API tokens: the SHA-256 of each secret (the secret itself is shown once, never stored).
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("hint", sa.String(20), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Index("ix_api_tokens_user_id", "user_id"),
+)
+
 sources = sa.Table(
     "sources",
     metadata,

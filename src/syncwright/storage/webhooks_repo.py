@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from syncwright.domain.access import token_hash
 from syncwright.domain.clock import as_utc, utcnow
 from syncwright.storage.tables import webhooks
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class WebhookRepository:
