@@ -145,7 +145,7 @@ def test_serve_executes_runs_queued_by_other_commands(workspace):
         "SYNCWRIGHT_POLL_INTERVAL": "0.05",
     }
     server = subprocess.Popen(
-        [*CLI, "serve"],
+        [*CLI, "serve", "--port", "0"],
         cwd=workspace,
         env=env,
         stdout=subprocess.PIPE,
@@ -154,7 +154,7 @@ def test_serve_executes_runs_queued_by_other_commands(workspace):
     )
     try:
         assert "engine running" in server.stdout.readline()
-        busy = sw(workspace, "serve", check=False)
+        busy = sw(workspace, "serve", "--port", "0", check=False)
         assert busy.returncode == 2 and "another syncwright engine" in busy.stderr
         queued = sw(workspace, "run", "products_to_warehouse")
         assert "queued" in queued.stdout

@@ -52,7 +52,7 @@ def test_the_engine_purges_old_entries_and_hides_old_runs_on_schedule(tmp_path):
 
 def test_a_bad_purge_schedule_is_refused_naming_the_setting(tmp_path):
     done = subprocess.run(
-        [*CLI, "serve"],
+        [*CLI, "serve", "--port", "0"],
         cwd=tmp_path,
         env=environment(tmp_path, SYNCWRIGHT_PURGE_SCHEDULE="every now and then"),
         capture_output=True,

@@ -47,7 +47,7 @@ def cluster(tmp_path, postgres):
         home = tmp_path / name
         home.mkdir(exist_ok=True)
         process = subprocess.Popen(
-            [*CLI, "serve"],
+            [*CLI, "serve", "--port", "0"],
             cwd=tmp_path,
             env={**environment(tmp_path, **shared), "SYNCWRIGHT_HOME": str(home / "home")},
             stdout=subprocess.PIPE,
@@ -164,7 +164,7 @@ def test_runs_people_start_go_ahead_of_automatic_ones(tmp_path):
     config = tmp_path / "sw.yml"
     env = environment(tmp_path, SYNCWRIGHT_MAX_RUNS="1")
     engine = subprocess.Popen(
-        [*CLI, "serve"],
+        [*CLI, "serve", "--port", "0"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

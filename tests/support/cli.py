@@ -39,7 +39,7 @@ def sw(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 def start_engine(folder: Path, **env: str) -> subprocess.Popen[str]:
     """``syncwright serve`` in the background, once it says it is running."""
     engine = subprocess.Popen(
-        [*CLI, "serve"],
+        [*CLI, "serve", "--port", "0"],
         cwd=folder,
         env=environment(folder, **env),
         stdout=subprocess.PIPE,

@@ -12,6 +12,8 @@ from typing import IO
 from syncwright import __version__
 from syncwright.bootstrap.settings import Settings
 from syncwright.connectors.registry import ConnectorRegistry
+from syncwright.domain.errors import NotFound
+from syncwright.domain.run import Run
 from syncwright.engine.runtime import Runtime
 from syncwright.engine.workflow import DbosEngine, DbosSubmitter
 from syncwright.services.accounts import AccountService
@@ -19,6 +21,7 @@ from syncwright.services.apply import ConfigService
 from syncwright.services.ports import RunSubmitter
 from syncwright.services.report import ReportService
 from syncwright.services.runs import RunService
+from syncwright.services.syncs import SyncService
 from syncwright.storage.store import Store
 
 APPLICATION_VERSION = f"syncwright-{__version__}"
@@ -49,6 +52,7 @@ class WorkspaceServices:
     configs: ConfigService
     runs: RunService
     report: ReportService
+    syncs: SyncService
 
 
 class App:
@@ -111,7 +115,32 @@ class App:
             configs=ConfigService(self.store, self.connectors, workspace_id),
             runs=RunService(self.store, self.connectors, workspace_id, self._submitter_port),
             report=ReportService(self.store, workspace_id, self.settings.retention),
+            syncs=SyncService(self.store, workspace_id),
         )
+
+    def trigger_webhook(self, secret: str) -> Run:
+        """Start a run of the sync (in whichever workspace) whose webhook secret this is."""
+        sync_id = self.store.webhooks.sync_of(secret)
+        if sync_id is None:
+            raise NotFound("no such webhook")
+        workspace_id = self.store.config.sync(sync_id).workspace_id
+        return self.in_workspace(workspace_id).runs.trigger_webhook(secret)
+
+    def readiness(self) -> dict[str, str]:
+        """Each check's outcome: ``ok`` or what failed."""
+        checks: dict[str, str] = {}
+        try:
+            self.store.ping()
+            checks["store"] = "ok"
+        except Exception as exc:  # noqa: BLE001 (reported, not raised)
+            checks["store"] = f"failed: {type(exc).__name__}: {exc}"
+        if self.role is EngineRole.EXECUTE:
+            checks["engine"] = (
+                "ok"
+                if self.engine is not None and self.engine.running
+                else ("failed: the engine is not running")
+            )
+        return checks
 
     def _take_lock(self) -> bool:
         handle = open(self.settings.home / "engine.lock", "a+")  # noqa: SIM115 (held for the process)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import threading
 from pathlib import Path
 
 import typer
@@ -139,20 +137,36 @@ def runs(
 
 
 @app.command()
-def serve() -> None:
-    """Run the engine: execute queued runs until stopped (Ctrl-C or SIGTERM)."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(8000, "--port", help="The port to listen on (0: any free one)."),
+) -> None:
+    """Run the engine and serve the API (docs at /docs) until stopped (Ctrl-C or SIGTERM)."""
+    import signal
+    import socket
+
+    import uvicorn
+
+    from syncwright.api.app import create_api
+
     try:
         with _open(EngineRole.EXECUTE) as sw:
+            listener = socket.create_server((host, port), reuse_port=False)
+            bound = listener.getsockname()[1]
             console.print(
-                f"syncwright engine running on {safe_url(sw.settings.database_url)}; Ctrl-C stops it"
+                f"syncwright engine running on {safe_url(sw.settings.database_url)};"
+                f" API at http://{host}:{bound}/api/v1 (docs: /docs); Ctrl-C stops it",
+                highlight=False,
+                soft_wrap=True,
             )
-            try:
-                while not stop.wait(1.0):
-                    pass
-            except KeyboardInterrupt:
-                pass
+            server = uvicorn.Server(
+                uvicorn.Config(create_api(sw), log_level="warning", access_log=False)
+            )
+            # The server stops on SIGINT or SIGTERM, then raises the signal again to the
+            # handlers it found: make those no-ops, so the engine below shuts down cleanly.
+            for stop in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(stop, lambda *_: None)
+            server.run(sockets=[listener])
     except EngineBusy as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

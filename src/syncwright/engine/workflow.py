@@ -186,6 +186,11 @@ class DbosEngine:
         )
         self._ticker.start()
 
+    @property
+    def running(self) -> bool:
+        """Launched, and its ticker (schedules, take-over, admission) alive."""
+        return self._launched and self._ticker is not None and self._ticker.is_alive()
+
     def resubmit_orphans(self) -> None:
         """Hand to the queue any admitted run whose workflow was never enqueued (a crash
         between admission and enqueue), then admit what can start."""

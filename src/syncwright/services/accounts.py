@@ -65,6 +65,29 @@ class AccountService:
         user = self.user(email)
         self.store.accounts.set_role(self.store.config.ensure_workspace(workspace), user.id, role)
 
+    def members(self, workspace_id: str) -> list[tuple[User, Role]]:
+        return self.store.accounts.members(workspace_id)
+
+    def set_member(self, workspace_id: str, email: str, role: Role) -> User:
+        """Give an existing user a role in the workspace (by id), or change it; the last
+        admin stays an admin, so a workspace is never left without one."""
+        user = self.user(email)
+        if role is not Role.ADMIN:
+            self._keep_an_admin(workspace_id, user.id)
+        self.store.accounts.set_role(workspace_id, user.id, role)
+        return user
+
+    def remove_member(self, workspace_id: str, user_id: str) -> None:
+        if self.store.accounts.role(workspace_id, user_id) is None:
+            raise NotFound(f"no member with id {user_id}")
+        self._keep_an_admin(workspace_id, user_id)
+        self.store.accounts.remove_member(workspace_id, user_id)
+
+    def _keep_an_admin(self, workspace_id: str, user_id: str) -> None:
+        admins = [u.id for u, r in self.members(workspace_id) if r is Role.ADMIN]
+        if admins == [user_id]:
+            raise ConfigError("the workspace's last admin must stay an admin", field="role")
+
     def create_token(self, email: str, name: str) -> tuple[ApiToken, str]:
         """A new token for the user: the stored token, and its secret (shown this once)."""
         if not name.strip():

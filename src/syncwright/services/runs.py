@@ -195,12 +195,32 @@ class RunService:
         return run
 
     def list(
-        self, *, sync_name: str | None = None, status: RunStatus | None = None, limit: int = 50
+        self,
+        *,
+        sync_name: str | None = None,
+        sync_id: str | None = None,
+        status: RunStatus | None = None,
+        type: str | None = None,
+        trigger: Trigger | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
     ) -> list[Run]:
-        sync_id = (
-            self.store.config.sync_by_name(self.workspace_id, sync_name).id if sync_name else None
+        """The workspace's runs, newest first, filtered (a sync by name or id)."""
+        if sync_name:
+            sync_id = self.store.config.sync_by_name(self.workspace_id, sync_name).id
+        return self.store.runs.list(
+            self.workspace_id,
+            sync_id=sync_id,
+            status=status,
+            type=type,
+            trigger=trigger,
+            since=since,
+            until=until,
+            before=before,
+            limit=limit,
         )
-        return self.store.runs.list(self.workspace_id, sync_id=sync_id, status=status, limit=limit)
 
     def wait(
         self,

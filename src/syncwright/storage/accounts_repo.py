@@ -81,9 +81,7 @@ class AccountRepository:
         with self.engine.begin() as conn:
             updated = conn.execute(
                 memberships.update()
-                .where(
-                    memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id
-                )
+                .where(memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id)
                 .values(role=role.value)
             ).rowcount
             if not updated:
@@ -180,8 +178,9 @@ class AccountRepository:
         with self.engine.connect() as conn:
             row = (
                 conn.execute(
-                    sa.select(api_tokens.c.id, api_tokens.c.user_id, api_tokens.c.last_used_at)
-                    .where(
+                    sa.select(
+                        api_tokens.c.id, api_tokens.c.user_id, api_tokens.c.last_used_at
+                    ).where(
                         api_tokens.c.token_hash == token_hash(secret),
                         api_tokens.c.revoked_at.is_(None),
                     )
@@ -195,8 +194,6 @@ class AccountRepository:
         if last is None or (now - last).total_seconds() >= _TOUCH_EVERY_SECONDS:
             with self.engine.begin() as conn:
                 conn.execute(
-                    api_tokens.update()
-                    .where(api_tokens.c.id == row["id"])
-                    .values(last_used_at=now)
+                    api_tokens.update().where(api_tokens.c.id == row["id"]).values(last_used_at=now)
                 )
         return self.user(row["user_id"])

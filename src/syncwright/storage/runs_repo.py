@@ -194,8 +194,15 @@ class RunRepository:
         *,
         sync_id: str | None = None,
         status: RunStatus | None = None,
+        type: str | None = None,
+        trigger: Trigger | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, str] | None = None,
         limit: int = 50,
     ) -> list[Run]:
+        """Runs of the workspace, newest first (by creation, then id: a stable order), from
+        after the ``before`` (created_at, id) of the previous page."""
         query = _RUN_WITH_SYNC.where(
             runs.c.workspace_id == workspace_id, runs.c.deleted_at.is_(None)
         )
@@ -203,7 +210,20 @@ class RunRepository:
             query = query.where(runs.c.sync_id == sync_id)
         if status:
             query = query.where(runs.c.status == status.value)
-        query = query.order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)
+        if type:
+            query = query.where(runs.c.type == type)
+        if trigger:
+            query = query.where(runs.c.trigger == trigger.value)
+        if since:
+            query = query.where(runs.c.created_at >= since)
+        if until:
+            query = query.where(runs.c.created_at < until)
+        if before:
+            at, run_id = before
+            query = query.where(
+                sa.or_(runs.c.created_at < at, sa.and_(runs.c.created_at == at, runs.c.id < run_id))
+            )
+        query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [Run.from_row(r) for r in conn.execute(query).mappings()]
 

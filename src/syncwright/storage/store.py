@@ -59,6 +59,11 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def ping(self) -> None:
+        """Raise if the store does not answer a query."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def upgrade(self) -> None:
         upgrade(self.engine)
 

@@ -1,0 +1,66 @@
+"""Who is asking, and in which workspace: bearer tokens and roles, as route dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Callable
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from syncwright.bootstrap.app import App, WorkspaceServices
+from syncwright.domain.access import Principal, Role, User
+from syncwright.domain.errors import Unauthenticated
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token (`syncwright tokens create EMAIL --name NAME`).",
+)
+
+
+def the_app(request: Request) -> App:
+    app: App = request.app.state.sw
+    return app
+
+
+def current_user(
+    sw: Annotated[App, Depends(the_app)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthenticated("send an API token: Authorization: Bearer swt_...")
+    return sw.accounts.authenticate(credentials.credentials)
+
+
+@dataclass(frozen=True)
+class Acting:
+    """A request's caller in the workspace of its path, and that workspace's services."""
+
+    principal: Principal
+    ws: WorkspaceServices
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user.id
+
+
+WorkspaceId = Annotated[str, Path(description="The workspace's id.")]
+
+
+def acting(needed: Role) -> Callable[..., Acting]:
+    """A dependency: the caller must be a member of the path's workspace with ``needed``."""
+
+    def dependency(
+        workspace_id: WorkspaceId,
+        sw: Annotated[App, Depends(the_app)],
+        user: Annotated[User, Depends(current_user)],
+    ) -> Acting:
+        principal = sw.accounts.principal(user, workspace_id, needed)
+        return Acting(principal=principal, ws=sw.in_workspace(workspace_id))
+
+    return dependency
+
+
+Viewer = Annotated[Acting, Depends(acting(Role.VIEWER))]
+Operator = Annotated[Acting, Depends(acting(Role.OPERATOR))]
+Admin = Annotated[Acting, Depends(acting(Role.ADMIN))]

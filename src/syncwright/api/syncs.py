@@ -1,0 +1,87 @@
+"""``/api/v1/workspaces/{id}/syncs``: list, read, turn on and off, start runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from syncwright.api.deps import Operator, Viewer
+from syncwright.api.problems import RESPONSES
+from syncwright.api.schemas import (
+    RunIn,
+    RunOut,
+    SyncOut,
+    SyncPage,
+    decode_cursor,
+    encode_cursor,
+)
+
+router = APIRouter(
+    prefix="/api/v1/workspaces/{workspace_id}/syncs", tags=["syncs"], responses=RESPONSES
+)
+Limit = Annotated[int, Query(ge=1, le=500, description="At most this many items.")]
+Cursor = Annotated[str | None, Query(description="The ``next_cursor`` of the previous page.")]
+
+
+@router.get("", response_model=SyncPage)
+def list_syncs(
+    acting: Viewer,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    enabled: Annotated[bool | None, Query(description="Only enabled (or disabled) syncs.")] = None,
+    folder: Annotated[str | None, Query(description="Only syncs in this folder.")] = None,
+    label: Annotated[str | None, Query(description="Only syncs with this label.")] = None,
+    search: Annotated[str | None, Query(description="Part of the name, any case.")] = None,
+) -> SyncPage:
+    """The workspace's syncs, active and disabled, by name then id."""
+    found = [
+        s
+        for s in acting.ws.syncs.list()
+        if (enabled is None or s.enabled == enabled)
+        and (folder is None or s.folder == folder)
+        and (label is None or label in s.labels)
+        and (search is None or search.lower() in s.name.lower())
+    ]
+    found.sort(key=lambda s: (s.name, s.id))
+    if cursor:
+        after = tuple(decode_cursor(cursor, 2))
+        found = [s for s in found if (s.name, s.id) > after]
+    page = found[:limit]
+    more = len(found) > limit
+    return SyncPage(
+        items=[SyncOut.of(s) for s in page],
+        next_cursor=encode_cursor(page[-1].name, page[-1].id) if more else None,
+    )
+
+
+@router.get("/{sync_id}", response_model=SyncOut)
+def get_sync(sync_id: str, acting: Viewer) -> SyncOut:
+    """One sync."""
+    return SyncOut.of(acting.ws.syncs.get(sync_id))
+
+
+@router.post("/{sync_id}/enable", response_model=SyncOut)
+def enable_sync(sync_id: str, acting: Operator) -> SyncOut:
+    """Turn a sync on: its schedule runs again and it can be started (operator)."""
+    sync = acting.ws.syncs.get(sync_id)
+    return SyncOut.of(acting.ws.runs.set_enabled(sync.name, True))
+
+
+@router.post("/{sync_id}/disable", response_model=SyncOut)
+def disable_sync(sync_id: str, acting: Operator) -> SyncOut:
+    """Turn a sync off: no scheduled runs, and starting one is refused (operator)."""
+    sync = acting.ws.syncs.get(sync_id)
+    return SyncOut.of(acting.ws.runs.set_enabled(sync.name, False))
+
+
+@router.post("/{sync_id}/runs", response_model=RunOut, status_code=202)
+def start_run(
+    sync_id: str, acting: Operator, response: Response, body: RunIn | None = None
+) -> RunOut:
+    """Start a run (``full``: a full resync). Answers 202 at once, with the run's URL in
+    ``Location``; the run goes on in the engine (operator)."""
+    sync = acting.ws.syncs.get(sync_id)
+    run = acting.ws.runs.trigger(sync.name, full=bool(body and body.full), user_id=acting.user_id)
+    response.headers["Location"] = f"/api/v1/workspaces/{acting.ws.workspace_id}/runs/{run.id}"
+    return RunOut.of(run)

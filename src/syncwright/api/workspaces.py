@@ -1,0 +1,71 @@
+"""``/api/v1/workspaces``: the caller's workspaces and their members."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from syncwright.api.deps import Admin, Viewer, current_user, the_app
+from syncwright.api.me import workspaces_of
+from syncwright.api.problems import RESPONSES
+from syncwright.api.schemas import UserOut, WorkspaceOut
+from syncwright.bootstrap.app import App
+from syncwright.domain.access import Role, User
+from syncwright.domain.errors import NotFound
+
+router = APIRouter(prefix="/api/v1/workspaces", tags=["workspaces"], responses=RESPONSES)
+
+
+class MemberOut(BaseModel):
+    """A member of a workspace and their role."""
+
+    user: UserOut
+    role: Role
+
+
+class MemberIn(BaseModel):
+    """A role to give an existing user (by e-mail) in the workspace."""
+
+    email: str
+    role: Role
+
+
+@router.get("", response_model=list[WorkspaceOut])
+def list_workspaces(
+    user: Annotated[User, Depends(current_user)], sw: Annotated[App, Depends(the_app)]
+) -> list[WorkspaceOut]:
+    """The workspaces the caller is a member of, by name, with their role in each."""
+    return workspaces_of(sw, user)
+
+
+@router.get("/{workspace_id}", response_model=WorkspaceOut)
+def get_workspace(acting: Viewer, sw: Annotated[App, Depends(the_app)]) -> WorkspaceOut:
+    """One workspace (one the caller is not a member of answers 404)."""
+    for found in workspaces_of(sw, acting.principal.user):
+        if found.id == acting.ws.workspace_id:
+            return found
+    raise NotFound(f"no workspace with id {acting.ws.workspace_id}")
+
+
+@router.get("/{workspace_id}/members", response_model=list[MemberOut])
+def list_members(acting: Viewer, sw: Annotated[App, Depends(the_app)]) -> list[MemberOut]:
+    """The workspace's members and their roles, by e-mail."""
+    return [
+        MemberOut(user=UserOut.of(u), role=r)
+        for u, r in sw.accounts.members(acting.ws.workspace_id)
+    ]
+
+
+@router.put("/{workspace_id}/members", response_model=MemberOut)
+def set_member(body: MemberIn, acting: Admin, sw: Annotated[App, Depends(the_app)]) -> MemberOut:
+    """Give an existing user a role in the workspace, or change it (admin)."""
+    user = sw.accounts.set_member(acting.ws.workspace_id, body.email, body.role)
+    return MemberOut(user=UserOut.of(user), role=body.role)
+
+
+@router.delete("/{workspace_id}/members/{user_id}", status_code=204)
+def remove_member(user_id: str, acting: Admin, sw: Annotated[App, Depends(the_app)]) -> None:
+    """Take a user out of the workspace (admin); they no longer see it."""
+    sw.accounts.remove_member(acting.ws.workspace_id, user_id)
