@@ -13,9 +13,11 @@ from starlette.exceptions import HTTPException
 
 from syncwright.domain.errors import (
     ConfigError,
+    DestinationError,
     Forbidden,
     IllegalTransition,
     NotFound,
+    SourceError,
     SyncwrightError,
     Unauthenticated,
 )
@@ -50,6 +52,7 @@ _TITLES = {
     409: "Conflict",
     422: "Invalid request",
     500: "Internal error",
+    502: "Upstream failure",
 }
 
 #: The problems every authenticated route can answer, for the OpenAPI description.
@@ -78,6 +81,8 @@ def _status_of(exc: SyncwrightError) -> int:
         (NotFound, 404),
         (IllegalTransition, 409),
         (ConfigError, 422),
+        (SourceError, 502),
+        (DestinationError, 502),
     ):
         if isinstance(exc, kind):
             return status

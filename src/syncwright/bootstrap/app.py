@@ -18,6 +18,7 @@ from syncwright.engine.runtime import Runtime
 from syncwright.engine.workflow import DbosEngine, DbosSubmitter
 from syncwright.services.accounts import AccountService
 from syncwright.services.apply import ConfigService
+from syncwright.services.connections import ConnectionService
 from syncwright.services.ports import RunSubmitter
 from syncwright.services.report import ReportService
 from syncwright.services.runs import RunService
@@ -53,6 +54,7 @@ class WorkspaceServices:
     runs: RunService
     report: ReportService
     syncs: SyncService
+    connections: ConnectionService
 
 
 class App:
@@ -116,6 +118,7 @@ class App:
             runs=RunService(self.store, self.connectors, workspace_id, self._submitter_port),
             report=ReportService(self.store, workspace_id, self.settings.retention),
             syncs=SyncService(self.store, workspace_id),
+            connections=ConnectionService(self.store, self.connectors, workspace_id),
         )
 
     def trigger_webhook(self, secret: str) -> Run:

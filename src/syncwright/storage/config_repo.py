@@ -84,6 +84,19 @@ class ConfigRepository:
             raise NotFound(f"no {kind} with id {object_id}")
         return dict(row)
 
+    def rows(self, kind: str, workspace_id: str) -> list[dict[str, Any]]:
+        """Every object of a kind in the workspace (not deleted), by name."""
+        table = KIND_TABLES[kind]
+        with self.engine.connect() as conn:
+            return [
+                dict(r)
+                for r in conn.execute(
+                    sa.select(table)
+                    .where(table.c.workspace_id == workspace_id, table.c.deleted_at.is_(None))
+                    .order_by(table.c.name)
+                ).mappings()
+            ]
+
     def names(self, kind: str, workspace_id: str) -> list[str]:
         table = KIND_TABLES[kind]
         with self.engine.connect() as conn:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import sqlite
 
 from syncwright.connectors.sql.errors import database_message
 from syncwright.connectors.sql.types import sql_type
-from syncwright.connectors.sql.urls import resolve_sqlite_path
+from syncwright.connectors.sql.urls import resolve_sqlite_path, safe_url
 from syncwright.domain.errors import ConfigError, DestinationError
 from syncwright.domain.statuses import Operation, WriteMode
 from syncwright.sdk import Capabilities, ChangeBatch, ConnectorConfig, Destination, ItemResult
@@ -35,6 +35,9 @@ class SqlDestinationConfig(ConnectorConfig):
     table: str
     db_schema: str | None = None
     create_table: bool = True
+
+    def public(self) -> dict[str, Any]:
+        return {**super().public(), "url": safe_url(self.url)}
 
 
 def _known(fields: dict[str, Any], known: set[str]) -> dict[str, Any]:

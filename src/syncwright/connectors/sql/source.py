@@ -20,6 +20,9 @@ class SqlSourceConfig(ConnectorConfig):
     def resolved(self, base_dir: Path) -> SqlSourceConfig:
         return self.model_copy(update={"url": resolve_sqlite_path(self.url, base_dir)})
 
+    def public(self) -> dict[str, Any]:
+        return {**super().public(), "url": safe_url(self.url)}
+
 
 def _column(values: list[Any]) -> pa.Array:
     try:

@@ -1,0 +1,153 @@
+"""Who may call what: each role against each workspace route (allowed, or 403 for a member
+whose role is too low, or 404 for anyone outside the workspace), and no object of one
+workspace reachable through another."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from syncwright.domain.access import Role
+
+VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+
+
+def _planned_run(world, ws):
+    runs = world.served.app.in_workspace(ws.id).runs.list(limit=500)
+    return next(r.id for r in runs if r.status.value == "scheduled")
+
+
+def _a_run(world, ws):
+    return world.served.app.in_workspace(ws.id).runs.list(limit=1)[0].id
+
+
+def _fresh_member(world, ws):
+    email = f"member-{uuid.uuid4().hex[:8]}@example.com"
+    user = world.served.app.accounts.create_user(email)
+    world.served.app.accounts.grant(email, ws.name, Role.VIEWER)
+    return user.id
+
+
+#: (method, path under the workspace, body, the role it needs, the status when allowed)
+ROUTES = [
+    ("GET", "", None, VIEWER, 200),
+    ("GET", "/members", None, VIEWER, 200),
+    ("PUT", "/members", "member", ADMIN, 200),
+    ("DELETE", "/members/{member}", None, ADMIN, 204),
+    ("GET", "/syncs", None, VIEWER, 200),
+    ("GET", "/syncs/{sync}", None, VIEWER, 200),
+    ("POST", "/syncs/{sync}/disable", None, OPERATOR, 200),
+    ("POST", "/syncs/{sync}/enable", None, OPERATOR, 200),
+    ("POST", "/syncs/{sync}/runs", {}, OPERATOR, 202),
+    ("GET", "/runs", None, VIEWER, 200),
+    ("GET", "/runs/{run}", None, VIEWER, 200),
+    ("POST", "/runs/{planned}/cancel", None, OPERATOR, 200),
+    ("GET", "/sources", None, VIEWER, 200),
+    ("GET", "/sources/{source}", None, VIEWER, 200),
+    ("POST", "/sources/{source}/check", None, OPERATOR, 200),
+    ("GET", "/models", None, VIEWER, 200),
+    ("GET", "/models/{model}", None, VIEWER, 200),
+    ("GET", "/models/{model}/preview", None, VIEWER, 200),
+    ("GET", "/destinations", None, VIEWER, 200),
+    ("GET", "/destinations/{destination}", None, VIEWER, 200),
+    ("POST", "/destinations/{destination}/check", None, OPERATOR, 200),
+]
+
+
+def _call(world, client, ws, method, path, body):
+    values = {"sync": ws.syncs.get("a_products") or next(iter(ws.syncs.values()))}
+    if "{run}" in path:
+        values["run"] = _a_run(world, ws)
+    if "{planned}" in path:
+        values["planned"] = _planned_run(world, ws)
+    connections = world.served.app.in_workspace(ws.id).connections
+    values["source"] = connections.sources()[0].spec.id
+    values["model"] = connections.models()[0].id
+    values["destination"] = connections.destinations()[0].spec.id
+    if "{member}" in path:
+        values["member"] = _fresh_member(world, ws)
+    if body == "member":
+        body = {"email": f"viewer-{ws.name}@example.com", "role": "viewer"}
+    url = f"/api/v1/workspaces/{ws.id}" + path.format(**values)
+    return client.request(method, url, json=body)
+
+
+@pytest.fixture(scope="module")
+def started(world):
+    """A run in each workspace, so run routes have one to read."""
+    for ws in (world.alpha, world.beta):
+        services = world.served.app.in_workspace(ws.id)
+        first = next(iter(sorted(ws.syncs)))
+        services.runs.wait(services.runs.trigger(first).id, timeout=60, poll=0.05)
+    return world
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "needed", "allowed"),
+    ROUTES,
+    ids=[f"{m} {p or '/'}" for m, p, *_ in ROUTES],
+)
+def test_each_role_on_each_route(started, method, path, body, needed, allowed):
+    world = started
+    for role in Role:
+        with world.as_(role) as client:
+            answer = _call(world, client, world.alpha, method, path, body)
+        expected = allowed if role.allows(needed) else 403
+        assert answer.status_code == expected, (role, answer.text)
+        if expected == 403:
+            assert f"needs the {needed.value} role" in answer.json()["detail"]
+    # an admin of another workspace does not even see this one
+    with world.as_(ADMIN, "beta") as outsider:
+        answer = _call(world, outsider, world.alpha, method, path, body)
+    assert answer.status_code == 404, answer.text
+
+
+def test_another_workspace_answers_exactly_as_a_missing_one(world):
+    with world.as_(ADMIN) as c:
+        beta = c.get(f"/api/v1/workspaces/{world.beta.id}/syncs")
+        missing_id = str(uuid.uuid4())
+        missing = c.get(f"/api/v1/workspaces/{missing_id}/syncs")
+    assert beta.status_code == missing.status_code == 404
+    assert beta.json()["detail"].replace(world.beta.id, "X") == missing.json()["detail"].replace(
+        missing_id, "X"
+    )
+
+
+def test_no_object_of_one_workspace_through_another(started):
+    world = started
+    alpha, beta = world.alpha, world.beta
+    beta_sync = beta.syncs["d_other"]
+    beta_run = _a_run(world, beta)
+    beta_member = beta.users[VIEWER]
+    beta_things = world.served.app.in_workspace(beta.id).connections
+    beta_source = beta_things.sources()[0].spec.id
+    beta_model = beta_things.models()[0].id
+    beta_destination = beta_things.destinations()[0].spec.id
+    through_alpha = [
+        ("GET", f"/syncs/{beta_sync}", None),
+        ("POST", f"/syncs/{beta_sync}/enable", None),
+        ("POST", f"/syncs/{beta_sync}/disable", None),
+        ("POST", f"/syncs/{beta_sync}/runs", {}),
+        ("GET", f"/runs/{beta_run}", None),
+        ("POST", f"/runs/{beta_run}/cancel", None),
+        ("GET", f"/runs?sync_id={beta_sync}", None),
+        ("DELETE", f"/members/{beta_member}", None),
+        ("GET", f"/sources/{beta_source}", None),
+        ("POST", f"/sources/{beta_source}/check", None),
+        ("GET", f"/models/{beta_model}", None),
+        ("GET", f"/models/{beta_model}/preview", None),
+        ("GET", f"/destinations/{beta_destination}", None),
+        ("POST", f"/destinations/{beta_destination}/check", None),
+    ]
+    with world.as_(ADMIN) as c:
+        for method, path, body in through_alpha:
+            answer = c.request(method, f"/api/v1/workspaces/{alpha.id}{path}", json=body)
+            assert answer.status_code == 404, (path, answer.text)
+        listed = c.get(f"/api/v1/workspaces/{alpha.id}/runs", params={"limit": 500}).json()
+        assert beta_run not in {r["id"] for r in listed["items"]}
+    # and nothing changed in beta
+    services = world.served.app.in_workspace(beta.id)
+    assert services.syncs.get(beta_sync).enabled
+    assert [r.id for r in services.runs.list(limit=500)] == [beta_run]
+    assert world.served.app.accounts.members(beta.id)
