@@ -52,6 +52,11 @@ ROUTES = [
     ("GET", "/destinations", None, VIEWER, 200),
     ("GET", "/destinations/{destination}", None, VIEWER, 200),
     ("POST", "/destinations/{destination}/check", None, OPERATOR, 200),
+    ("GET", "/entries", None, VIEWER, 200),
+    ("GET", "/entries/history?reference=SKU-1", None, VIEWER, 200),
+    ("GET", "/entries/errors", None, VIEWER, 200),
+    ("GET", "/entries/export.csv", None, VIEWER, 200),
+    ("POST", "/entries/resync", {"sync": "a_products"}, OPERATOR, 202),
 ]
 
 
@@ -146,6 +151,16 @@ def test_no_object_of_one_workspace_through_another(started):
             assert answer.status_code == 404, (path, answer.text)
         listed = c.get(f"/api/v1/workspaces/{alpha.id}/runs", params={"limit": 500}).json()
         assert beta_run not in {r["id"] for r in listed["items"]}
+        beta_entries = world.served.app.in_workspace(beta.id).report.page(run_id=beta_run)
+        beta_ids = [e.id for e in beta_entries.entries]
+        assert beta_ids
+        entries = f"/api/v1/workspaces/{alpha.id}/entries"
+        assert c.get(entries, params={"run_id": beta_run}).json()["items"] == []
+        by_id = c.get(entries, params=[("entry_ids", i) for i in beta_ids]).json()["items"]
+        assert by_id == []
+        assert c.post(f"{entries}/resync", json={"entry_ids": beta_ids}).status_code == 404
+        csv_text = c.get(f"{entries}/export.csv", params={"run_id": beta_run}).text
+        assert len(csv_text.strip().splitlines()) == 1  # the header only
     # and nothing changed in beta
     services = world.served.app.in_workspace(beta.id)
     assert services.syncs.get(beta_sync).enabled

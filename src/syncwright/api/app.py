@@ -9,7 +9,17 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from syncwright import __version__
-from syncwright.api import connections, health, hooks, me, problems, runs, syncs, workspaces
+from syncwright.api import (
+    connections,
+    health,
+    hooks,
+    me,
+    problems,
+    report,
+    runs,
+    syncs,
+    workspaces,
+)
 from syncwright.bootstrap.app import App
 
 DESCRIPTION = """\
@@ -32,7 +42,7 @@ def create_api(sw: App) -> FastAPI:
     )
     api.state.sw = sw
     problems.install(api)
-    for module in (health, me, workspaces, connections, syncs, runs, hooks):
+    for module in (health, me, workspaces, connections, syncs, runs, report, hooks):
         api.include_router(module.router)
     # Interactive docs served from the package's own copy of Swagger UI: no CDN needed.
     api.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")

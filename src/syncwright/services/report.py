@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import operator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence, TextIO
+from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 from syncwright.domain.clock import utcnow
 from syncwright.domain.entry import Entry
@@ -185,31 +186,75 @@ class ReportService:
     ) -> int:
         """Write exactly the entries the filter matches as CSV (header first, fixed columns),
         streamed from the store. Returns how many rows were written."""
+        writer = csv.writer(out)
+        written = -1  # the header
+        for record in self._csv_records(search, sort, descending, latest, fields):
+            writer.writerow(record)  # None is written as an empty cell
+            written += 1
+        return written
+
+    def csv_chunks(
+        self,
+        search: Search | None = None,
+        *,
+        sort: str = "id",
+        descending: bool = True,
+        latest: bool = False,
+        rows_per_chunk: int = 1000,
+        **fields: Any,
+    ) -> Iterator[str]:
+        """The same CSV as ``export_csv``, as text chunks for a streamed answer. The filter is
+        checked now (a bad one raises here), the entries are read as the chunks are taken."""
+        records = self._csv_records(search, sort, descending, latest, fields)
+        header = next(records)
+
+        def chunks() -> Iterator[str]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(header)
+            for i, record in enumerate(records, 1):
+                writer.writerow(record)
+                if i % rows_per_chunk == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+        return chunks()
+
+    def _csv_records(
+        self,
+        search: Search | None,
+        sort: str,
+        descending: bool,
+        latest: bool,
+        fields: dict[str, Any],
+    ) -> Iterator[Sequence[Any]]:
+        """The header, then each matching entry's cells; the filter is resolved up front."""
         chosen = ReportQuery(filter=self.filter(search, **fields), sort=sort).filter
         columns = CSV_COLUMNS + (LATEST_COLUMNS if latest else ())
-        writer = csv.writer(out)
-        writer.writerow(columns)
-        for names, rows in self.store.report.stream(
-            chosen, sort=sort, descending=descending, latest=latest
-        ):
-            return _write_rows(writer, columns, names, rows)
-        return 0
+
+        def records() -> Iterator[Sequence[Any]]:
+            yield columns
+            for names, rows in self.store.report.stream(
+                chosen, sort=sort, descending=descending, latest=latest
+            ):
+                yield from _cells(columns, names, rows)
+
+        return records()
 
 
-def _write_rows(
-    writer: Any, columns: tuple[str, ...], names: list[str], rows: Iterable[Sequence[Any]]
-) -> int:
+def _cells(
+    columns: tuple[str, ...], names: list[str], rows: Iterable[Sequence[Any]]
+) -> Iterator[list[Any]]:
     renamed = ["sync" if n == "sync_name" else n for n in names]
     pick = operator.itemgetter(*(renamed.index(c) for c in columns))
     times = [i for i, c in enumerate(columns) if c in ("created_at", "updated_at", "latest_at")]
-    written = 0
     for row in rows:
         out = list(pick(row))
         for i in times:
             out[i] = _iso(out[i])
-        writer.writerow(out)  # None is written as an empty cell
-        written += 1
-    return written
+        yield out
 
 
 def _iso(value: datetime | None) -> str | None:
