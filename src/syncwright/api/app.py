@@ -10,6 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from syncwright import __version__
 from syncwright.api import (
+    artifacts,
     connections,
     health,
     hooks,
@@ -42,8 +43,9 @@ def create_api(sw: App) -> FastAPI:
     )
     api.state.sw = sw
     problems.install(api)
-    for module in (health, me, workspaces, connections, syncs, runs, report, hooks):
+    for module in (health, me, workspaces, connections, syncs, runs, report, artifacts, hooks):
         api.include_router(module.router)
+    api.include_router(runs.schedule_router)
     # Interactive docs served from the package's own copy of Swagger UI: no CDN needed.
     api.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
 

@@ -72,3 +72,14 @@ def cancel_run(run_id: str, acting: Operator) -> RunOut:
     """Abort a planned, queued or running run; the batch in flight finishes and items not
     sent stay pending (operator)."""
     return RunOut.of(acting.ws.runs.cancel(run_id, user_id=acting.user_id))
+
+
+schedule_router = APIRouter(
+    prefix="/api/v1/workspaces/{workspace_id}", tags=["runs"], responses=RESPONSES
+)
+
+
+@schedule_router.get("/schedule", response_model=list[RunOut])
+def schedule(acting: Viewer) -> list[RunOut]:
+    """The upcoming runs: each planned run with when it is due, soonest first."""
+    return [RunOut.of(r) for r in acting.ws.runs.upcoming()]
