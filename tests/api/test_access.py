@@ -57,6 +57,7 @@ ROUTES = [
     ("GET", "/entries/errors", None, VIEWER, 200),
     ("GET", "/entries/export.csv", None, VIEWER, 200),
     ("POST", "/entries/resync", {"sync": "a_products"}, OPERATOR, 202),
+    ("GET", "/schedule", None, VIEWER, 200),
 ]
 
 

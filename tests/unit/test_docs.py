@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
+from syncwright.cli.account_commands import tokens_app, users_app
 from syncwright.cli.app import app, artifacts_app, db_app
 from syncwright.connectors.registry import BUILTIN, ConnectorRegistry
 from syncwright.services.config_file import parse_config
@@ -21,6 +22,8 @@ def test_every_command_is_in_the_cli_reference():
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
     names += [f"db {c.name}" for c in db_app.registered_commands]
     names += [f"artifacts {c.name}" for c in artifacts_app.registered_commands]
+    names += [f"users {c.name}" for c in users_app.registered_commands]
+    names += [f"tokens {c.name}" for c in tokens_app.registered_commands]
     assert names
     for name in names:
         assert f"## `syncwright {name}" in text, name
