@@ -11,6 +11,7 @@ from syncwright.api.deps import Operator, Viewer
 from syncwright.api.problems import RESPONSES
 from syncwright.api.schemas import RunOut, RunPage, decode_cursor, encode_cursor
 from syncwright.domain.errors import ConfigError
+from syncwright.domain.run import RunFilter
 from syncwright.domain.statuses import RunStatus, Trigger
 
 router = APIRouter(
@@ -44,12 +45,9 @@ def list_runs(
         except (TypeError, ValueError):
             raise ConfigError("not a cursor this list gave", field="cursor") from None
     found = acting.ws.runs.list(
-        sync_id=sync_id,
-        status=status,
-        type=type,
-        trigger=trigger,
-        since=since,
-        until=until,
+        RunFilter(
+            sync_id=sync_id, status=status, type=type, trigger=trigger, since=since, until=until
+        ),
         before=before,
         limit=limit + 1,
     )

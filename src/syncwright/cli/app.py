@@ -14,6 +14,7 @@ from syncwright.cli import account_commands, control_commands, render, report_co
 from syncwright.cli.common import console, errors, follow, open_app
 from syncwright.connectors.sql.urls import safe_url
 from syncwright.domain.errors import NotFound, SyncwrightError
+from syncwright.domain.run import RunFilter
 from syncwright.domain.statuses import EntryStatus, RunStatus
 from syncwright.services.config_file import load_config
 from syncwright.services.demo import DEMO_SYNC, build_demo, edit_demo
@@ -129,7 +130,7 @@ def runs(
 ) -> None:
     """List runs, newest first."""
     with _open() as sw:
-        found = sw.runs.list(sync_name=sync, status=status, limit=limit)
+        found = sw.runs.list(RunFilter(status=status), sync_name=sync, limit=limit)
     if as_json:
         render.print_json(console, [render.run_dict(r) for r in found])
     else:

@@ -74,3 +74,17 @@ class Run:
     def error(self) -> str | None:
         value = self.infos.get("error")
         return str(value) if value else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFilter:
+    """Which runs of a workspace: each set field narrows the list."""
+
+    sync_id: str | None = None
+    status: RunStatus | None = None
+    type: str | None = None
+    trigger: Trigger | None = None
+    #: Created at or after.
+    since: datetime | None = None
+    #: Created before.
+    until: datetime | None = None

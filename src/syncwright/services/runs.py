@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Callable
 
@@ -11,7 +12,7 @@ from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, IllegalTransition, NotFound, SyncwrightError
 from syncwright.domain.report import EntryFilter
-from syncwright.domain.run import Run
+from syncwright.domain.run import Run, RunFilter
 from syncwright.domain.statuses import RunMode, RunStatus, Trigger
 from syncwright.domain.sync import SyncSpec
 from syncwright.domain.triggers import WhenBusy
@@ -196,31 +197,16 @@ class RunService:
 
     def list(
         self,
+        f: RunFilter = RunFilter(),
         *,
         sync_name: str | None = None,
-        sync_id: str | None = None,
-        status: RunStatus | None = None,
-        type: str | None = None,
-        trigger: Trigger | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
     ) -> list[Run]:
-        """The workspace's runs, newest first, filtered (a sync by name or id)."""
+        """The workspace's runs, newest first, filtered (a sync by name, or in ``f`` by id)."""
         if sync_name:
-            sync_id = self.store.config.sync_by_name(self.workspace_id, sync_name).id
-        return self.store.runs.list(
-            self.workspace_id,
-            sync_id=sync_id,
-            status=status,
-            type=type,
-            trigger=trigger,
-            since=since,
-            until=until,
-            before=before,
-            limit=limit,
-        )
+            f = replace(f, sync_id=self.store.config.sync_by_name(self.workspace_id, sync_name).id)
+        return self.store.runs.list(self.workspace_id, f, before=before, limit=limit)
 
     def wait(
         self,

@@ -39,17 +39,16 @@ class AccountRepository:
         return self.user(new_id)
 
     def user(self, user_id: str) -> User:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.id == user_id)).mappings().first()
-        if row is None:
-            raise NotFound(f"no user with id {user_id}")
-        return User.from_row(row)
+        return self._user(users.c.id == user_id, f"no user with id {user_id}")
 
     def user_by_email(self, email: str) -> User:
+        return self._user(users.c.email == email, f"no user with e-mail {email!r}")
+
+    def _user(self, condition: sa.ColumnElement[bool], missing: str) -> User:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.email == email)).mappings().first()
+            row = conn.execute(sa.select(users).where(condition)).mappings().first()
         if row is None:
-            raise NotFound(f"no user with e-mail {email!r}")
+            raise NotFound(missing)
         return User.from_row(row)
 
     def password_hash(self, user_id: str) -> str | None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from syncwright.domain.clock import utcnow
 from syncwright.domain.counters import COUNTER_NAMES, Counters
 from syncwright.domain.errors import IllegalTransition, NotFound
-from syncwright.domain.run import Run
+from syncwright.domain.run import Run, RunFilter
 from syncwright.domain.statuses import (
     LIVE_RUN_STATUSES,
     RunMode,
@@ -191,13 +191,8 @@ class RunRepository:
     def list(
         self,
         workspace_id: str,
+        f: RunFilter = RunFilter(),
         *,
-        sync_id: str | None = None,
-        status: RunStatus | None = None,
-        type: str | None = None,
-        trigger: Trigger | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
     ) -> list[Run]:
@@ -206,18 +201,18 @@ class RunRepository:
         query = _RUN_WITH_SYNC.where(
             runs.c.workspace_id == workspace_id, runs.c.deleted_at.is_(None)
         )
-        if sync_id:
-            query = query.where(runs.c.sync_id == sync_id)
-        if status:
-            query = query.where(runs.c.status == status.value)
-        if type:
-            query = query.where(runs.c.type == type)
-        if trigger:
-            query = query.where(runs.c.trigger == trigger.value)
-        if since:
-            query = query.where(runs.c.created_at >= since)
-        if until:
-            query = query.where(runs.c.created_at < until)
+        if f.sync_id:
+            query = query.where(runs.c.sync_id == f.sync_id)
+        if f.status:
+            query = query.where(runs.c.status == f.status.value)
+        if f.type:
+            query = query.where(runs.c.type == f.type)
+        if f.trigger:
+            query = query.where(runs.c.trigger == f.trigger.value)
+        if f.since:
+            query = query.where(runs.c.created_at >= f.since)
+        if f.until:
+            query = query.where(runs.c.created_at < f.until)
         if before:
             at, run_id = before
             query = query.where(
