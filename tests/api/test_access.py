@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from syncwright.domain.access import Role
+from syncwright.services.config_file import ConnectionDoc
 
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
@@ -27,6 +28,13 @@ def _fresh_member(world, ws):
     user = world.served.app.accounts.create_user(email)
     world.served.app.accounts.grant(email, ws.name, Role.VIEWER)
     return user.id
+
+
+def _fresh_source(world, ws):
+    services = world.served.app.in_workspace(ws.id)
+    doc = ConnectionDoc.model_validate({"type": "sql", "url": "sqlite://"})
+    name = f"throwaway_{uuid.uuid4().hex[:8]}"
+    return services.objects.create("source", name, doc, user_id=None, check_connections=False)
 
 
 #: (method, path under the workspace, body, the role it needs, the status when allowed)
@@ -58,6 +66,12 @@ ROUTES = [
     ("GET", "/entries/export.csv", None, VIEWER, 200),
     ("POST", "/entries/resync", {"sync": "a_products"}, OPERATOR, 202),
     ("GET", "/schedule", None, VIEWER, 200),
+    ("POST", "/config?dry_run=true", "document", ADMIN, 200),
+    ("GET", "/audit", None, ADMIN, 200),
+    ("POST", "/sources?check=false", "new source", ADMIN, 201),
+    ("PUT", "/syncs/{sync}", "sync", ADMIN, 200),
+    ("PATCH", "/syncs/{sync}", {"labels": ["matrix"]}, ADMIN, 200),
+    ("DELETE", "/sources/{fresh_source}", None, ADMIN, 204),
 ]
 
 
@@ -73,8 +87,16 @@ def _call(world, client, ws, method, path, body):
     values["destination"] = connections.destinations()[0].spec.id
     if "{member}" in path:
         values["member"] = _fresh_member(world, ws)
+    if "{fresh_source}" in path:
+        values["fresh_source"] = _fresh_source(world, ws)
     if body == "member":
         body = {"email": f"viewer-{ws.name}@example.com", "role": "viewer"}
+    elif body == "document":
+        body = {"syncs": {"matrix": {"model": "a_products_model", "destination": "a_products_dst"}}}
+    elif body == "new source":
+        body = {"name": f"src_{uuid.uuid4().hex[:8]}", "type": "sql", "url": "sqlite://"}
+    elif body == "sync":
+        body = {"model": "a_products_model", "destination": "a_products_dst"}
     url = f"/api/v1/workspaces/{ws.id}" + path.format(**values)
     return client.request(method, url, json=body)
 
@@ -145,6 +167,23 @@ def test_no_object_of_one_workspace_through_another(started):
         ("GET", f"/models/{beta_model}/preview", None),
         ("GET", f"/destinations/{beta_destination}", None),
         ("POST", f"/destinations/{beta_destination}/check", None),
+        ("PUT", f"/syncs/{beta_sync}", {"model": "d_other_model", "destination": "d_other_dst"}),
+        ("PATCH", f"/syncs/{beta_sync}", {"folder": "stolen"}),
+        ("DELETE", f"/syncs/{beta_sync}", None),
+        ("PUT", f"/sources/{beta_source}?check=false", {"type": "sql", "url": "sqlite://"}),
+        ("DELETE", f"/sources/{beta_source}", None),
+        (
+            "PUT",
+            f"/models/{beta_model}",
+            {"source": "d_other_src", "query": "SELECT 1", "primary_key": "id"},
+        ),
+        ("DELETE", f"/models/{beta_model}", None),
+        (
+            "PUT",
+            f"/destinations/{beta_destination}?check=false",
+            {"type": "sql", "url": "sqlite://", "table": "t"},
+        ),
+        ("DELETE", f"/destinations/{beta_destination}", None),
     ]
     with world.as_(ADMIN) as c:
         for method, path, body in through_alpha:
@@ -165,5 +204,7 @@ def test_no_object_of_one_workspace_through_another(started):
     # and nothing changed in beta
     services = world.served.app.in_workspace(beta.id)
     assert services.syncs.get(beta_sync).enabled
+    assert services.syncs.get(beta_sync).folder is None
+    assert services.connections.source(beta_source).config["url"] != "sqlite://"
     assert [r.id for r in services.runs.list(limit=500)] == [beta_run]
     assert world.served.app.accounts.members(beta.id)

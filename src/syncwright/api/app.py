@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 from syncwright import __version__
 from syncwright.api import (
     artifacts,
+    config,
     connections,
     health,
     hooks,
@@ -43,7 +44,18 @@ def create_api(sw: App) -> FastAPI:
     )
     api.state.sw = sw
     problems.install(api)
-    for module in (health, me, workspaces, connections, syncs, runs, report, artifacts, hooks):
+    for module in (
+        health,
+        me,
+        workspaces,
+        connections,
+        syncs,
+        runs,
+        report,
+        artifacts,
+        config,
+        hooks,
+    ):
         api.include_router(module.router)
     api.include_router(runs.schedule_router)
     # Interactive docs served from the package's own copy of Swagger UI: no CDN needed.

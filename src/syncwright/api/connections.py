@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
 
-from syncwright.api.deps import Operator, Viewer
+from syncwright.api.deps import Acting, Admin, Operator, Viewer
 from syncwright.api.problems import RESPONSES
 from syncwright.domain.sync import ModelSpec
+from syncwright.services.config_file import ConnectionDoc, ModelDoc
 from syncwright.services.connections import PREVIEW_LIMIT, Connection
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", responses=RESPONSES)
@@ -130,3 +131,112 @@ def check_destination(destination_id: str, acting: Operator) -> CheckOut:
     """Connect to the destination as configured (operator)."""
     problem = acting.ws.connections.check("destination", destination_id)
     return CheckOut(ok=problem is None, problem=problem)
+
+
+# -- changing them -----------------------------------------------------------------------------
+Name = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.-]+$")
+CheckFirst = Annotated[
+    bool, Query(description="Connect before saving; an unreachable one is refused.")
+]
+
+
+class ConnectionIn(ConnectionDoc):
+    """A new source or destination: its name, ``type`` and the connector's own settings,
+    as in a configuration file."""
+
+    name: str = Name
+
+
+class ModelIn(ModelDoc):
+    """A new model, as in a configuration file (``source`` is the source's name)."""
+
+    name: str = Name
+
+
+def _created(acting: Acting, response: Response, plural: str, object_id: str) -> None:
+    response.status_code = 201
+    response.headers["Location"] = (
+        f"/api/v1/workspaces/{acting.ws.workspace_id}/{plural}/{object_id}"
+    )
+
+
+@router.post("/sources", response_model=ConnectionOut, status_code=201, tags=["sources"])
+def create_source(
+    body: ConnectionIn, acting: Admin, response: Response, check: CheckFirst = True
+) -> ConnectionOut:
+    """Create a source (admin); 409 when the name is taken."""
+    doc = ConnectionDoc.model_validate(body.model_dump(exclude={"name"}))
+    new_id = acting.ws.objects.create(
+        "source", body.name, doc, user_id=acting.user_id, check_connections=check
+    )
+    _created(acting, response, "sources", new_id)
+    return ConnectionOut.of(acting.ws.connections.source(new_id))
+
+
+@router.put("/sources/{source_id}", response_model=ConnectionOut, tags=["sources"])
+def replace_source(
+    source_id: str, body: ConnectionDoc, acting: Admin, check: CheckFirst = True
+) -> ConnectionOut:
+    """Replace a source's type and settings (admin); its models follow."""
+    acting.ws.objects.replace(
+        "source", source_id, body, user_id=acting.user_id, check_connections=check
+    )
+    return ConnectionOut.of(acting.ws.connections.source(source_id))
+
+
+@router.delete("/sources/{source_id}", status_code=204, tags=["sources"])
+def delete_source(source_id: str, acting: Admin) -> None:
+    """Delete a source no model uses (admin); 409 names the models that do."""
+    acting.ws.objects.delete("source", source_id, user_id=acting.user_id)
+
+
+@router.post("/models", response_model=ModelOut, status_code=201, tags=["models"])
+def create_model(body: ModelIn, acting: Admin, response: Response) -> ModelOut:
+    """Create a model over a source (admin); 409 when the name is taken."""
+    doc = ModelDoc.model_validate(body.model_dump(exclude={"name"}))
+    new_id = acting.ws.objects.create("model", body.name, doc, user_id=acting.user_id)
+    _created(acting, response, "models", new_id)
+    return ModelOut.of(acting.ws.connections.model(new_id))
+
+
+@router.put("/models/{model_id}", response_model=ModelOut, tags=["models"])
+def replace_model(model_id: str, body: ModelDoc, acting: Admin) -> ModelOut:
+    """Replace a model's source, query and columns (admin)."""
+    acting.ws.objects.replace("model", model_id, body, user_id=acting.user_id)
+    return ModelOut.of(acting.ws.connections.model(model_id))
+
+
+@router.delete("/models/{model_id}", status_code=204, tags=["models"])
+def delete_model(model_id: str, acting: Admin) -> None:
+    """Delete a model no sync uses (admin); 409 names the syncs that do."""
+    acting.ws.objects.delete("model", model_id, user_id=acting.user_id)
+
+
+@router.post("/destinations", response_model=ConnectionOut, status_code=201, tags=["destinations"])
+def create_destination(
+    body: ConnectionIn, acting: Admin, response: Response, check: CheckFirst = True
+) -> ConnectionOut:
+    """Create a destination (admin); 409 when the name is taken."""
+    doc = ConnectionDoc.model_validate(body.model_dump(exclude={"name"}))
+    new_id = acting.ws.objects.create(
+        "destination", body.name, doc, user_id=acting.user_id, check_connections=check
+    )
+    _created(acting, response, "destinations", new_id)
+    return ConnectionOut.of(acting.ws.connections.destination(new_id))
+
+
+@router.put("/destinations/{destination_id}", response_model=ConnectionOut, tags=["destinations"])
+def replace_destination(
+    destination_id: str, body: ConnectionDoc, acting: Admin, check: CheckFirst = True
+) -> ConnectionOut:
+    """Replace a destination's type and settings (admin)."""
+    acting.ws.objects.replace(
+        "destination", destination_id, body, user_id=acting.user_id, check_connections=check
+    )
+    return ConnectionOut.of(acting.ws.connections.destination(destination_id))
+
+
+@router.delete("/destinations/{destination_id}", status_code=204, tags=["destinations"])
+def delete_destination(destination_id: str, acting: Admin) -> None:
+    """Delete a destination no sync uses (admin); 409 names the syncs that do."""
+    acting.ws.objects.delete("destination", destination_id, user_id=acting.user_id)

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from syncwright.domain.errors import (
     ConfigError,
+    Conflict,
     DestinationError,
     Forbidden,
     IllegalTransition,
@@ -80,6 +81,7 @@ def _status_of(exc: SyncwrightError) -> int:
         (Forbidden, 403),
         (NotFound, 404),
         (IllegalTransition, 409),
+        (Conflict, 409),
         (ConfigError, 422),
         (SourceError, 502),
         (DestinationError, 502),

@@ -97,6 +97,7 @@ class SyncOut(BaseModel):
     created_at: datetime | None
     updated_at: datetime | None
     created_by_user_id: str | None
+    updated_by_user_id: str | None
 
     @classmethod
     def of(cls, sync: SyncSpec) -> SyncOut:
@@ -118,6 +119,7 @@ class SyncOut(BaseModel):
             created_at=sync.created_at,
             updated_at=sync.updated_at,
             created_by_user_id=sync.created_by_user_id,
+            updated_by_user_id=sync.updated_by_user_id,
         )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
 
-from syncwright.api.deps import Operator, Viewer
+from syncwright.api.deps import Admin, Operator, Viewer
 from syncwright.api.problems import RESPONSES
 from syncwright.api.schemas import (
     RunIn,
@@ -16,6 +17,7 @@ from syncwright.api.schemas import (
     decode_cursor,
     encode_cursor,
 )
+from syncwright.services.config_file import SyncDoc
 
 router = APIRouter(
     prefix="/api/v1/workspaces/{workspace_id}/syncs", tags=["syncs"], responses=RESPONSES
@@ -65,14 +67,14 @@ def get_sync(sync_id: str, acting: Viewer) -> SyncOut:
 def enable_sync(sync_id: str, acting: Operator) -> SyncOut:
     """Turn a sync on: its schedule runs again and it can be started (operator)."""
     sync = acting.ws.syncs.get(sync_id)
-    return SyncOut.of(acting.ws.runs.set_enabled(sync.name, True))
+    return SyncOut.of(acting.ws.runs.set_enabled(sync.name, True, user_id=acting.user_id))
 
 
 @router.post("/{sync_id}/disable", response_model=SyncOut)
 def disable_sync(sync_id: str, acting: Operator) -> SyncOut:
     """Turn a sync off: no scheduled runs, and starting one is refused (operator)."""
     sync = acting.ws.syncs.get(sync_id)
-    return SyncOut.of(acting.ws.runs.set_enabled(sync.name, False))
+    return SyncOut.of(acting.ws.runs.set_enabled(sync.name, False, user_id=acting.user_id))
 
 
 @router.post("/{sync_id}/runs", response_model=RunOut, status_code=202)
@@ -85,3 +87,54 @@ def start_run(
     run = acting.ws.runs.trigger(sync.name, full=bool(body and body.full), user_id=acting.user_id)
     response.headers["Location"] = f"/api/v1/workspaces/{acting.ws.workspace_id}/runs/{run.id}"
     return RunOut.of(run)
+
+
+class SyncIn(SyncDoc):
+    """A new sync, as in a configuration file: its name, ``model`` and ``destination`` (by
+    name), mode, schedule and triggers."""
+
+    name: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class SyncPatch(BaseModel):
+    """Where a sync is filed: a folder (``null`` takes it out of any) and its labels."""
+
+    folder: str | None = Field(None, max_length=200)
+    labels: list[str] | None = None
+
+
+@router.post("", response_model=SyncOut, status_code=201)
+def create_sync(body: SyncIn, acting: Admin, response: Response) -> SyncOut:
+    """Create a sync (admin); 409 when the name is taken. Its schedule starts at once."""
+    doc = SyncDoc.model_validate(body.model_dump(exclude={"name"}))
+    new_id = acting.ws.objects.create("sync", body.name, doc, user_id=acting.user_id)
+    response.headers["Location"] = f"/api/v1/workspaces/{acting.ws.workspace_id}/syncs/{new_id}"
+    return SyncOut.of(acting.ws.syncs.get(new_id))
+
+
+@router.put("/{sync_id}", response_model=SyncOut)
+def replace_sync(sync_id: str, body: SyncDoc, acting: Admin) -> SyncOut:
+    """Replace a sync's configuration (admin); its name stays. Runs follow the new one."""
+    acting.ws.objects.replace("sync", sync_id, body, user_id=acting.user_id)
+    return SyncOut.of(acting.ws.syncs.get(sync_id))
+
+
+@router.patch("/{sync_id}", response_model=SyncOut)
+def organise_sync(sync_id: str, body: SyncPatch, acting: Admin) -> SyncOut:
+    """Move a sync to a folder and set its labels (admin); fields left out stay."""
+    given = body.model_fields_set
+    acting.ws.objects.organise(
+        sync_id,
+        folder=body.folder,
+        clear_folder="folder" in given and body.folder is None,
+        labels=body.labels if "labels" in given else None,
+        user_id=acting.user_id,
+    )
+    return SyncOut.of(acting.ws.syncs.get(sync_id))
+
+
+@router.delete("/{sync_id}", status_code=204)
+def delete_sync(sync_id: str, acting: Admin) -> None:
+    """Delete a sync (admin): a soft delete, its runs and report stay; its planned runs go
+    and its webhook stops. 409 while a run is live or other syncs run after it."""
+    acting.ws.objects.delete("sync", sync_id, user_id=acting.user_id)

@@ -61,11 +61,11 @@ def list_members(acting: Viewer, sw: Annotated[App, Depends(the_app)]) -> list[M
 @router.put("/{workspace_id}/members", response_model=MemberOut)
 def set_member(body: MemberIn, acting: Admin, sw: Annotated[App, Depends(the_app)]) -> MemberOut:
     """Give an existing user a role in the workspace, or change it (admin)."""
-    user = sw.accounts.set_member(acting.ws.workspace_id, body.email, body.role)
+    user = sw.accounts.set_member(acting.ws.workspace_id, body.email, body.role, by=acting.user_id)
     return MemberOut(user=UserOut.of(user), role=body.role)
 
 
 @router.delete("/{workspace_id}/members/{user_id}", status_code=204)
 def remove_member(user_id: str, acting: Admin, sw: Annotated[App, Depends(the_app)]) -> None:
     """Take a user out of the workspace (admin); they no longer see it."""
-    sw.accounts.remove_member(acting.ws.workspace_id, user_id)
+    sw.accounts.remove_member(acting.ws.workspace_id, user_id, by=acting.user_id)

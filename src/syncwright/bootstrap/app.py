@@ -19,6 +19,7 @@ from syncwright.engine.workflow import DbosEngine, DbosSubmitter
 from syncwright.services.accounts import AccountService
 from syncwright.services.apply import ConfigService
 from syncwright.services.connections import ConnectionService
+from syncwright.services.objects import ObjectService
 from syncwright.services.ports import RunSubmitter
 from syncwright.services.report import ReportService
 from syncwright.services.runs import RunService
@@ -55,6 +56,7 @@ class WorkspaceServices:
     report: ReportService
     syncs: SyncService
     connections: ConnectionService
+    objects: ObjectService
 
 
 class App:
@@ -119,6 +121,7 @@ class App:
             report=ReportService(self.store, workspace_id, self.settings.retention),
             syncs=SyncService(self.store, workspace_id),
             connections=ConnectionService(self.store, self.connectors, workspace_id),
+            objects=ObjectService(self.store, self.connectors, workspace_id, self.settings.home),
         )
 
     def trigger_webhook(self, secret: str) -> Run:

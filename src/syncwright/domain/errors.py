@@ -50,3 +50,7 @@ class Unauthenticated(SyncwrightError):
 
 class Forbidden(SyncwrightError):
     """Your role in this workspace does not allow this."""
+
+
+class Conflict(SyncwrightError):
+    """This cannot be done in the object's present state."""

@@ -89,6 +89,7 @@ class SyncSpec:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by_user_id: str | None = None
+    updated_by_user_id: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> SyncSpec:
@@ -113,4 +114,5 @@ class SyncSpec:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             created_by_user_id=row["created_by_user_id"],
+            updated_by_user_id=row.get("updated_by_user_id"),
         )

@@ -562,4 +562,12 @@ def _turn_off_if_failing(
     last = error or run.error or "see the run"
     reason = f"turned off after {limit} failed runs in a row; the last: {last}"
     rt.store.config.set_enabled(sync.id, False, reason=reason)
+    rt.store.audit.record(
+        sync.workspace_id,
+        "sync.disabled",
+        "sync",
+        object_id=sync.id,
+        object_name=sync.name,
+        detail={"reason": reason, "run_id": run.id},
+    )
     return {"disabled_sync": reason}

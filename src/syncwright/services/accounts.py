@@ -61,27 +61,46 @@ class AccountService:
         return found
 
     def grant(self, email: str, workspace: str, role: Role) -> None:
-        """Give the user this role in the workspace (by name), creating the workspace."""
-        user = self.user(email)
-        self.store.accounts.set_role(self.store.config.ensure_workspace(workspace), user.id, role)
+        """Give the user this role in the workspace (by name, created if new): the command
+        line's way in, so a new workspace gets its first admin."""
+        self.set_member(self.store.config.ensure_workspace(workspace), email, role)
 
     def members(self, workspace_id: str) -> list[tuple[User, Role]]:
         return self.store.accounts.members(workspace_id)
 
-    def set_member(self, workspace_id: str, email: str, role: Role) -> User:
+    def set_member(
+        self, workspace_id: str, email: str, role: Role, *, by: str | None = None
+    ) -> User:
         """Give an existing user a role in the workspace (by id), or change it; the last
         admin stays an admin, so a workspace is never left without one."""
         user = self.user(email)
         if role is not Role.ADMIN:
             self._keep_an_admin(workspace_id, user.id)
         self.store.accounts.set_role(workspace_id, user.id, role)
+        self.store.audit.record(
+            workspace_id,
+            "member.set",
+            "user",
+            object_id=user.id,
+            object_name=user.email,
+            user_id=by,
+            detail={"role": role.value},
+        )
         return user
 
-    def remove_member(self, workspace_id: str, user_id: str) -> None:
+    def remove_member(self, workspace_id: str, user_id: str, *, by: str | None = None) -> None:
         if self.store.accounts.role(workspace_id, user_id) is None:
             raise NotFound(f"no member with id {user_id}")
         self._keep_an_admin(workspace_id, user_id)
         self.store.accounts.remove_member(workspace_id, user_id)
+        self.store.audit.record(
+            workspace_id,
+            "member.removed",
+            "user",
+            object_id=user_id,
+            object_name=self.store.accounts.user(user_id).email,
+            user_id=by,
+        )
 
     def _keep_an_admin(self, workspace_id: str, user_id: str) -> None:
         admins = [u.id for u, r in self.members(workspace_id) if r is Role.ADMIN]

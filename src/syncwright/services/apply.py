@@ -278,6 +278,16 @@ class ConfigService:
                     )
                     ids[(kind, name)] = object_id
                     changes.append(AppliedChange(kind=kind, name=name, action=action))
+                    if action != "unchanged":
+                        self.store.audit.record(
+                            self.workspace_id,
+                            f"{kind}.{action}",
+                            kind,
+                            object_id=object_id,
+                            object_name=name,
+                            user_id=user_id,
+                            conn=conn,
+                        )
             if dry_run:
                 transaction.rollback()
         if not dry_run:

@@ -113,7 +113,7 @@ class SyncDoc(_Strict):
     )
     #: Editing the sync or its model starts a run ``debounce`` after the last edit.
     on_change: bool = False
-    debounce: str | float = 30
+    debounce: str | float = 30.0
     #: A secret URL that starts a run.
     webhook: bool = False
     #: A trigger while a run is live: queue the new run behind it, or record it skipped.

@@ -80,6 +80,16 @@ class RunService:
         )
         if not busy:
             self.submitter.submit(run)
+        if trigger is Trigger.MANUAL:
+            self.store.audit.record(
+                self.workspace_id,
+                "run.started",
+                "sync",
+                object_id=sync.id,
+                object_name=sync.name,
+                user_id=user_id,
+                detail={"run_id": run.id, "full": full, "status": run.status.value},
+            )
         return run
 
     def cancel(self, run_id: str, *, user_id: str | None = None) -> Run:
@@ -112,12 +122,29 @@ class RunService:
         elif self.submitter is not None and run.admitted_at is not None:
             self.submitter.cancel(run_id)
         self.store.entries.leave_pending(run_id, self.store.changesets)
+        self.store.audit.record(
+            self.workspace_id,
+            "run.cancelled",
+            "run",
+            object_id=run_id,
+            object_name=run.sync_name,
+            user_id=user_id,
+            detail={"was": run.status.value},
+        )
         return cancelled
 
-    def set_enabled(self, sync_name: str, enabled: bool) -> SyncSpec:
+    def set_enabled(self, sync_name: str, enabled: bool, *, user_id: str | None = None) -> SyncSpec:
         """Turn a sync on or off. Off, it has no scheduled runs and refuses manual ones."""
         sync = self.store.config.sync_by_name(self.workspace_id, sync_name)
         self.store.config.set_enabled(sync.id, enabled)
+        self.store.audit.record(
+            self.workspace_id,
+            "sync.enabled" if enabled else "sync.disabled",
+            "sync",
+            object_id=sync.id,
+            object_name=sync.name,
+            user_id=user_id,
+        )
         Scheduler(self.store).plan_schedules(utcnow())
         return self.store.config.sync(sync.id)
 
@@ -185,6 +212,16 @@ class RunService:
             with self.store.engine.begin() as conn:
                 count = self.store.report.select_for_resync(conn, run.id, sync.id, selection)
                 self.store.runs.update_infos(conn, run.id, {"resync_items": count})
+                self.store.audit.record(
+                    self.workspace_id,
+                    "entries.resynced",
+                    "sync",
+                    object_id=sync.id,
+                    object_name=sync.name,
+                    user_id=user_id,
+                    detail={"run_id": run.id, "items": count},
+                    conn=conn,
+                )
             self.submitter.submit(run)
             started.append(self.store.runs.get(run.id))
         return started

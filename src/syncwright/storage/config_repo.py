@@ -142,14 +142,66 @@ class ConfigRepository:
                     created_at=now,
                     updated_at=now,
                     created_by_user_id=user_id,
+                    updated_by_user_id=user_id,
                     **values,
                 )
             )
             return new_id, "created"
         if all(row[k] == v for k, v in values.items()):
             return str(row["id"]), "unchanged"
-        conn.execute(table.update().where(table.c.id == row["id"]).values(updated_at=now, **values))
+        conn.execute(
+            table.update()
+            .where(table.c.id == row["id"])
+            .values(updated_at=now, updated_by_user_id=user_id, **values)
+        )
         return str(row["id"]), "updated"
+
+    def soft_delete(
+        self, conn: sa.Connection, kind: str, object_id: str, *, user_id: str | None
+    ) -> None:
+        """Mark an object deleted; its name is freed for a new object (the old one keeps it
+        with the time of deletion, so runs and entries that name it still read well)."""
+        table = KIND_TABLES[kind]
+        now = utcnow()
+        name = conn.execute(sa.select(table.c.name).where(table.c.id == object_id)).scalar_one()
+        conn.execute(
+            table.update()
+            .where(table.c.id == object_id)
+            .values(
+                deleted_at=now,
+                updated_at=now,
+                updated_by_user_id=user_id,
+                name=f"{name} (deleted {now:%Y-%m-%d %H:%M:%S})"[:200],
+            )
+        )
+
+    def users_of(self, kind: str, object_id: str) -> list[str]:
+        """Names of the live objects that use this one: a source's models, a model's or a
+        destination's syncs."""
+        user_table, column = {
+            "source": (models, models.c.source_id),
+            "model": (syncs, syncs.c.model_id),
+            "destination": (syncs, syncs.c.destination_id),
+        }.get(kind, (None, None))
+        if user_table is None or column is None:
+            return []
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(user_table.c.name)
+                    .where(column == object_id, user_table.c.deleted_at.is_(None))
+                    .order_by(user_table.c.name)
+                ).scalars()
+            )
+
+    def update_sync(self, sync_id: str, *, user_id: str | None, **values: Any) -> None:
+        """Change a sync's own columns (folder, labels) without going through a full apply."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                syncs.update()
+                .where(syncs.c.id == sync_id)
+                .values(updated_at=utcnow(), updated_by_user_id=user_id, **values)
+            )
 
     # -- typed reads ----------------------------------------------------------------------
     def sync(self, sync_id: str) -> SyncSpec:

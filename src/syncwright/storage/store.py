@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from syncwright.storage.accounts_repo import AccountRepository
 from syncwright.storage.artifacts_repo import ArtifactRepository
+from syncwright.storage.audit_repo import AuditRepository
 from syncwright.storage.changesets_repo import ChangeSetRepository
 from syncwright.storage.config_repo import ConfigRepository
 from syncwright.storage.database import create_store_engine, upgrade
@@ -34,6 +35,7 @@ class Store:
     webhooks: WebhookRepository
     workers: WorkerRepository
     accounts: AccountRepository
+    audit: AuditRepository
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -53,6 +55,7 @@ class Store:
             webhooks=WebhookRepository(engine),
             workers=WorkerRepository(engine),
             accounts=AccountRepository(engine),
+            audit=AuditRepository(engine),
         )
 
     @property

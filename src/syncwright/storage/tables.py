@@ -32,6 +32,7 @@ def _audit() -> list[sa.Column[object]]:
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.Column("deleted_at", UTCDateTime),
         sa.Column("created_by_user_id", sa.String(36), sa.ForeignKey("users.id")),
+        sa.Column("updated_by_user_id", sa.String(36), sa.ForeignKey("users.id")),
     ]
 
 
@@ -339,4 +340,21 @@ artifacts = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("run_id"),
     sa.Index("ix_artifacts_sync_created", "sync_id", "created_at"),
+)
+
+#: Who changed the configuration or acted by hand (started, cancelled, resynced, turned on or
+#: off, managed members), newest last. ``user_id`` is empty for the command line.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    _row_id(),
+    sa.Column("workspace_id", sa.String(36), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("user_id", sa.String(36)),
+    sa.Column("action", sa.String(50), nullable=False),
+    sa.Column("object_type", sa.String(20), nullable=False),
+    sa.Column("object_id", sa.String(36)),
+    sa.Column("object_name", sa.String(200)),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_audit_log_workspace_id", "workspace_id", "id"),
 )

@@ -45,3 +45,7 @@ class WebhookRepository:
                     .values(last_used_at=utcnow())
                 )
         return found
+
+    def drop(self, sync_id: str, conn: sa.Connection) -> None:
+        """The sync's secret stops working (the sync is gone)."""
+        conn.execute(webhooks.delete().where(webhooks.c.sync_id == sync_id))
