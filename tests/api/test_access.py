@@ -72,11 +72,12 @@ ROUTES = [
     ("PUT", "/syncs/{sync}", "sync", ADMIN, 200),
     ("PATCH", "/syncs/{sync}", {"labels": ["matrix"]}, ADMIN, 200),
     ("DELETE", "/sources/{fresh_source}", None, ADMIN, 204),
+    ("POST", "/syncs/{hooked}/webhook", None, ADMIN, 200),
 ]
 
 
 def _call(world, client, ws, method, path, body):
-    values = {"sync": ws.syncs.get("a_products") or next(iter(ws.syncs.values()))}
+    values = {"sync": ws.syncs["a_products"], "hooked": ws.syncs["c_planned"]}
     if "{run}" in path:
         values["run"] = _a_run(world, ws)
     if "{planned}" in path:
@@ -184,6 +185,7 @@ def test_no_object_of_one_workspace_through_another(started):
             {"type": "sql", "url": "sqlite://", "table": "t"},
         ),
         ("DELETE", f"/destinations/{beta_destination}", None),
+        ("POST", f"/syncs/{beta_sync}/webhook", None),
     ]
     with world.as_(ADMIN) as c:
         for method, path, body in through_alpha:

@@ -190,9 +190,21 @@ def test_disable_refuses_runs_and_enable_allows_them_again(world):
 
 def test_the_webhook_trigger_needs_its_secret_only(world):
     ws = world.alpha
-    secret, _ = world.served.app.in_workspace(ws.id).runs.webhook("c_planned")
+    hook = f"/api/v1/workspaces/{ws.id}/syncs/{ws.syncs['c_planned']}/webhook"
+    with world.as_(Role.ADMIN) as admin:
+        first = admin.post(hook).json()
+        assert first["url"].startswith("/api/v1/hooks/") and first["created_at"]
+        again = admin.post(hook).json()
+        assert again["url"] is None and again["created_at"] == first["created_at"]
+        rotated = admin.post(hook, params={"rotate": True}).json()
+        assert rotated["url"] not in (None, first["url"])
+        no_hook = admin.post(f"/api/v1/workspaces/{ws.id}/syncs/{ws.syncs['a_products']}/webhook")
+        assert no_hook.status_code == 422 and no_hook.json()["errors"][0]["field"] == "webhook"
+    with world.as_(Role.OPERATOR) as operator:
+        assert operator.post(hook).status_code == 403
     with world.served.client() as c:
-        hooked = c.post(f"/api/v1/hooks/{secret}")
+        assert c.post(first["url"]).status_code == 404  # rotated away
+        hooked = c.post(rotated["url"])
         assert hooked.status_code == 202
         assert hooked.json()["trigger"] == "webhook"
         assert hooked.headers["location"].startswith(f"/api/v1/workspaces/{ws.id}/runs/")

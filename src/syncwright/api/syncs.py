@@ -1,7 +1,9 @@
-"""``/api/v1/workspaces/{id}/syncs``: list, read, turn on and off, start runs."""
+"""``/api/v1/workspaces/{id}/syncs``: list, read, create, replace, file, delete, turn on
+and off, start runs, the webhook URL."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -138,3 +140,24 @@ def delete_sync(sync_id: str, acting: Admin) -> None:
     """Delete a sync (admin): a soft delete, its runs and report stay; its planned runs go
     and its webhook stops. 409 while a run is live or other syncs run after it."""
     acting.ws.objects.delete("sync", sync_id, user_id=acting.user_id)
+
+
+class WebhookOut(BaseModel):
+    """A sync's webhook trigger. ``url`` (with its secret) is shown only when the secret is
+    made: keep it then; later answers say since when the current one exists."""
+
+    created_at: datetime | None
+    url: str | None = None
+
+
+@router.post("/{sync_id}/webhook", response_model=WebhookOut)
+def webhook_url(
+    sync_id: str,
+    acting: Admin,
+    rotate: Annotated[bool, Query(description="Make a new secret; the old one stops.")] = False,
+) -> WebhookOut:
+    """The sync's webhook trigger URL (the sync needs ``webhook: true``): a new secret when
+    it has none or when rotating, shown once (admin)."""
+    sync = acting.ws.syncs.get(sync_id)
+    secret, created = acting.ws.runs.webhook(sync.name, rotate=rotate)
+    return WebhookOut(created_at=created, url=f"/api/v1/hooks/{secret}" if secret else None)
