@@ -24,6 +24,7 @@ from syncwright.services.ports import RunSubmitter
 from syncwright.services.report import ReportService
 from syncwright.services.runs import RunService
 from syncwright.services.syncs import SyncService
+from syncwright.storage.secrets import SecretBox, load_key
 from syncwright.storage.store import Store
 
 APPLICATION_VERSION = f"syncwright-{__version__}"
@@ -65,7 +66,9 @@ class App:
     ) -> None:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.store = Store.open(settings.database_url)
+        self.store = Store.open(
+            settings.database_url, SecretBox(load_key(settings.home, settings.secret_key))
+        )
         if migrate:
             self.store.upgrade()
         self.connectors = ConnectorRegistry()

@@ -34,6 +34,9 @@ class Settings:
     takeover_after: float = 60.0
     #: At most this many runs at once across all engines (None: no global cap).
     max_runs: int | None = None
+    #: The key connector secrets are sealed with (base64 of 64 bytes); None: the home's
+    #: ``secret.key``. Every process of one installation needs the same key.
+    secret_key: str | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -68,6 +71,7 @@ class Settings:
             purge_schedule=env.get("SYNCWRIGHT_PURGE_SCHEDULE") or "*/30 * * * *",
             takeover_after=_number(env, "SYNCWRIGHT_TAKEOVER_AFTER", 60.0, float),  # type: ignore[arg-type]
             max_runs=_number(env, "SYNCWRIGHT_MAX_RUNS", None, int),  # type: ignore[arg-type]
+            secret_key=env.get("SYNCWRIGHT_SECRET_KEY") or None,
         )
 
 

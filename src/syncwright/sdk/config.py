@@ -33,9 +33,12 @@ class ConnectorConfig(BaseModel):
         absolute; connectors that take paths override it."""
         return self
 
-    def stored(self) -> dict[str, Any]:
-        """The settings as plain values to store, secrets included."""
-        return _walk(self.model_dump(mode="python"), lambda secret: secret.get_secret_value())
+    def stored(self, seal: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """The settings as plain values to store, each secret passed through ``seal`` (the
+        store's encryption) when given. A connector keeping a secret in a plain field (a
+        password inside a URL) overrides this to seal that field too."""
+        keep = seal or (lambda text: text)
+        return _walk(self.model_dump(mode="python"), lambda secret: keep(secret.get_secret_value()))
 
     def public(self) -> dict[str, Any]:
         """The settings with every secret replaced by a mask, safe to print or return."""

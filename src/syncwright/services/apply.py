@@ -65,7 +65,7 @@ class ConfigService:
                 str(exc).removeprefix("type: "), field=f"{plural}.{name}.type"
             ) from None
         config = cls.config_class.parse(doc.settings(), where=f"{plural}.{name}")
-        return config.resolved(base_dir).stored()
+        return config.resolved(base_dir).stored(seal=self.store.secrets.seal)
 
     def _existing(self, kind: str, name: str) -> dict[str, Any] | None:
         return self.store.config.find(kind, self.workspace_id, name)
@@ -217,7 +217,8 @@ class ConfigService:
         found = []
         for kind in ("source", "destination"):
             for name, values in planned[kind].items():
-                problem = self.test_connection(kind, values["type"], values["config"])
+                config = self.store.secrets.open(values["config"])  # planned sealed
+                problem = self.test_connection(kind, values["type"], config)
                 found.append(ConnectionCheck(kind=kind, name=name, problem=problem))
         return found
 

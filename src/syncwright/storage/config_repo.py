@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import NotFound
 from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
+from syncwright.storage.secrets import SecretBox
 from syncwright.storage.tables import destinations, models, sources, syncs, workspaces
 
 #: The tables of configured objects, by the kind name used in config files and messages.
@@ -21,9 +22,21 @@ KIND_TABLES: dict[str, sa.Table] = {
 }
 
 
+#: The kinds whose ``config`` may hold sealed secrets.
+_CONNECTIONS = frozenset({"source", "destination"})
+
+
 class ConfigRepository:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, box: SecretBox) -> None:
         self.engine = engine
+        self.box = box
+
+    def _opened(self, kind: str, row: Any) -> dict[str, Any]:
+        """A row as the rest of syncwright reads it: connector secrets opened."""
+        found = dict(row)
+        if kind in _CONNECTIONS and found.get("config") is not None:
+            found["config"] = self.box.open(found["config"])
+        return found
 
     # -- workspaces ---------------------------------------------------------------------
     def ensure_workspace(self, name: str) -> str:
@@ -74,7 +87,7 @@ class ConfigRepository:
                 .mappings()
                 .first()
             )
-        return dict(row) if row else None
+        return self._opened(kind, row) if row else None
 
     def get(self, kind: str, object_id: str) -> dict[str, Any]:
         table = KIND_TABLES[kind]
@@ -82,14 +95,14 @@ class ConfigRepository:
             row = conn.execute(sa.select(table).where(table.c.id == object_id)).mappings().first()
         if row is None:
             raise NotFound(f"no {kind} with id {object_id}")
-        return dict(row)
+        return self._opened(kind, row)
 
     def rows(self, kind: str, workspace_id: str) -> list[dict[str, Any]]:
         """Every object of a kind in the workspace (not deleted), by name."""
         table = KIND_TABLES[kind]
         with self.engine.connect() as conn:
             return [
-                dict(r)
+                self._opened(kind, r)
                 for r in conn.execute(
                     sa.select(table)
                     .where(table.c.workspace_id == workspace_id, table.c.deleted_at.is_(None))

@@ -16,6 +16,7 @@ from syncwright.storage.entries_repo import EntryRepository
 from syncwright.storage.report_repo import ReportRepository
 from syncwright.storage.retention_repo import RetentionRepository
 from syncwright.storage.runs_repo import RunRepository
+from syncwright.storage.secrets import SecretBox
 from syncwright.storage.snapshots_repo import SnapshotRepository
 from syncwright.storage.webhooks_repo import WebhookRepository
 from syncwright.storage.workers_repo import WorkerRepository
@@ -36,15 +37,19 @@ class Store:
     workers: WorkerRepository
     accounts: AccountRepository
     audit: AuditRepository
+    secrets: SecretBox
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, secrets: SecretBox | None = None) -> Store:
+        """The store at ``url``; connector secrets sealed with ``secrets`` (a key of its own
+        when not given: for a store nobody opens again)."""
         engine = create_store_engine(url)
+        box = secrets or SecretBox.ephemeral()
         runs = RunRepository(engine)
         snapshots = SnapshotRepository(engine)
         return cls(
             engine=engine,
-            config=ConfigRepository(engine),
+            config=ConfigRepository(engine, box),
             runs=runs,
             entries=EntryRepository(engine, runs, snapshots),
             snapshots=snapshots,
@@ -56,6 +61,7 @@ class Store:
             workers=WorkerRepository(engine),
             accounts=AccountRepository(engine),
             audit=AuditRepository(engine),
+            secrets=box,
         )
 
     @property

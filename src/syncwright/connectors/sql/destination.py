@@ -39,6 +39,12 @@ class SqlDestinationConfig(ConnectorConfig):
     def public(self) -> dict[str, Any]:
         return {**super().public(), "url": safe_url(self.url)}
 
+    def stored(self, seal: Callable[[str], str] | None = None) -> dict[str, Any]:
+        values = super().stored(seal)
+        if seal is not None and safe_url(self.url) != self.url:  # a password in the URL
+            values["url"] = seal(self.url)
+        return values
+
 
 def _known(fields: dict[str, Any], known: set[str]) -> dict[str, Any]:
     """The fields the table has columns for (all of them, nearly always)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -22,6 +22,12 @@ class SqlSourceConfig(ConnectorConfig):
 
     def public(self) -> dict[str, Any]:
         return {**super().public(), "url": safe_url(self.url)}
+
+    def stored(self, seal: Callable[[str], str] | None = None) -> dict[str, Any]:
+        values = super().stored(seal)
+        if seal is not None and safe_url(self.url) != self.url:  # a password in the URL
+            values["url"] = seal(self.url)
+        return values
 
 
 def _column(values: list[Any]) -> pa.Array:
