@@ -246,3 +246,15 @@ def test_members_are_managed_by_admins_and_the_last_admin_stays(world):
         assert newcomer not in {m["user"]["email"] for m in c.get(base).json()}
         body = _problem(c.put(base, json={"email": "x@example.com", "role": "owner"}), 422)
         assert body["errors"][0]["field"] == "role"
+
+
+def test_a_mistyped_or_repeated_query_parameter_is_refused(world):
+    base = f"/api/v1/workspaces/{world.alpha.id}/runs"
+    with world.as_(Role.VIEWER) as c:
+        typo = _problem(c.get(base, params={"stauts": "failed"}), 422)
+        assert typo["errors"][0]["field"] == "stauts" and "takes" in typo["errors"][0]["detail"]
+        twice = _problem(c.get(base, params=[("limit", "1"), ("limit", "2")]), 422)
+        assert twice["errors"][0]["field"] == "limit"
+        entries = f"/api/v1/workspaces/{world.alpha.id}/entries"
+        several = c.get(entries, params=[("status", "ok"), ("status", "failed")])
+        assert several.status_code == 200  # a list parameter may repeat

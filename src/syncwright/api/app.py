@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
+
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -19,6 +21,7 @@ from syncwright.api import (
     problems,
     report,
     runs,
+    strict,
     syncs,
     workspaces,
 )
@@ -41,6 +44,7 @@ def create_api(sw: App) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(strict.known_query_only)],
     )
     api.state.sw = sw
     problems.install(api)
@@ -58,6 +62,14 @@ def create_api(sw: App) -> FastAPI:
     ):
         api.include_router(module.router)
     api.include_router(runs.schedule_router)
+    plain_openapi = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = problems.describe_media_types(plain_openapi())
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
     # Interactive docs served from the package's own copy of Swagger UI: no CDN needed.
     api.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
 

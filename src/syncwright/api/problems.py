@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from syncwright.domain.errors import (
     ConfigError,
@@ -58,8 +60,24 @@ _TITLES = {
 
 #: The problems every authenticated route can answer, for the OpenAPI description.
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "description": _TITLES[code]} for code in (401, 403, 404, 422)
+    **{code: {"model": Problem, "description": _TITLES[code]} for code in (401, 403, 404, 422)},
+    "default": {"model": Problem, "description": "Another problem (409, 502, 500...)"},
 }
+
+
+def describe_media_types(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI description with problems under their own media type: FastAPI lists
+    every response model as ``application/json``."""
+    for methods in spec.get("paths", {}).values():
+        for operation in methods.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                found = content.get("application/json", {}).get("schema", {})
+                if (status == "default" or status >= "400") and found.get("$ref", "").endswith(
+                    "/Problem"
+                ):
+                    content[MEDIA_TYPE] = content.pop("application/json")
+    return spec
 
 
 def problem(
@@ -121,7 +139,15 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # A path served by several routes (GET here, POST there): list them all.
+        allowed: set[str] = set()
+        for route in request.app.routes:
+            if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+                allowed |= route.methods
+        headers["Allow"] = ", ".join(sorted(allowed))
+    return problem(exc.status_code, str(exc.detail), headers=headers or None)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

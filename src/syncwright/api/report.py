@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from syncwright.api.deps import Operator, Viewer
 from syncwright.api.problems import RESPONSES
-from syncwright.api.schemas import RunOut
+from syncwright.api.schemas import Instant, RunOut
 from syncwright.domain.entry import Entry
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.report import SORTABLE
@@ -101,16 +101,14 @@ class EntrySearch(BaseModel):
     reference: str | None = None
     prefix: bool = Field(False, description="Match references starting with ``reference``.")
     error_group: str | None = None
-    entry_ids: list[int] = Field(default_factory=list)
-    since: datetime | None = None
-    until: datetime | None = None
-    days: float | None = Field(None, description="The last days (default 5), if no since.")
+    entry_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(default_factory=list)
+    since: Instant | None = None
+    until: Instant | None = None
+    days: float | None = Field(
+        None, gt=0, description="The last days (default 5), if no since; up to the retention."
+    )
 
     def search(self) -> Search:
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                raise ConfigError("give a time zone (Z or +hh:mm)", field=name)
         return Search(
             sync=self.sync,
             run_id=self.run_id,

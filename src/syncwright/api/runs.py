@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from syncwright.api.deps import Operator, Viewer
 from syncwright.api.problems import RESPONSES
-from syncwright.api.schemas import RunOut, RunPage, decode_cursor, encode_cursor
+from syncwright.api.schemas import Instant, RunOut, RunPage, decode_cursor, encode_cursor
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.run import RunFilter
 from syncwright.domain.statuses import RunStatus, Trigger
@@ -28,13 +28,10 @@ def list_runs(
     type: Annotated[str | None, Query(description="Only runs of this type.")] = None,
     trigger: Annotated[Trigger | None, Query(description="Only runs started this way.")] = None,
     sync_id: Annotated[str | None, Query(description="Only this sync's runs.")] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after.")] = None,
-    until: Annotated[datetime | None, Query(description="Created before.")] = None,
+    since: Annotated[Instant | None, Query(description="Created at or after.")] = None,
+    until: Annotated[Instant | None, Query(description="Created before.")] = None,
 ) -> RunPage:
     """The workspace's runs, newest first, filtered by status, type, sync, trigger and time."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise ConfigError("give a time zone (Z or +hh:mm)", field=name)
     if sync_id is not None:
         acting.ws.syncs.get(sync_id)  # another workspace's sync is not found
     before = None

@@ -5,14 +5,37 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from syncwright.domain.access import ApiToken, Role, User
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.run import Run
 from syncwright.domain.sync import SyncSpec
+
+
+def _iso_with_zone(value: Any) -> Any:
+    """Times come in as ISO 8601 with a time zone (``2026-01-31T08:00:00Z``), nothing else."""
+    if isinstance(value, datetime):
+        text = value.isoformat()
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise ValueError("give an ISO 8601 time with a time zone, e.g. 2026-01-31T08:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            "give an ISO 8601 time with a time zone, e.g. 2026-01-31T08:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValueError("give a time zone (Z or +hh:mm)")
+    return parsed
+
+
+#: A point in time given by a caller: ISO 8601 with a time zone.
+Instant = Annotated[datetime, BeforeValidator(_iso_with_zone)]
 
 
 class UserOut(BaseModel):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+from syncwright.domain.clock import as_utc
 from syncwright.domain.guard import WipeGuard
 from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.statuses import ChangeDetection, WriteMode
@@ -111,8 +112,8 @@ class SyncSpec:
             retry=RetryPolicy(**settings.get("retry", {})),
             triggers=Triggers.from_settings(settings.get("triggers", {})),
             disabled_reason=settings.get("disabled_reason"),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
+            created_at=as_utc(row["created_at"]),
+            updated_at=as_utc(row["updated_at"]),
             created_by_user_id=row["created_by_user_id"],
             updated_by_user_id=row.get("updated_by_user_id"),
         )

@@ -51,7 +51,7 @@ PLATFORM_KEYS = frozenset({"max_runs"})
 class ModelDoc(_Strict):
     source: str
     query: str = ""
-    primary_key: list[str]
+    primary_key: list[str] = Field(json_schema_extra={"minItems": 1})
     reference: str | None = None
     cursor: str | None = None
 

@@ -122,7 +122,7 @@ class AccountRepository:
                 .where(memberships.c.user_id == user_id)
                 .order_by(workspaces.c.name)
             ).mappings()
-            return [dict(r) for r in rows]
+            return [{**r, "created_at": as_utc(r["created_at"])} for r in rows]
 
     # -- tokens ---------------------------------------------------------------------------
     def add_token(self, user_id: str, name: str, secret: str) -> ApiToken:
