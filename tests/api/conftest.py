@@ -67,6 +67,9 @@ class World:
     beta: Workspace
     served: Served
     folder: Path
+    #: A file feed of alpha and its run that published a file (set by tests that need one).
+    feed_sync: str = ""
+    feed_run: str = ""
 
     def as_(self, role: Role, where: str = "alpha") -> httpx.Client:
         return self.served.client(getattr(self, where).tokens[role])

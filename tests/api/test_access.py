@@ -4,12 +4,15 @@ workspace reachable through another."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
+import yaml
 
+from syncwright.api.app import create_api
 from syncwright.domain.access import Role
-from syncwright.services.config_file import ConnectionDoc
+from syncwright.services.config_file import ConnectionDoc, ModelDoc, SyncDoc, parse_config
 
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
@@ -30,12 +33,69 @@ def _fresh_member(world, ws):
     return user.id
 
 
-def _fresh_source(world, ws):
-    services = world.served.app.in_workspace(ws.id)
-    doc = ConnectionDoc.model_validate({"type": "sql", "url": "sqlite://"})
-    name = f"throwaway_{uuid.uuid4().hex[:8]}"
-    return services.objects.create("source", name, doc, user_id=None, check_connections=False)
+def _unique(prefix):
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
+
+def _fresh(world, ws, kind):
+    """A throwaway object of ``kind`` nothing uses, for the routes that delete one."""
+    services = world.served.app.in_workspace(ws.id)
+    docs = {
+        "source": ConnectionDoc.model_validate({"type": "sql", "url": "sqlite://"}),
+        "model": ModelDoc(
+            source="a_products_src", query="SELECT * FROM products", primary_key=["id"]
+        ),
+        "destination": ConnectionDoc.model_validate(
+            {"type": "sql", "url": "sqlite://", "table": "t"}
+        ),
+        "sync": SyncDoc(model="a_products_model", destination="a_products_dst"),
+    }
+    return services.objects.create(
+        kind, _unique(f"throwaway_{kind}"), docs[kind], user_id=None, check_connections=False
+    )
+
+
+def _current(world, ws, kind):
+    """The body that replaces an object by what it already is."""
+    services = world.served.app.in_workspace(ws.id)
+    if kind == "model":
+        model = services.connections.models()[0]
+        return {"source": "a_products_src", "query": model.query, "primary_key": ["id"]}
+    found = (
+        services.connections.sources() if kind == "source" else services.connections.destinations()
+    )[0]
+    return {"type": found.spec.type, **found.config}
+
+
+#: Bodies made per call (names must be new each time).
+BODIES = {
+    "member": lambda world, ws: {"email": f"viewer-{ws.name}@example.com", "role": "viewer"},
+    "document": lambda world, ws: {
+        "syncs": {"matrix": {"model": "a_products_model", "destination": "a_products_dst"}}
+    },
+    "new source": lambda world, ws: {"name": _unique("src"), "type": "sql", "url": "sqlite://"},
+    "new model": lambda world, ws: {
+        "name": _unique("model"),
+        "source": "a_products_src",
+        "query": "SELECT * FROM products",
+        "primary_key": "id",
+    },
+    "new destination": lambda world, ws: {
+        "name": _unique("dst"),
+        "type": "sql",
+        "url": "sqlite://",
+        "table": "t",
+    },
+    "new sync": lambda world, ws: {
+        "name": _unique("sync"),
+        "model": "a_products_model",
+        "destination": "a_products_dst",
+    },
+    "sync": lambda world, ws: {"model": "a_products_model", "destination": "a_products_dst"},
+    "current source": lambda world, ws: _current(world, ws, "source"),
+    "current model": lambda world, ws: _current(world, ws, "model"),
+    "current destination": lambda world, ws: _current(world, ws, "destination"),
+}
 
 #: (method, path under the workspace, body, the role it needs, the status when allowed)
 ROUTES = [
@@ -43,41 +103,58 @@ ROUTES = [
     ("GET", "/members", None, VIEWER, 200),
     ("PUT", "/members", "member", ADMIN, 200),
     ("DELETE", "/members/{member}", None, ADMIN, 204),
+    ("GET", "/sources", None, VIEWER, 200),
+    ("POST", "/sources?check=false", "new source", ADMIN, 201),
+    ("GET", "/sources/{source}", None, VIEWER, 200),
+    ("PUT", "/sources/{source}?check=false", "current source", ADMIN, 200),
+    ("DELETE", "/sources/{fresh_source}", None, ADMIN, 204),
+    ("POST", "/sources/{source}/check", None, OPERATOR, 200),
+    ("GET", "/models", None, VIEWER, 200),
+    ("POST", "/models", "new model", ADMIN, 201),
+    ("GET", "/models/{model}", None, VIEWER, 200),
+    ("PUT", "/models/{model}", "current model", ADMIN, 200),
+    ("DELETE", "/models/{fresh_model}", None, ADMIN, 204),
+    ("GET", "/models/{model}/preview", None, VIEWER, 200),
+    ("GET", "/destinations", None, VIEWER, 200),
+    ("POST", "/destinations?check=false", "new destination", ADMIN, 201),
+    ("GET", "/destinations/{destination}", None, VIEWER, 200),
+    ("PUT", "/destinations/{destination}?check=false", "current destination", ADMIN, 200),
+    ("DELETE", "/destinations/{fresh_destination}", None, ADMIN, 204),
+    ("POST", "/destinations/{destination}/check", None, OPERATOR, 200),
     ("GET", "/syncs", None, VIEWER, 200),
+    ("POST", "/syncs", "new sync", ADMIN, 201),
     ("GET", "/syncs/{sync}", None, VIEWER, 200),
+    ("PUT", "/syncs/{sync}", "sync", ADMIN, 200),
+    ("PATCH", "/syncs/{sync}", {"labels": ["matrix"]}, ADMIN, 200),
+    ("DELETE", "/syncs/{fresh_sync}", None, ADMIN, 204),
     ("POST", "/syncs/{sync}/disable", None, OPERATOR, 200),
     ("POST", "/syncs/{sync}/enable", None, OPERATOR, 200),
     ("POST", "/syncs/{sync}/runs", {}, OPERATOR, 202),
+    ("POST", "/syncs/{hooked}/webhook", None, ADMIN, 200),
+    ("GET", "/syncs/{feed_sync}/artifacts/latest", None, VIEWER, 200),
     ("GET", "/runs", None, VIEWER, 200),
     ("GET", "/runs/{run}", None, VIEWER, 200),
     ("POST", "/runs/{planned}/cancel", None, OPERATOR, 200),
-    ("GET", "/sources", None, VIEWER, 200),
-    ("GET", "/sources/{source}", None, VIEWER, 200),
-    ("POST", "/sources/{source}/check", None, OPERATOR, 200),
-    ("GET", "/models", None, VIEWER, 200),
-    ("GET", "/models/{model}", None, VIEWER, 200),
-    ("GET", "/models/{model}/preview", None, VIEWER, 200),
-    ("GET", "/destinations", None, VIEWER, 200),
-    ("GET", "/destinations/{destination}", None, VIEWER, 200),
-    ("POST", "/destinations/{destination}/check", None, OPERATOR, 200),
+    ("GET", "/runs/{feed_run}/artifact", None, VIEWER, 200),
+    ("GET", "/runs/{feed_run}/artifact/content", None, VIEWER, 200),
+    ("GET", "/schedule", None, VIEWER, 200),
     ("GET", "/entries", None, VIEWER, 200),
     ("GET", "/entries/history?reference=SKU-1", None, VIEWER, 200),
     ("GET", "/entries/errors", None, VIEWER, 200),
     ("GET", "/entries/export.csv", None, VIEWER, 200),
     ("POST", "/entries/resync", {"sync": "a_products"}, OPERATOR, 202),
-    ("GET", "/schedule", None, VIEWER, 200),
     ("POST", "/config?dry_run=true", "document", ADMIN, 200),
     ("GET", "/audit", None, ADMIN, 200),
-    ("POST", "/sources?check=false", "new source", ADMIN, 201),
-    ("PUT", "/syncs/{sync}", "sync", ADMIN, 200),
-    ("PATCH", "/syncs/{sync}", {"labels": ["matrix"]}, ADMIN, 200),
-    ("DELETE", "/sources/{fresh_source}", None, ADMIN, 204),
-    ("POST", "/syncs/{hooked}/webhook", None, ADMIN, 200),
 ]
 
 
 def _call(world, client, ws, method, path, body):
-    values = {"sync": ws.syncs["a_products"], "hooked": ws.syncs["c_planned"]}
+    values = {
+        "sync": ws.syncs["a_products"],
+        "hooked": ws.syncs["c_planned"],
+        "feed_sync": world.feed_sync,
+        "feed_run": world.feed_run,
+    }
     if "{run}" in path:
         values["run"] = _a_run(world, ws)
     if "{planned}" in path:
@@ -88,27 +165,48 @@ def _call(world, client, ws, method, path, body):
     values["destination"] = connections.destinations()[0].spec.id
     if "{member}" in path:
         values["member"] = _fresh_member(world, ws)
-    if "{fresh_source}" in path:
-        values["fresh_source"] = _fresh_source(world, ws)
-    if body == "member":
-        body = {"email": f"viewer-{ws.name}@example.com", "role": "viewer"}
-    elif body == "document":
-        body = {"syncs": {"matrix": {"model": "a_products_model", "destination": "a_products_dst"}}}
-    elif body == "new source":
-        body = {"name": f"src_{uuid.uuid4().hex[:8]}", "type": "sql", "url": "sqlite://"}
-    elif body == "sync":
-        body = {"model": "a_products_model", "destination": "a_products_dst"}
+    for kind in ("source", "model", "destination", "sync"):
+        if f"{{fresh_{kind}}}" in path:
+            values[f"fresh_{kind}"] = _fresh(world, ws, kind)
+    if isinstance(body, str):
+        body = BODIES[body](world, ws)
     url = f"/api/v1/workspaces/{ws.id}" + path.format(**values)
     return client.request(method, url, json=body)
 
 
+def test_the_matrix_covers_every_workspace_route():
+    prefix = "/api/v1/workspaces/{workspace_id}"
+
+    def shape(path):
+        return re.sub(r"\{[^}]+\}", "{}", path.split("?")[0])
+
+    covered = {(m, shape(p)) for m, p, *_ in ROUTES}
+    spec = create_api(None).openapi()  # type: ignore[arg-type]
+    every = {
+        (method.upper(), shape(path[len(prefix) :]))
+        for path, methods in spec["paths"].items()
+        if path.startswith(prefix)
+        for method in methods
+    }
+    assert every - covered == set()
+
+
 @pytest.fixture(scope="module")
 def started(world):
-    """A run in each workspace, so run routes have one to read."""
+    """A run in each workspace, so run routes have one to read, and a file feed in alpha
+    that published one file."""
     for ws in (world.alpha, world.beta):
         services = world.served.app.in_workspace(ws.id)
         first = next(iter(sorted(ws.syncs)))
         services.runs.wait(services.runs.trigger(first).id, timeout=60, poll=0.05)
+    services = world.served.app.in_workspace(world.alpha.id)
+    feed = {
+        "destinations": {"feed": {"type": "file_feed", "directory": "feeds", "name": "matrix"}},
+        "syncs": {"e_feed": {"model": "a_products_model", "destination": "feed"}},
+    }
+    services.configs.apply(parse_config(yaml.safe_dump(feed)), base_dir=world.folder)
+    run = services.runs.wait(services.runs.trigger("e_feed").id, timeout=60, poll=0.05)
+    world.feed_sync, world.feed_run = run.sync_id, run.id
     return world
 
 

@@ -59,7 +59,7 @@ def test_me_lists_only_the_callers_workspaces_with_their_role(world):
     assert me["user"]["id"] == world.alpha.users[Role.OPERATOR]
     assert [(w["id"], w["role"]) for w in me["workspaces"]] == [(world.alpha.id, "operator")]
     with world.as_(Role.ADMIN, "beta") as c:
-        listed = c.get("/api/v1/workspaces").json()
+        listed = c.get("/api/v1/workspaces").json()["items"]
         assert [w["id"] for w in listed] == [world.beta.id]
         assert c.get(f"/api/v1/workspaces/{world.beta.id}").json()["name"] == world.beta.name
 
@@ -70,7 +70,7 @@ def test_tokens_show_their_secret_once_and_note_their_last_use(world):
         assert made["secret"].startswith("swt_") and made["hint"] == made["secret"][:10]
         with world.served.client(made["secret"]) as used:
             used.get("/api/v1/me")
-        listed = {t["id"]: t for t in c.get("/api/v1/me/tokens").json()}
+        listed = {t["id"]: t for t in c.get("/api/v1/me/tokens").json()["items"]}
         assert "secret" not in listed[made["id"]]
         assert listed[made["id"]]["last_used_at"] is not None
         # a token of another user is not found, whoever asks
@@ -235,15 +235,20 @@ def test_members_are_managed_by_admins_and_the_last_admin_stays(world):
     with world.as_(Role.ADMIN) as c:
         added = c.put(base, json={"email": newcomer, "role": "viewer"})
         assert added.status_code == 200 and added.json()["role"] == "viewer"
-        members = {m["user"]["email"]: m["role"] for m in c.get(base).json()}
+        members = {m["user"]["email"]: m["role"] for m in c.get(base).json()["items"]}
         assert members[newcomer] == "viewer" and len(members) == 4
         body = _problem(
             c.put(base, json={"email": f"admin-{ws.name}@example.com", "role": "viewer"}), 422
         )
         assert body["errors"][0]["field"] == "role"
+        invited = c.put(base, json={"email": f"Fresh-{ws.name}@Example.com", "role": "operator"})
+        assert invited.status_code == 200
+        assert invited.json()["user"]["email"] == f"fresh-{ws.name}@example.com"
+        bad = _problem(c.put(base, json={"email": "not-an-address", "role": "viewer"}), 422)
+        assert bad["errors"][0]["field"] == "email"
         removed = c.delete(f"{base}/{added.json()['user']['id']}")
         assert removed.status_code == 204
-        assert newcomer not in {m["user"]["email"] for m in c.get(base).json()}
+        assert newcomer not in {m["user"]["email"] for m in c.get(base).json()["items"]}
         body = _problem(c.put(base, json={"email": "x@example.com", "role": "owner"}), 422)
         assert body["errors"][0]["field"] == "role"
 

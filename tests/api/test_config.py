@@ -68,7 +68,7 @@ def test_a_wrong_document_names_its_field_and_applies_nothing(world):
         refused = c.post(f"{base}/config", json=doc)
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["field"] == "destinations.dst_bad"
-        assert "src_bad" not in {s["name"] for s in c.get(f"{base}/sources").json()}
+        assert "src_bad" not in {s["name"] for s in c.get(f"{base}/sources").json()["items"]}
 
 
 def test_objects_one_by_one_create_replace_file_and_delete(world):

@@ -34,8 +34,8 @@ def test_sources_and_destinations_come_back_with_secrets_masked(world):
     services = _secretive(world)
     base = f"/api/v1/workspaces/{world.alpha.id}"
     with world.as_(Role.VIEWER) as c:
-        sources = {s["name"]: s for s in c.get(f"{base}/sources").json()}
-        destinations = {d["name"]: d for d in c.get(f"{base}/destinations").json()}
+        sources = {s["name"]: s for s in c.get(f"{base}/sources").json()["items"]}
+        destinations = {d["name"]: d for d in c.get(f"{base}/destinations").json()["items"]}
         locked = c.get(f"{base}/sources/{sources['locked']['id']}").json()
         hook = c.get(f"{base}/destinations/{destinations['hook']['id']}").json()
         every_answer = c.get(f"{base}/sources").text + c.get(f"{base}/destinations").text
@@ -51,7 +51,7 @@ def test_sources_and_destinations_come_back_with_secrets_masked(world):
 def test_a_models_preview_reads_its_first_rows(world):
     base = f"/api/v1/workspaces/{world.alpha.id}"
     with world.as_(Role.VIEWER) as c:
-        models = {m["name"]: m for m in c.get(f"{base}/models").json()}
+        models = {m["name"]: m for m in c.get(f"{base}/models").json()["items"]}
         model = models["a_products_model"]
         assert c.get(f"{base}/models/{model['id']}").json()["primary_key"] == ["id"]
         preview = c.get(f"{base}/models/{model['id']}/preview", params={"limit": 3}).json()
@@ -65,7 +65,7 @@ def test_a_preview_of_an_unreachable_source_says_why(world):
     _secretive(world)
     base = f"/api/v1/workspaces/{world.alpha.id}"
     with world.as_(Role.VIEWER) as c:
-        models = {m["name"]: m for m in c.get(f"{base}/models").json()}
+        models = {m["name"]: m for m in c.get(f"{base}/models").json()["items"]}
         answer = c.get(f"{base}/models/{models['locked_rows']['id']}/preview")
     assert answer.status_code == 502
     assert answer.headers["content-type"] == "application/problem+json"
@@ -76,8 +76,8 @@ def test_connection_checks_answer_ok_or_the_reason(world):
     _secretive(world)
     base = f"/api/v1/workspaces/{world.alpha.id}"
     with world.as_(Role.OPERATOR) as c:
-        sources = {s["name"]: s["id"] for s in c.get(f"{base}/sources").json()}
-        destinations = {d["name"]: d["id"] for d in c.get(f"{base}/destinations").json()}
+        sources = {s["name"]: s["id"] for s in c.get(f"{base}/sources").json()["items"]}
+        destinations = {d["name"]: d["id"] for d in c.get(f"{base}/destinations").json()["items"]}
         good = c.post(f"{base}/sources/{sources['a_products_src']}/check").json()
         assert good == {"ok": True, "problem": None}
         bad = c.post(f"{base}/sources/{sources['locked']}/check").json()
@@ -91,3 +91,21 @@ def test_connection_checks_answer_ok_or_the_reason(world):
     with world.as_(Role.ADMIN, "beta") as beta_admin:
         through_beta = f"/api/v1/workspaces/{world.beta.id}/sources/{sources['locked']}"
         assert beta_admin.get(through_beta).status_code == 404
+
+
+def test_the_lists_come_in_pages_by_name(world):
+    _secretive(world)
+    base = f"/api/v1/workspaces/{world.alpha.id}"
+    with world.as_(Role.VIEWER) as c:
+        for plural in ("sources", "models", "destinations"):
+            whole = [x["name"] for x in c.get(f"{base}/{plural}").json()["items"]]
+            assert whole == sorted(whole) and len(whole) >= 3
+            walked, cursor = [], None
+            while True:
+                params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+                page = c.get(f"{base}/{plural}", params=params).json()
+                walked += [x["name"] for x in page["items"]]
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            assert walked == whole

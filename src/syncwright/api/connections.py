@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from syncwright.api.deps import Acting, Admin, Operator, Viewer
 from syncwright.api.problems import RESPONSES
+from syncwright.api.schemas import Cursor, Limit, Page, page_by_name
 from syncwright.domain.sync import ModelSpec
 from syncwright.services.config_file import ConnectionDoc, ModelDoc
 from syncwright.services.connections import PREVIEW_LIMIT, Connection
@@ -72,10 +73,15 @@ class CheckOut(BaseModel):
     problem: str | None
 
 
-@router.get("/sources", response_model=list[ConnectionOut], tags=["sources"])
-def list_sources(acting: Viewer) -> list[ConnectionOut]:
+def _by_name(found: Connection) -> tuple[str, str]:
+    return found.spec.name, found.spec.id
+
+
+@router.get("/sources", response_model=Page[ConnectionOut], tags=["sources"])
+def list_sources(acting: Viewer, limit: Limit = 100, cursor: Cursor = None) -> Page[ConnectionOut]:
     """The workspace's sources, by name."""
-    return [ConnectionOut.of(c) for c in acting.ws.connections.sources()]
+    page, more = page_by_name(acting.ws.connections.sources(), _by_name, limit, cursor)
+    return Page(items=[ConnectionOut.of(c) for c in page], next_cursor=more)
 
 
 @router.get("/sources/{source_id}", response_model=ConnectionOut, tags=["sources"])
@@ -91,10 +97,12 @@ def check_source(source_id: str, acting: Operator) -> CheckOut:
     return CheckOut(ok=problem is None, problem=problem)
 
 
-@router.get("/models", response_model=list[ModelOut], tags=["models"])
-def list_models(acting: Viewer) -> list[ModelOut]:
+@router.get("/models", response_model=Page[ModelOut], tags=["models"])
+def list_models(acting: Viewer, limit: Limit = 100, cursor: Cursor = None) -> Page[ModelOut]:
     """The workspace's models, by name."""
-    return [ModelOut.of(m) for m in acting.ws.connections.models()]
+    found = acting.ws.connections.models()
+    page, more = page_by_name(found, lambda m: (m.name, m.id), limit, cursor)
+    return Page(items=[ModelOut.of(m) for m in page], next_cursor=more)
 
 
 @router.get("/models/{model_id}", response_model=ModelOut, tags=["models"])
@@ -114,10 +122,13 @@ def preview_model(
     return PreviewOut(columns=found.columns, rows=found.rows)
 
 
-@router.get("/destinations", response_model=list[ConnectionOut], tags=["destinations"])
-def list_destinations(acting: Viewer) -> list[ConnectionOut]:
+@router.get("/destinations", response_model=Page[ConnectionOut], tags=["destinations"])
+def list_destinations(
+    acting: Viewer, limit: Limit = 100, cursor: Cursor = None
+) -> Page[ConnectionOut]:
     """The workspace's destinations, by name."""
-    return [ConnectionOut.of(c) for c in acting.ws.connections.destinations()]
+    page, more = page_by_name(acting.ws.connections.destinations(), _by_name, limit, cursor)
+    return Page(items=[ConnectionOut.of(c) for c in page], next_cursor=more)
 
 
 @router.get("/destinations/{destination_id}", response_model=ConnectionOut, tags=["destinations"])

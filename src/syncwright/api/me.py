@@ -8,7 +8,18 @@ from fastapi import APIRouter, Depends
 
 from syncwright.api.deps import current_user, the_app
 from syncwright.api.problems import RESPONSES
-from syncwright.api.schemas import MeOut, TokenCreated, TokenIn, TokenOut, UserOut, WorkspaceOut
+from syncwright.api.schemas import (
+    Cursor,
+    Limit,
+    MeOut,
+    Page,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    UserOut,
+    WorkspaceOut,
+    page_by_name,
+)
 from syncwright.bootstrap.app import App
 from syncwright.domain.access import User
 
@@ -27,10 +38,12 @@ def me(user: Caller, sw: Sw) -> MeOut:
     return MeOut(user=UserOut.of(user), workspaces=workspaces_of(sw, user))
 
 
-@router.get("/tokens", response_model=list[TokenOut])
-def my_tokens(user: Caller, sw: Sw) -> list[TokenOut]:
+@router.get("/tokens", response_model=Page[TokenOut])
+def my_tokens(user: Caller, sw: Sw, limit: Limit = 100, cursor: Cursor = None) -> Page[TokenOut]:
     """The caller's API tokens (never their secrets), oldest first."""
-    return [TokenOut.of(t) for t in sw.accounts.tokens(user.email)]
+    found = sw.accounts.tokens(user.email)
+    page, more = page_by_name(found, lambda t: (t.created_at.isoformat(), t.id), limit, cursor)
+    return Page(items=[TokenOut.of(t) for t in page], next_cursor=more)
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)

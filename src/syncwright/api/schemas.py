@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel, BeforeValidator, Field
 
 from syncwright.domain.access import ApiToken, Role, User
@@ -228,3 +229,32 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != size:
         raise ConfigError("not a cursor this list gave", field="cursor")
     return values
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list; pass ``next_cursor`` as ``cursor`` for the next one (null: the
+    last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def page_by_name(
+    found: list[T], key: Callable[[T], tuple[str, str]], limit: int, cursor: str | None
+) -> tuple[list[T], str | None]:
+    """A page of a short list held whole (configured objects, members), in ``key`` order
+    (a name, then an id: stable and total)."""
+    ordered = sorted(found, key=key)
+    if cursor:
+        after = tuple(decode_cursor(cursor, 2))
+        ordered = [item for item in ordered if key(item) > after]
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    return page, encode_cursor(*key(page[-1])) if more else None
+
+
+Limit = Annotated[int, Query(ge=1, le=500, description="At most this many items.")]
+Cursor = Annotated[str | None, Query(description="The previous page's next_cursor.")]

@@ -12,20 +12,19 @@ from pydantic import BaseModel, Field
 from syncwright.api.deps import Admin, Operator, Viewer
 from syncwright.api.problems import RESPONSES
 from syncwright.api.schemas import (
+    Cursor,
+    Limit,
     RunIn,
     RunOut,
     SyncOut,
     SyncPage,
-    decode_cursor,
-    encode_cursor,
+    page_by_name,
 )
 from syncwright.services.config_file import SyncDoc
 
 router = APIRouter(
     prefix="/api/v1/workspaces/{workspace_id}/syncs", tags=["syncs"], responses=RESPONSES
 )
-Limit = Annotated[int, Query(ge=1, le=500, description="At most this many items.")]
-Cursor = Annotated[str | None, Query(description="The ``next_cursor`` of the previous page.")]
 
 
 @router.get("", response_model=SyncPage)
@@ -47,16 +46,8 @@ def list_syncs(
         and (label is None or label in s.labels)
         and (search is None or search.lower() in s.name.lower())
     ]
-    found.sort(key=lambda s: (s.name, s.id))
-    if cursor:
-        after = tuple(decode_cursor(cursor, 2))
-        found = [s for s in found if (s.name, s.id) > after]
-    page = found[:limit]
-    more = len(found) > limit
-    return SyncPage(
-        items=[SyncOut.of(s) for s in page],
-        next_cursor=encode_cursor(page[-1].name, page[-1].id) if more else None,
-    )
+    page, more = page_by_name(found, lambda s: (s.name, s.id), limit, cursor)
+    return SyncPage(items=[SyncOut.of(s) for s in page], next_cursor=more)
 
 
 @router.get("/{sync_id}", response_model=SyncOut)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from syncwright.api.deps import Admin, Viewer, current_user, the_app
 from syncwright.api.me import workspaces_of
 from syncwright.api.problems import RESPONSES
-from syncwright.api.schemas import UserOut, WorkspaceOut
+from syncwright.api.schemas import Cursor, Limit, Page, UserOut, WorkspaceOut, page_by_name
 from syncwright.bootstrap.app import App
 from syncwright.domain.access import Role, User
 from syncwright.domain.errors import NotFound
@@ -26,18 +26,24 @@ class MemberOut(BaseModel):
 
 
 class MemberIn(BaseModel):
-    """A role to give an existing user (by e-mail) in the workspace."""
+    """A role to give a user (by e-mail) in the workspace; a new e-mail becomes a user."""
 
-    email: str
+    email: str = Field(max_length=320)
     role: Role
+    name: str | None = Field(None, max_length=200, description="For a new user.")
 
 
-@router.get("", response_model=list[WorkspaceOut])
+@router.get("", response_model=Page[WorkspaceOut])
 def list_workspaces(
-    user: Annotated[User, Depends(current_user)], sw: Annotated[App, Depends(the_app)]
-) -> list[WorkspaceOut]:
+    user: Annotated[User, Depends(current_user)],
+    sw: Annotated[App, Depends(the_app)],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[WorkspaceOut]:
     """The workspaces the caller is a member of, by name, with their role in each."""
-    return workspaces_of(sw, user)
+    found = workspaces_of(sw, user)
+    page, more = page_by_name(found, lambda w: (w.name, w.id), limit, cursor)
+    return Page(items=page, next_cursor=more)
 
 
 @router.get("/{workspace_id}", response_model=WorkspaceOut)
@@ -49,19 +55,31 @@ def get_workspace(acting: Viewer, sw: Annotated[App, Depends(the_app)]) -> Works
     raise NotFound(f"no workspace with id {acting.ws.workspace_id}")
 
 
-@router.get("/{workspace_id}/members", response_model=list[MemberOut])
-def list_members(acting: Viewer, sw: Annotated[App, Depends(the_app)]) -> list[MemberOut]:
+@router.get("/{workspace_id}/members", response_model=Page[MemberOut])
+def list_members(
+    acting: Viewer,
+    sw: Annotated[App, Depends(the_app)],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[MemberOut]:
     """The workspace's members and their roles, by e-mail."""
-    return [
-        MemberOut(user=UserOut.of(u), role=r)
-        for u, r in sw.accounts.members(acting.ws.workspace_id)
-    ]
+    members = sw.accounts.members(acting.ws.workspace_id)
+    page, more = page_by_name(members, lambda m: (m[0].email, m[0].id), limit, cursor)
+    return Page(items=[MemberOut(user=UserOut.of(u), role=r) for u, r in page], next_cursor=more)
 
 
 @router.put("/{workspace_id}/members", response_model=MemberOut)
 def set_member(body: MemberIn, acting: Admin, sw: Annotated[App, Depends(the_app)]) -> MemberOut:
-    """Give an existing user a role in the workspace, or change it (admin)."""
-    user = sw.accounts.set_member(acting.ws.workspace_id, body.email, body.role, by=acting.user_id)
+    """Give a user a role in the workspace, or change it; an e-mail nobody has yet becomes a
+    new user, without a password (admin). The last admin stays an admin."""
+    user = sw.accounts.set_member(
+        acting.ws.workspace_id,
+        body.email,
+        body.role,
+        by=acting.user_id,
+        invite=True,
+        name=body.name,
+    )
     return MemberOut(user=UserOut.of(user), role=body.role)
 
 

@@ -69,11 +69,24 @@ class AccountService:
         return self.store.accounts.members(workspace_id)
 
     def set_member(
-        self, workspace_id: str, email: str, role: Role, *, by: str | None = None
+        self,
+        workspace_id: str,
+        email: str,
+        role: Role,
+        *,
+        by: str | None = None,
+        invite: bool = False,
+        name: str | None = None,
     ) -> User:
-        """Give an existing user a role in the workspace (by id), or change it; the last
-        admin stays an admin, so a workspace is never left without one."""
-        user = self.user(email)
+        """Give a user a role in the workspace (by id), or change it; with ``invite`` a new
+        e-mail becomes a user (no password yet). The last admin stays an admin, so a
+        workspace is never left without one."""
+        try:
+            user = self.user(email)
+        except NotFound:
+            if not invite:
+                raise
+            user = self.create_user(email, name=name)
         if role is not Role.ADMIN:
             self._keep_an_admin(workspace_id, user.id)
         self.store.accounts.set_role(workspace_id, user.id, role)
