@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from syncwright.api.app import create_api
 from syncwright.domain.access import Role
 
 
@@ -263,3 +264,21 @@ def test_a_mistyped_or_repeated_query_parameter_is_refused(world):
         entries = f"/api/v1/workspaces/{world.alpha.id}/entries"
         several = c.get(entries, params=[("status", "ok"), ("status", "failed")])
         assert several.status_code == 200  # a list parameter may repeat
+
+
+def test_every_route_but_the_webhook_needs_a_token(served):
+    spec = create_api(None).openapi()  # type: ignore[arg-type] (the spec needs no services)
+    checked = 0
+    with served.client() as anonymous:
+        for path, methods in spec["paths"].items():
+            for method in methods:
+                url = path.replace("{", "x").replace("}", "x")
+                answer = anonymous.request(method.upper(), url)
+                if path in ("/healthz", "/readyz"):
+                    assert answer.status_code in (200, 503)
+                elif path.startswith("/api/v1/hooks/"):
+                    assert answer.status_code == 404  # its secret is its credential
+                else:
+                    assert answer.status_code == 401, (method, path, answer.text)
+                    checked += 1
+    assert checked > 40

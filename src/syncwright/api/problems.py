@@ -73,7 +73,7 @@ def describe_media_types(spec: dict[str, Any]) -> dict[str, Any]:
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 found = content.get("application/json", {}).get("schema", {})
-                if (status == "default" or status >= "400") and found.get("$ref", "").endswith(
+                if (status == "default" or status[0] in "45") and found.get("$ref", "").endswith(
                     "/Problem"
                 ):
                     content[MEDIA_TYPE] = content.pop("application/json")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from syncwright.connectors.registry import ConnectorRegistry
-from syncwright.domain.errors import NotFound, SourceError
+from syncwright.domain.errors import SourceError
 from syncwright.domain.sync import ConnectionSpec, ModelSpec
 from syncwright.sdk.source import ReadAgain, ReadRequest
 from syncwright.services.apply import ConfigService
@@ -42,13 +42,7 @@ class ConnectionService:
         self.workspace_id = workspace_id
 
     def _row(self, kind: str, object_id: str) -> dict[str, Any]:
-        try:
-            row = self.store.config.get(kind, object_id)
-        except NotFound:
-            row = None
-        if row is None or row["workspace_id"] != self.workspace_id or row["deleted_at"]:
-            raise NotFound(f"no {kind} with id {object_id}")
-        return row
+        return self.store.config.live(kind, self.workspace_id, object_id)
 
     def _rows(self, kind: str) -> list[dict[str, Any]]:
         return self.store.config.rows(kind, self.workspace_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.domain.audit import AuditEvent
-from syncwright.domain.errors import Conflict, NotFound
+from syncwright.domain.errors import Conflict
 from syncwright.domain.statuses import Trigger
 from syncwright.engine.scheduler import Scheduler
 from syncwright.services.apply import ConfigService
@@ -38,13 +38,7 @@ class ObjectService:
 
     def row(self, kind: str, object_id: str) -> dict[str, Any]:
         """A live object of this workspace; any other is not found."""
-        try:
-            row = self.store.config.get(kind, object_id)
-        except NotFound:
-            row = None
-        if row is None or row["workspace_id"] != self.workspace_id or row["deleted_at"]:
-            raise NotFound(f"no {kind} with id {object_id}")
-        return row
+        return self.store.config.live(kind, self.workspace_id, object_id)
 
     def create(
         self,

@@ -14,13 +14,7 @@ class SyncService:
         self.workspace_id = workspace_id
 
     def get(self, sync_id: str) -> SyncSpec:
-        try:
-            row = self.store.config.get("sync", sync_id)
-        except NotFound:
-            row = None
-        if row is None or row["workspace_id"] != self.workspace_id or row["deleted_at"]:
-            raise NotFound(f"no sync with id {sync_id}")
-        return SyncSpec.from_row(row)
+        return SyncSpec.from_row(self.store.config.live("sync", self.workspace_id, sync_id))
 
     def list(self) -> list[SyncSpec]:
         """Every sync of the workspace (enabled or not, not deleted), by name."""

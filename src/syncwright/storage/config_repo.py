@@ -97,6 +97,17 @@ class ConfigRepository:
             raise NotFound(f"no {kind} with id {object_id}")
         return self._opened(kind, row)
 
+    def live(self, kind: str, workspace_id: str, object_id: str) -> dict[str, Any]:
+        """An object of the workspace that is not deleted; any other is not found, as one
+        that never existed."""
+        try:
+            row = self.get(kind, object_id)
+        except NotFound:
+            row = None
+        if row is None or row["workspace_id"] != workspace_id or row["deleted_at"]:
+            raise NotFound(f"no {kind} with id {object_id}")
+        return row
+
     def rows(self, kind: str, workspace_id: str) -> list[dict[str, Any]]:
         """Every object of a kind in the workspace (not deleted), by name."""
         table = KIND_TABLES[kind]
