@@ -7,7 +7,6 @@ database's message and every other row still lands.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
@@ -15,10 +14,10 @@ from sqlalchemy.dialects import sqlite
 
 from syncwright.connectors.sql.errors import database_message
 from syncwright.connectors.sql.types import sql_type
-from syncwright.connectors.sql.urls import resolve_sqlite_path, safe_url
+from syncwright.connectors.sql.urls import DatabaseUrlConfig
 from syncwright.domain.errors import ConfigError, DestinationError
 from syncwright.domain.statuses import Operation, WriteMode
-from syncwright.sdk import Capabilities, ChangeBatch, ConnectorConfig, Destination, ItemResult
+from syncwright.sdk import Capabilities, ChangeBatch, Destination, ItemResult
 
 #: Errors that belong to one row's values; anything else fails the whole batch.
 ROW_ERRORS = (sa.exc.IntegrityError, sa.exc.DataError)
@@ -26,24 +25,12 @@ ROW_ERRORS = (sa.exc.IntegrityError, sa.exc.DataError)
 Apply = Callable[[sa.Connection, list[dict[str, Any]]], None]
 
 
-class SqlDestinationConfig(ConnectorConfig):
-    url: str
-
-    def resolved(self, base_dir: Path) -> SqlDestinationConfig:
-        return self.model_copy(update={"url": resolve_sqlite_path(self.url, base_dir)})
+class SqlDestinationConfig(DatabaseUrlConfig):
+    """A table of a database (its ``url``) to write to."""
 
     table: str
     db_schema: str | None = None
     create_table: bool = True
-
-    def public(self) -> dict[str, Any]:
-        return {**super().public(), "url": safe_url(self.url)}
-
-    def stored(self, seal: Callable[[str], str] | None = None) -> dict[str, Any]:
-        values = super().stored(seal)
-        if seal is not None and safe_url(self.url) != self.url:  # a password in the URL
-            values["url"] = seal(self.url)
-        return values
 
 
 def _known(fields: dict[str, Any], known: set[str]) -> dict[str, Any]:

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pyarrow as pa
 import sqlalchemy as sa
 
 from syncwright.connectors.sql.errors import database_message
-from syncwright.connectors.sql.urls import resolve_sqlite_path, safe_url
+from syncwright.connectors.sql.urls import DatabaseUrlConfig, safe_url
 from syncwright.domain.errors import SourceError
-from syncwright.sdk import Capabilities, ConnectorConfig, ReadAgain, ReadRequest, Source
+from syncwright.sdk import Capabilities, ReadAgain, ReadRequest, Source
 
 
-class SqlSourceConfig(ConnectorConfig):
-    url: str
-
-    def resolved(self, base_dir: Path) -> SqlSourceConfig:
-        return self.model_copy(update={"url": resolve_sqlite_path(self.url, base_dir)})
-
-    def public(self) -> dict[str, Any]:
-        return {**super().public(), "url": safe_url(self.url)}
-
-    def stored(self, seal: Callable[[str], str] | None = None) -> dict[str, Any]:
-        values = super().stored(seal)
-        if seal is not None and safe_url(self.url) != self.url:  # a password in the URL
-            values["url"] = seal(self.url)
-        return values
+class SqlSourceConfig(DatabaseUrlConfig):
+    """A database to read models from: its ``url``."""
 
 
 def _column(values: list[Any]) -> pa.Array:

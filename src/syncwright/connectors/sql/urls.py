@@ -1,10 +1,34 @@
-"""Database URLs shown without their password, and SQLite paths made absolute."""
+"""Database URLs shown without their password, sealed when they hold one, and SQLite paths
+made absolute."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy.engine import make_url
+
+from syncwright.sdk.config import ConnectorConfig
+
+U = TypeVar("U", bound="DatabaseUrlConfig")
+
+
+class DatabaseUrlConfig(ConnectorConfig):
+    """Settings around a SQLAlchemy ``url``, whose password is a secret like any other."""
+
+    url: str
+
+    def resolved(self: U, base_dir: Path) -> U:
+        return self.model_copy(update={"url": resolve_sqlite_path(self.url, base_dir)})
+
+    def public(self) -> dict[str, Any]:
+        return {**super().public(), "url": safe_url(self.url)}
+
+    def stored(self, seal: Callable[[str], str] | None = None) -> dict[str, Any]:
+        values = super().stored(seal)
+        if seal is not None and safe_url(self.url) != self.url:  # a password in the URL
+            values["url"] = seal(self.url)
+        return values
 
 
 def safe_url(url: str) -> str:
