@@ -41,7 +41,7 @@ class ArtifactOut(BaseModel):
         return cls(**{name: getattr(a, name) for name in cls.model_fields})
 
 
-def _serve(artifact: Artifact, if_none_match: str | None) -> Response:
+def serve_file(artifact: Artifact, if_none_match: str | None) -> Response:
     etag = f'"{artifact.checksum}"'
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
@@ -71,10 +71,10 @@ def run_artifact_content(
     run_id: str, acting: Viewer, if_none_match: IfNoneMatch = None
 ) -> Response:
     """The file the run published, with its content type, length and ETag."""
-    return _serve(acting.ws.syncs.run_artifact(run_id), if_none_match)
+    return serve_file(acting.ws.syncs.run_artifact(run_id), if_none_match)
 
 
 @router.get("/syncs/{sync_id}/artifacts/latest", response_class=Response, responses=_FILE)
 def latest_artifact(sync_id: str, acting: Viewer, if_none_match: IfNoneMatch = None) -> Response:
     """The sync's newest complete file, always at this URL (a feed's constant address)."""
-    return _serve(acting.ws.syncs.latest_artifact(sync_id), if_none_match)
+    return serve_file(acting.ws.syncs.latest_artifact(sync_id), if_none_match)

@@ -93,7 +93,7 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _status_of(exc: SyncwrightError) -> int:
+def status_of(exc: SyncwrightError) -> int:
     for kind, status in (
         (Unauthenticated, 401),
         (Forbidden, 403),
@@ -109,7 +109,7 @@ def _status_of(exc: SyncwrightError) -> int:
     return 400
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
+def field_name(loc: tuple[Any, ...]) -> str:
     """``("body", "labels", 0)`` -> ``labels[0]``; ``("query", "limit")`` -> ``limit``."""
     parts = [p for p in loc if p not in ("body", "query", "path", "header")]
     out = ""
@@ -120,7 +120,7 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SyncwrightError)
-    status = _status_of(exc)
+    status = status_of(exc)
     if isinstance(exc, ConfigError) and exc.field:
         return problem(status, str(exc), errors=[FieldProblem(field=exc.field, detail=exc.message)])
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -130,7 +130,7 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        FieldProblem(field=_field_name(tuple(e.get("loc", ()))), detail=str(e.get("msg", "")))
+        FieldProblem(field=field_name(tuple(e.get("loc", ()))), detail=str(e.get("msg", "")))
         for e in exc.errors()
     ]
     listed = "; ".join(f"{e.field}: {e.detail}" for e in errors)

@@ -37,6 +37,8 @@ class Settings:
     #: The key connector secrets are sealed with (base64 of 64 bytes); None: the home's
     #: ``secret.key``. Every process of one installation needs the same key.
     secret_key: str | None = None
+    #: Seconds between the self-refreshes of the web UI's live pages.
+    ui_refresh: float = 15.0
 
     @property
     def is_postgres(self) -> bool:
@@ -72,6 +74,7 @@ class Settings:
             takeover_after=_number(env, "SYNCWRIGHT_TAKEOVER_AFTER", 60.0, float),  # type: ignore[arg-type]
             max_runs=_number(env, "SYNCWRIGHT_MAX_RUNS", None, int),  # type: ignore[arg-type]
             secret_key=env.get("SYNCWRIGHT_SECRET_KEY") or None,
+            ui_refresh=_number(env, "SYNCWRIGHT_UI_REFRESH", 15.0, float),  # type: ignore[arg-type]
         )
 
 

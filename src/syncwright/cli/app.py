@@ -142,13 +142,14 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
     port: int = typer.Option(8000, "--port", help="The port to listen on (0: any free one)."),
 ) -> None:
-    """Run the engine and serve the API (docs at /docs) until stopped (Ctrl-C or SIGTERM)."""
+    """Run the engine and serve the web UI and the API (docs at /docs) until stopped (Ctrl-C
+    or SIGTERM)."""
     import signal
     import socket
 
     import uvicorn
 
-    from syncwright.api.app import create_api
+    from syncwright.web.app import create_app
 
     try:
         with _open(EngineRole.EXECUTE) as sw:
@@ -156,12 +157,13 @@ def serve(
             bound = listener.getsockname()[1]
             console.print(
                 f"syncwright engine running on {safe_url(sw.settings.database_url)};"
-                f" API at http://{host}:{bound}/api/v1 (docs: /docs); Ctrl-C stops it",
+                f" web UI at http://{host}:{bound}/, API at /api/v1 (docs: /docs);"
+                " Ctrl-C stops it",
                 highlight=False,
                 soft_wrap=True,
             )
             server = uvicorn.Server(
-                uvicorn.Config(create_api(sw), log_level="warning", access_log=False)
+                uvicorn.Config(create_app(sw), log_level="warning", access_log=False)
             )
             # The server stops on SIGINT or SIGTERM, then raises the signal again to the
             # handlers it found: make those no-ops, so the engine below shuts down cleanly.

@@ -172,3 +172,19 @@ class SyncHealth(StrEnum):
     """The last run failed or was aborted."""
     DISABLED = "disabled"
     """The sync is turned off."""
+
+
+def sync_health(enabled: bool, last: RunStatus | None, failed_items: int = 0) -> str:
+    """A sync's health from whether it is on and its newest run's status (and failed items):
+    a live run's own status while one goes, else a ``SyncHealth``."""
+    if last is not None and last.is_live:
+        return last.value
+    if not enabled:
+        return SyncHealth.DISABLED.value
+    if last is None:
+        return SyncHealth.PENDING.value
+    if last in (RunStatus.FAILED, RunStatus.ABORTED):
+        return SyncHealth.FAILED.value
+    if last is RunStatus.INCOMPLETE or failed_items:
+        return SyncHealth.WARNING.value
+    return SyncHealth.HEALTHY.value

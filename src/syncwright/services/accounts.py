@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import timedelta
 
 from syncwright.domain.access import (
     ApiToken,
@@ -13,10 +15,14 @@ from syncwright.domain.access import (
     hash_password,
     new_token_secret,
 )
+from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, Forbidden, NotFound, Unauthenticated
+from syncwright.storage.sessions_repo import WebSession
 from syncwright.storage.store import Store
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+#: How long a browser stays signed in.
+SESSION_LIFETIME = timedelta(hours=12)
 
 
 class AccountService:
@@ -53,6 +59,29 @@ class AccountService:
         if user is None or not check_password(password, stored):
             raise Unauthenticated("wrong e-mail or password")
         return user
+
+    def sign_in(self, email: str, password: str) -> tuple[str, WebSession]:
+        """A new browser session for the user whose password this is: its cookie value (shown
+        to the browser only; stored hashed) and the session, with its CSRF token."""
+        user = self.login(email, password)
+        token = secrets.token_urlsafe(32)
+        session = WebSession(
+            user_id=user.id,
+            csrf=secrets.token_urlsafe(32),
+            expires_at=utcnow() + SESSION_LIFETIME,
+        )
+        self.store.sessions.open(session.user_id, token, session.csrf, session.expires_at)
+        return token, session
+
+    def session(self, token: str) -> tuple[User, WebSession]:
+        """The signed-in user of a session cookie."""
+        found = self.store.sessions.find(token) if token else None
+        if found is None:
+            raise Unauthenticated("sign in first (the session is unknown or has expired)")
+        return self.store.accounts.user(found.user_id), found
+
+    def sign_out(self, token: str) -> None:
+        self.store.sessions.close(token)
 
     def workspace_id(self, name: str) -> str:
         found = self.store.config.workspace_id(name)

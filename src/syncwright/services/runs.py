@@ -239,11 +239,23 @@ class RunService:
         sync_name: str | None = None,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
+        sort: str = "created_at",
+        descending: bool = True,
+        offset: int = 0,
     ) -> list[Run]:
-        """The workspace's runs, newest first, filtered (a sync by name, or in ``f`` by id)."""
+        """The workspace's runs, newest first unless sorted otherwise, filtered (a sync by
+        name, or in ``f`` by id)."""
         if sync_name:
             f = replace(f, sync_id=self.store.config.sync_by_name(self.workspace_id, sync_name).id)
-        return self.store.runs.list(self.workspace_id, f, before=before, limit=limit)
+        return self.store.runs.list(
+            self.workspace_id,
+            f,
+            before=before,
+            limit=limit,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+        )
 
     def wait(
         self,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from syncwright.domain.clock import utcnow
 from syncwright.domain.counters import COUNTER_NAMES, Counters
-from syncwright.domain.errors import IllegalTransition, NotFound
+from syncwright.domain.errors import ConfigError, IllegalTransition, NotFound
 from syncwright.domain.run import Run, RunFilter
 from syncwright.domain.statuses import (
     LIVE_RUN_STATUSES,
@@ -21,6 +21,21 @@ from syncwright.domain.statuses import (
 )
 from syncwright.domain.triggers import PRIORITY
 from syncwright.storage.tables import runs, syncs
+
+#: The orders a list of runs can take (a run's column, or its sync's name).
+RUN_SORTS = (
+    "created_at",
+    "started_at",
+    "ended_at",
+    "sync",
+    "status",
+    "type",
+    "trigger",
+    "runner",
+    "read",
+    "ok",
+    "failed",
+)
 
 _RUN_WITH_SYNC = sa.select(runs, syncs.c.name.label("sync_name")).join(
     syncs, syncs.c.id == runs.c.sync_id
@@ -115,6 +130,36 @@ class RunRepository:
         with self.engine.connect() as conn:
             return [Run.from_row(r) for r in conn.execute(query).mappings()]
 
+    def latest_per_sync(self, workspace_id: str) -> dict[str, Run]:
+        """Each sync's newest run that was not merely planned or skipped (live or ended)."""
+        ranked = (
+            sa.select(
+                runs.c.id,
+                sa.func.row_number()
+                .over(
+                    partition_by=runs.c.sync_id,
+                    order_by=(runs.c.created_at.desc(), runs.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(
+                runs.c.workspace_id == workspace_id,
+                runs.c.deleted_at.is_(None),
+                runs.c.status.notin_([RunStatus.SCHEDULED.value, RunStatus.SKIPPED.value]),
+            )
+            .subquery()
+        )
+        query = _RUN_WITH_SYNC.join(ranked, ranked.c.id == runs.c.id).where(ranked.c.rank == 1)
+        with self.engine.connect() as conn:
+            return {r["sync_id"]: Run.from_row(r) for r in conn.execute(query).mappings()}
+
+    def next_planned(self, workspace_id: str) -> dict[str, Run]:
+        """Each sync's soonest planned run."""
+        found: dict[str, Run] = {}
+        for run in self.upcoming(workspace_id, limit=10_000):
+            found.setdefault(run.sync_id, run)
+        return found
+
     # -- admission ------------------------------------------------------------------------
     def waiting(self, conn: sa.Connection, limit: int = 1000) -> list[dict[str, Any]]:
         """Queued runs not yet admitted, in admission order, with their destination."""
@@ -195,9 +240,13 @@ class RunRepository:
         *,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
+        sort: str = "created_at",
+        descending: bool = True,
+        offset: int = 0,
     ) -> list[Run]:
         """Runs of the workspace, newest first (by creation, then id: a stable order), from
-        after the ``before`` (created_at, id) of the previous page."""
+        after the ``before`` (created_at, id) of the previous page; or in another order
+        (``sort``, one of ``RUN_SORTS``), a page at ``offset``."""
         query = _RUN_WITH_SYNC.where(
             runs.c.workspace_id == workspace_id, runs.c.deleted_at.is_(None)
         )
@@ -218,7 +267,14 @@ class RunRepository:
             query = query.where(
                 sa.or_(runs.c.created_at < at, sa.and_(runs.c.created_at == at, runs.c.id < run_id))
             )
-        query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+        if sort not in RUN_SORTS:
+            raise ConfigError(
+                f"cannot sort by {sort!r}; one of {', '.join(RUN_SORTS)}", field="sort"
+            )
+        column = syncs.c.name if sort == "sync" else runs.c[sort]
+        keys = [column, runs.c.created_at, runs.c.id]
+        query = query.order_by(*(k.desc() if descending else k.asc() for k in keys))
+        query = query.limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [Run.from_row(r) for r in conn.execute(query).mappings()]
 

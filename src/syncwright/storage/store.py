@@ -17,6 +17,7 @@ from syncwright.storage.report_repo import ReportRepository
 from syncwright.storage.retention_repo import RetentionRepository
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.secrets import SecretBox
+from syncwright.storage.sessions_repo import SessionRepository
 from syncwright.storage.snapshots_repo import SnapshotRepository
 from syncwright.storage.webhooks_repo import WebhookRepository
 from syncwright.storage.workers_repo import WorkerRepository
@@ -37,6 +38,7 @@ class Store:
     workers: WorkerRepository
     accounts: AccountRepository
     audit: AuditRepository
+    sessions: SessionRepository
     secrets: SecretBox
 
     @classmethod
@@ -61,6 +63,7 @@ class Store:
             workers=WorkerRepository(engine),
             accounts=AccountRepository(engine),
             audit=AuditRepository(engine),
+            sessions=SessionRepository(engine),
             secrets=box,
         )
 

@@ -80,6 +80,18 @@ api_tokens = sa.Table(
     sa.Index("ix_api_tokens_user_id", "user_id"),
 )
 
+#: Signed-in browsers: the SHA-256 of each session cookie, its user, its CSRF token.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_web_sessions_user_id", "user_id"),
+)
+
 sources = sa.Table(
     "sources",
     metadata,

@@ -1,0 +1,116 @@
+"""How pages show values: times (turned into the viewer's zone in the browser), durations,
+numbers, status badges and the small run chart (inline SVG)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+from urllib.parse import urlencode
+
+from jinja2 import Environment
+from markupsafe import Markup, escape
+
+from syncwright.domain.run import Run
+
+
+def when(value: datetime | None, empty: str = "—") -> Markup:
+    """A ``<time>`` the page's script shows in the viewer's time zone; UTC until then."""
+    if value is None:
+        return Markup(escape(empty))
+    return Markup('<time datetime="{}" data-local>{}</time>').format(
+        value.isoformat(), value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def number(value: Any) -> str:
+    return f"{value:,}".replace(",", "\u202f") if isinstance(value, int) else str(value)
+
+
+def badge(status: str | None) -> Markup:
+    """A status as a coloured word (the colour only repeats what the word says)."""
+    text = (status or "none").replace("_", " ")
+    return Markup('<span class="badge s-{}">{}</span>').format(status or "none", text)
+
+
+def query(params: dict[str, Any], **changes: Any) -> str:
+    """The page's query string with some values changed (None drops one)."""
+    merged = {**params, **changes}
+    pairs: list[tuple[str, str]] = []
+    for name, value in merged.items():
+        if value is None or value == "" or value == []:
+            continue
+        for one in value if isinstance(value, (list, tuple)) else [value]:
+            pairs.append((name, str(one)))
+    return urlencode(pairs)
+
+
+def run_chart(runs: Sequence[Run], width: int = 560, height: int = 120) -> Markup:
+    """Duration (bars) and rows changed (dots) of finished runs, oldest on the left."""
+    done = [r for r in reversed(runs) if r.duration_seconds is not None][-30:]
+    if not done:
+        return Markup("")
+    top = 14
+    plot = height - top - 18
+    longest = max(r.duration_seconds or 0 for r in done) or 1
+    most = max(r.counters.changes for r in done) or 1
+    step = width / max(len(done), 12)  # a few runs do not make giant bars
+    bars, dots = [], []
+    for i, r in enumerate(done):
+        seconds = r.duration_seconds or 0
+        h = max(1.0, plot * seconds / longest)
+        x = i * step
+        label = (
+            f"{r.created_at:%Y-%m-%d %H:%M} UTC: {r.status.value}, {duration(seconds)},"
+            f" {r.counters.changes} rows changed, {r.counters.read} read"
+        )
+        bars.append(
+            Markup(
+                '<rect class="bar s-{}" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}">'
+                "<title>{}</title></rect>"
+            ).format(r.status.value, x + 1, top + plot - h, max(1.0, step - 2), h, label)
+        )
+        cy = top + plot - plot * r.counters.changes / most
+        dots.append((x + step / 2, cy))
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in dots)
+    circles = Markup("").join(
+        Markup('<circle class="dot" cx="{:.1f}" cy="{:.1f}" r="2.5"></circle>').format(x, y)
+        for x, y in dots
+    )
+    return Markup(
+        '<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{aria}">'
+        '<text x="0" y="10" class="legend">bars: duration (longest {longest})'
+        " · dots: rows changed (most {most})</text>"
+        "{bars}"
+        '<polyline class="line" points="{line}"></polyline>{circles}'
+        '<line class="axis" x1="0" y1="{base}" x2="{w}" y2="{base}"></line>'
+        "</svg>"
+    ).format(
+        w=width,
+        h=height,
+        aria=f"duration and rows changed of the last {len(done)} runs",
+        longest=duration(longest),
+        most=number(most),
+        bars=Markup("").join(bars),
+        line=line,
+        circles=circles,
+        base=top + plot,
+    )
+
+
+def install(env: Environment) -> None:
+    env.filters.update(when=when, duration=duration, number=number, badge=badge)
+    env.globals.update(query=query, run_chart=run_chart)

@@ -1,0 +1,212 @@
+"""The sync report page: entries searched, filtered on every column, sorted, keyset-paged;
+extra columns on demand; select entries (or all that match) and resync them; the CSV of
+exactly what is filtered; an item's history across runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query
+from fastapi.responses import Response, StreamingResponse
+
+from syncwright.domain.errors import ConfigError
+from syncwright.domain.report import DEFAULT_DAYS, SORTABLE
+from syncwright.domain.statuses import EntryStatus, Operation
+from syncwright.services.report import Search
+from syncwright.web.session import Form as CheckedForm
+from syncwright.web.session import Operator, PageRoute, Reader, done
+
+router = APIRouter(
+    prefix="/w/{workspace_id}/report", route_class=PageRoute, include_in_schema=False
+)
+
+EXTRA_COLUMNS = {
+    "source_id": "Source id",
+    "endpoint_id": "Endpoint id",
+    "latest": "Latest sync",
+}
+PAGE = 100
+
+
+@dataclass
+class ReportFilter:
+    """The report's filter as the page's form and links carry it."""
+
+    reference: str = ""
+    prefix: bool = False
+    system: str = ""
+    sync: str = ""
+    run: str = ""
+    group: str = ""
+    status: list[str] = field(default_factory=list)
+    operation: list[str] = field(default_factory=list)
+    days: float = DEFAULT_DAYS
+
+    def search(self, entry_ids: tuple[int, ...] = ()) -> Search:
+        try:
+            statuses = tuple(EntryStatus(s) for s in self.status)
+        except ValueError:
+            raise ConfigError(
+                f"a status is one of {', '.join(EntryStatus)}", field="status"
+            ) from None
+        try:
+            operations = tuple(Operation(o) for o in self.operation)
+        except ValueError:
+            raise ConfigError(
+                f"an operation is one of {', '.join(Operation)}", field="operation"
+            ) from None
+        return Search(
+            reference=self.reference.strip() or None,
+            prefix=self.prefix,
+            system=self.system.strip() or None,
+            sync=self.sync or None,
+            run_id=self.run.strip() or None,
+            error_group=self.group or None,
+            statuses=statuses,
+            operations=operations,
+            days=self.days,
+            entry_ids=entry_ids,
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "prefix": "on" if self.prefix else None,
+            "system": self.system,
+            "sync": self.sync,
+            "run": self.run,
+            "group": self.group,
+            "status": self.status,
+            "operation": self.operation,
+            "days": f"{self.days:g}",
+        }
+
+
+def report_filter(
+    reference: str = "",
+    prefix: str = "",
+    system: str = "",
+    sync: str = "",
+    run: str = "",
+    group: str = "",
+    status: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    operation: Annotated[list[str], Query()] = [],  # noqa: B006
+    days: Annotated[float, Query(gt=0)] = DEFAULT_DAYS,
+) -> ReportFilter:
+    return ReportFilter(
+        reference=reference,
+        prefix=bool(prefix),
+        system=system,
+        sync=sync,
+        run=run,
+        group=group,
+        status=status,
+        operation=operation,
+        days=days,
+    )
+
+
+Filtered = Annotated[ReportFilter, Depends(report_filter)]
+
+
+def _windows(retention_days: float) -> list[float]:
+    return sorted(
+        {d for d in (1, 2, 5, 7, 14, 30, 60, 90) if d <= retention_days} | {retention_days}
+    )
+
+
+def _sort(sort: str, order: str) -> tuple[str, bool]:
+    if sort not in SORTABLE:
+        raise ConfigError(f"cannot sort by {sort!r}; one of {', '.join(SORTABLE)}", field="sort")
+    if order not in ("asc", "desc"):
+        raise ConfigError("asc or desc", field="order")
+    return sort, order == "desc"
+
+
+@router.get("")
+def report_page(
+    viewer: Reader,
+    f: Filtered,
+    sort: str = "id",
+    order: str = "desc",
+    cursor: str = "",
+    cols: Annotated[list[str], Query()] = [],  # noqa: B006
+) -> Response:
+    column, descending = _sort(sort, order)
+    shown = [c for c in cols if c in EXTRA_COLUMNS]
+    page = viewer.services.report.page(
+        f.search(),
+        sort=column,
+        descending=descending,
+        after=cursor or None,
+        limit=PAGE,
+        latest="latest" in shown,
+    )
+    params = {**f.params(), "sort": sort, "order": order, "cols": shown}
+    return viewer.render(
+        "report.html",
+        entries=page.entries,
+        next_cursor=page.next,
+        first_page=not cursor,
+        f=f,
+        params=params,
+        cols=shown,
+        extra=EXTRA_COLUMNS,
+        syncs=viewer.services.syncs.list(),
+        statuses=[s.value for s in EntryStatus],
+        operations=[o.value for o in Operation],
+        windows=_windows(viewer.sw.settings.retention.entry_days),
+        sortable=SORTABLE,
+    )
+
+
+@router.get("/export.csv")
+def export(
+    viewer: Reader,
+    f: Filtered,
+    sort: str = "id",
+    order: str = "desc",
+    cols: Annotated[list[str], Query()] = [],  # noqa: B006
+) -> Response:
+    """Exactly the entries the page's filter matches, streamed."""
+    column, descending = _sort(sort, order)
+    chunks = viewer.services.report.csv_chunks(
+        f.search(), sort=column, descending=descending, latest="latest" in cols
+    )
+    return StreamingResponse(
+        chunks,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="sync-report.csv"'},
+    )
+
+
+@router.post("/resync", dependencies=[CheckedForm])
+def resync(
+    viewer: Operator,
+    f: Filtered,
+    scope: Annotated[str, Form()] = "selected",
+    entry_id: Annotated[list[int], Form()] = [],  # noqa: B006
+) -> Response:
+    """Resync the ticked entries, or every entry the filter (in the form's query string)
+    matches (``scope=all``)."""
+    if scope == "all":
+        search = f.search()
+    elif entry_id:
+        search = Search(entry_ids=tuple(entry_id))
+    else:
+        raise ConfigError("tick the entries to resync, or choose all that match", field="entry_id")
+    started = viewer.services.runs.resync(
+        viewer.services.report.filter(search), user_id=viewer.user.id
+    )
+    names = ", ".join(sorted({r.sync_name or r.sync_id for r in started}))
+    return done(
+        f"{viewer.base}/runs",
+        f"Resync started: {len(started)} run{'s' if len(started) != 1 else ''} ({names}).",
+    )
+
+
+@router.get("/history")
+def history(viewer: Reader, reference: str, sync: str = "") -> Response:
+    entries = viewer.services.report.history(reference, sync=sync or None)
+    return viewer.render("history.html", reference=reference, sync=sync, entries=entries)
