@@ -175,10 +175,13 @@ def test_serve_executes_runs_queued_by_other_commands(workspace):
 
 
 def test_demo_runs_twice_and_shows_the_rejected_item(tmp_path):
-    out = sw(tmp_path, "demo", "--dir", "demo", "--rows", "400").stdout
+    out = sw(tmp_path, "demo", "--dir", "demo", "--rows", "400", "--no-serve").stdout
     assert "built 400 products" in out
     assert "read" in out and "added 400" in out
     assert "failed 1" in out and "NOT NULL constraint failed: products.name" in out
+    assert "published the catalogue as a CSV feed" in out
+    feed = (tmp_path / "demo" / "feed" / "products-latest.csv").read_text().splitlines()
+    assert len(feed) == 1 + 400 + 4 - 2  # header, rows after the edit (+1% added, -0.5%)
 
 
 def test_schedule_enable_disable_and_cancel(workspace):

@@ -13,11 +13,19 @@ from syncwright.bootstrap.settings import Settings
 from syncwright.cli import account_commands, control_commands, render, report_commands
 from syncwright.cli.common import console, errors, follow, open_app
 from syncwright.connectors.sql.urls import safe_url
+from syncwright.domain.access import Role
 from syncwright.domain.errors import NotFound, SyncwrightError
 from syncwright.domain.run import RunFilter
 from syncwright.domain.statuses import EntryStatus, RunStatus
 from syncwright.services.config_file import load_config
-from syncwright.services.demo import DEMO_SYNC, build_demo, edit_demo
+from syncwright.services.demo import (
+    DEMO_EMAIL,
+    DEMO_FEED,
+    DEMO_PASSWORD,
+    DEMO_SYNC,
+    build_demo,
+    edit_demo,
+)
 
 app = typer.Typer(help="syncwright: keep data in step between systems.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
@@ -144,6 +152,10 @@ def serve(
 ) -> None:
     """Run the engine and serve the web UI and the API (docs at /docs) until stopped (Ctrl-C
     or SIGTERM)."""
+    _serve(host, port)
+
+
+def _serve(host: str, port: int, *, after_start: str = "") -> None:
     import signal
     import socket
 
@@ -162,6 +174,8 @@ def serve(
                 highlight=False,
                 soft_wrap=True,
             )
+            if after_start:
+                console.print(after_start, highlight=False, soft_wrap=True)
             server = uvicorn.Server(
                 uvicorn.Config(create_app(sw), log_level="warning", access_log=False)
             )
@@ -179,8 +193,14 @@ def serve(
 def demo(
     folder: Path = typer.Option(Path("demo"), "--dir", help="Where to build the demo (rebuilt)."),
     rows: int = typer.Option(3000, "--rows", min=10),
+    serve_ui: bool = typer.Option(
+        True, "--serve/--no-serve", help="Serve the web UI on the demo at the end."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Where the UI listens."),
+    port: int = typer.Option(8000, "--port", help="The UI's port (0: any free one)."),
 ) -> None:
-    """Build a demo catalogue, sync it, edit it, sync again, and show both runs.
+    """Build a demo catalogue, sync it, edit it, sync again, publish a CSV feed, show the
+    runs, then serve the web UI on the demo workspace (until Ctrl-C).
 
     The demo keeps its store in DIR/.syncwright unless SYNCWRIGHT_HOME is set.
     """
@@ -206,11 +226,28 @@ def demo(
         console.print(render.summary(second))
         failed = sw.report.entries(run_id=second.id, status=EntryStatus.FAILED)
         console.print(render.entries_table(failed, width=console.width))
+        feed = follow(sw, sw.runs.trigger(DEMO_FEED))
+        published = sw.in_workspace(sw.workspace_id).syncs.latest_artifact(feed.sync_id)
+        console.print(
+            f"[bold]5.[/bold] published the catalogue as a CSV feed: {published.latest}"
+            f" ({feed.counters.read} rows); it runs again every hour"
+        )
+        try:
+            sw.accounts.user(DEMO_EMAIL)
+        except NotFound:
+            sw.accounts.create_user(DEMO_EMAIL, name="Demo", password=DEMO_PASSWORD)
+        sw.accounts.grant(DEMO_EMAIL, sw.settings.workspace, Role.ADMIN)
     home = os.environ["SYNCWRIGHT_HOME"]
     console.print(
         f"Explore: SYNCWRIGHT_HOME={home} syncwright runs | report --status failed"
         f" | report --errors | resync --status failed | run {DEMO_SYNC} --wait"
     )
+    if serve_ui:
+        _serve(
+            host,
+            port,
+            after_start=f"Sign in to the web UI as {DEMO_EMAIL} with the password {DEMO_PASSWORD}",
+        )
 
 
 report_commands.register(app)

@@ -9,11 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 DEMO_SYNC = "catalogue_to_warehouse"
+DEMO_FEED = "catalogue_feed"
+#: The demo's sign-in for the web UI (a local demo: not a secret).
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "syncwright-demo"
 CATEGORIES = ("shoes", "shirts", "bags", "hats", "socks", "jackets")
 COLOURS = ("red", "blue", "black", "white", "green", "yellow")
 
 CONFIG = """\
-# The demo: a shop's product catalogue (SQLite) mirrored into a warehouse table (SQLite).
+# The demo: a shop's product catalogue (SQLite) mirrored into a warehouse table (SQLite),
+# and published as a CSV feed every hour.
 sources:
   shop: {type: sql, url: "sqlite:///shop.db"}
 models:
@@ -24,6 +29,7 @@ models:
     reference: sku
 destinations:
   warehouse: {type: sql, url: "sqlite:///warehouse.db", table: products}
+  feed: {type: file_feed, directory: feed, name: products, format: csv}
 syncs:
   catalogue_to_warehouse:
     model: products
@@ -31,6 +37,15 @@ syncs:
     mode: mirror
     type: resources_update
     batch_size: 500
+    folder: warehouse
+    labels: [catalogue]
+  catalogue_feed:
+    model: products
+    destination: feed
+    type: feed_export
+    schedule: {every: 1h}
+    folder: feeds
+    labels: [catalogue, csv]
 """
 
 

@@ -1,0 +1,303 @@
+"""The demo's pages in Chromium, as an operator uses them: sign in, run, watch, filter the
+report, resync, download, cancel. Nothing is created by hand but the demo."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import subprocess
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.support.cli import CLI
+from tests.web.conftest import sign_in
+
+
+def test_sign_in_refuses_a_wrong_password_and_sets_a_safe_cookie(page, demo):
+    page.goto(f"{demo.url}/w/anything/runs")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("E-mail").fill(demo.email)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Wrong e-mail or password")
+    base = sign_in(page, demo)
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "sw_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    expect(page.get_by_role("heading", name="Syncs")).to_be_visible()
+    assert "/w/" in base
+
+
+def test_the_overview_lists_syncs_with_health_and_filters(page, demo):
+    sign_in(page, demo)
+    rows = page.locator("table.syncs tbody tr")
+    expect(rows).to_have_count(2)
+    warehouse = rows.filter(has_text="catalogue_to_warehouse")
+    expect(warehouse).to_contain_text("warning")  # one item failed in its last run
+    expect(warehouse).to_contain_text("products")
+    expect(warehouse).to_contain_text("warehouse")
+    page.get_by_label("Label").select_option("csv")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("catalogue_feed")
+    expect(rows.first).to_contain_text("feeds")
+    page.goto(page.url.split("?")[0] + "?search=WAREHOUSE")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("catalogue_to_warehouse")
+    page.goto(page.url.split("?")[0] + "?status=failed")
+    expect(page.locator(".empty")).to_contain_text("No sync matches")
+
+
+def test_times_are_shown_in_the_viewers_time_zone(browser, demo):
+    context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
+    page = context.new_page()
+    sign_in(page, demo)
+    shown = page.locator("table.syncs time").first
+    iso = shown.get_attribute("datetime")
+    assert iso and iso.endswith("+00:00")
+    expect(shown).not_to_contain_text("UTC")
+    expect(shown).to_contain_text(re.compile(r"GMT\+9|JST"))
+    context.close()
+
+
+def test_run_on_the_sync_page_shows_on_synchronisations_without_reloading(page, demo):
+    base = sign_in(page, demo)
+    page.goto(f"{base}/runs")
+    page.evaluate("window.notReloaded = true")
+    before = page.locator("tr[data-run]").count()
+    # Someone presses Run on the sync's page, in another tab.
+    other = page.context.new_page()
+    other.goto(f"{base}/syncs")
+    other.get_by_role("link", name="catalogue_to_warehouse").click()
+    other.get_by_role("button", name="Run", exact=True).click()
+    expect(other.get_by_role("status")).to_contain_text("A run of catalogue_to_warehouse started")
+    run_id = other.url.rsplit("/", 1)[-1]
+    # The synchronisations page picks the run up and follows it to its end by itself.
+    row = page.locator(f'tr[data-run="{run_id}"]')
+    expect(row).to_be_visible()
+    # Only the item that failed before is sent again, and fails again: the run fails.
+    expect(row).to_have_attribute("data-status", "failed", timeout=30_000)
+    expect(row).to_contain_text("failed")
+    assert page.evaluate("window.notReloaded") is True
+    assert page.locator("tr[data-run]").count() >= before + 1
+    expect(row).to_contain_text("manual")
+    expect(row).to_contain_text("demo@example.com")
+
+
+def test_run_synchronization_button_and_a_live_status_change(page, demo):
+    base = sign_in(page, demo)
+    page.goto(f"{base}/runs?sync=&status=")
+    page.get_by_label("Sync to run").select_option(label="catalogue_to_warehouse")
+    page.get_by_label("full resync").check()
+    page.get_by_role("button", name="Run Synchronization").click()
+    expect(page.get_by_role("status")).to_contain_text("full resync of catalogue_to_warehouse")
+    page.evaluate("window.notReloaded = true")
+    newest = page.locator("tr[data-run]").first
+    expect(newest).to_contain_text("full")
+    expect(newest).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    assert page.evaluate("window.notReloaded") is True
+    # The header's "last update" follows too.
+    expect(page.locator("#last-update")).to_contain_text("succeeded")
+
+
+def test_the_refresh_keeps_filters_and_scroll(page, demo):
+    base = sign_in(page, demo)
+    page.set_viewport_size({"width": 1280, "height": 300})
+    page.goto(f"{base}/runs?status=succeeded")
+    page.evaluate("window.scrollTo(0, 200)")
+    first = page.evaluate("document.body.dataset.refreshedAt || ''")
+    page.wait_for_function(f"(document.body.dataset.refreshedAt || '') > {first!r}", timeout=10_000)
+    assert page.evaluate("window.scrollY") == 200
+    assert page.url.endswith("?status=succeeded")
+    statuses = page.locator("tr[data-run]").evaluate_all("rows => rows.map(r => r.dataset.status)")
+    assert statuses and set(statuses) == {"succeeded"}
+
+
+def test_report_failed_entries_select_resync_and_download(page, demo):
+    base = sign_in(page, demo)
+    page.goto(f"{base}/report")
+    page.locator('input[name="status"][value="failed"]').check()
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("tr[data-entry]")
+    expect(rows.first).to_be_visible()
+    statuses = rows.evaluate_all("rows => rows.map(r => r.dataset.status)")
+    assert statuses and set(statuses) == {"failed"}
+    shown = sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.entry)"))
+    # The CSV holds exactly the filtered entries.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    text = download.value.path().read_text(encoding="utf-8")
+    exported = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(r["id"] for r in exported) == shown
+    assert {r["status"] for r in exported} == {"failed"}
+    assert all("NOT NULL" in r["error"] for r in exported)
+    # Select them all, resync.
+    page.get_by_label("Select every entry on this page").check()
+    expect(page.locator("[data-count]")).to_have_text(str(len(shown)))
+    page.get_by_role("button", name="Resync").click()
+    expect(page.get_by_role("status")).to_contain_text("Resync started: 1 run")
+    newest = page.locator("tr[data-run]").first
+    expect(newest).to_contain_text("resync")
+    # The item still has no name: the resync fails it again, and the run with it.
+    expect(newest).to_have_attribute("data-status", "failed", timeout=30_000)
+    # The item's history shows the resync's entry (it fails again: the name is still empty).
+    page.goto(f"{base}/report?status=failed")
+    page.locator("tr[data-entry] td a[title='History across runs']").first.click()
+    expect(page.get_by_role("heading", name=re.compile("History of"))).to_be_visible()
+    history = page.locator("table.entries tbody tr:not(.payload)")
+    expect(history.filter(has_text="resync").first).to_be_visible()
+    statuses = history.locator(".badge").all_inner_texts()
+    assert len(statuses) >= 3 and statuses[-1].endswith("ok")  # first sent fine, then failed
+
+
+def test_report_sorts_pages_and_shows_extra_columns(page, demo):
+    base = sign_in(page, demo)
+    page.goto(f"{base}/report?sort=reference&order=asc&cols=source_id&cols=endpoint_id")
+    expect(page.get_by_role("columnheader", name="Source id")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Endpoint id")).to_be_visible()
+    ids = "rows => rows.map(r => r.dataset.entry)"
+    refs = page.locator("tr[data-entry] td:nth-child(3)").all_inner_texts()
+    first_ids = page.locator("tr[data-entry]").evaluate_all(ids)
+    assert refs == sorted(refs) and len(refs) == 100
+    page.get_by_role("link", name="Next page →").click()
+    more = page.locator("tr[data-entry] td:nth-child(3)").all_inner_texts()
+    assert more and more == sorted(more) and more[0] >= refs[-1]
+    assert not set(page.locator("tr[data-entry]").evaluate_all(ids)) & set(first_ids)
+    page.get_by_label("Period").select_option("1")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"days=1"))
+
+
+def test_the_run_page_shows_the_identity_and_error_groups(page, demo):
+    base = sign_in(page, demo)
+    page.goto(f"{base}/runs?sync=&type=resources_update&status=succeeded&sort=failed&order=desc")
+    page.locator("tr[data-run] a").first.click()
+    expect(page.locator(".ok-note")).to_have_text("Every item is accounted for.")
+    expect(page.locator("table.counters")).to_contain_text("= unchanged")
+    expect(page.get_by_role("heading", name="Errors")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("NOT NULL constraint failed")
+    page.get_by_role("button", name=re.compile(r"Resync these 1")).click()
+    expect(page.get_by_role("status")).to_contain_text("Resyncing the failed items")
+    # The run page follows the resync live until it ends (the item fails again).
+    expect(page.locator("#run-live")).to_have_attribute("data-status", "failed", timeout=30_000)
+    expect(page.locator("#run-live")).to_contain_text("all 1 items failed")
+
+
+def test_cancel_a_planned_run(page, demo):
+    base = sign_in(page, demo)
+    page.goto(f"{base}/runs?status=scheduled")
+    planned = page.locator("tr[data-run]").first
+    expect(planned).to_contain_text("catalogue_feed")
+    planned.locator("a").first.click()
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.get_by_role("status")).to_contain_text("The run is cancelled")
+    expect(page.locator("#run-live")).to_have_attribute("data-status", "aborted")
+
+
+def test_sync_page_toggle_folder_labels_chart_and_feed(page, demo):
+    base = sign_in(page, demo)
+    page.get_by_role("link", name="catalogue_feed").click()
+    expect(page.locator("svg.chart rect.bar")).to_have_count(1)
+    expect(page.locator("dl.facts")).to_contain_text("every 1h")
+    link = page.get_by_role("link", name="products-latest.csv")
+    response = page.request.get(demo.url + link.get_attribute("href"))
+    assert response.ok and response.headers["content-type"].startswith("text/csv")
+    assert response.text().splitlines()[0].startswith("id,")
+    page.get_by_role("button", name="Enabled: turn off").click()
+    expect(page.get_by_role("status")).to_contain_text("catalogue_feed is off")
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled()
+    expect(page.locator("h1 .badge")).to_have_text("disabled")
+    page.get_by_role("button", name="Disabled: turn on").click()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
+    page.get_by_role("textbox", name="Folder").fill("exports")
+    page.get_by_role("textbox", name="Labels").fill("csv, nightly")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Folder and labels saved")
+    page.goto(f"{base}/syncs?folder=exports&label=nightly")
+    expect(page.locator("table.syncs tbody tr")).to_have_count(1)
+
+
+def test_errors_are_pages_with_a_message(page, demo):
+    base = sign_in(page, demo)
+    page.goto(f"{base}/syncs/no-such-sync")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.locator(".message")).to_have_text("no sync with id no-such-sync")
+    page.goto(f"{base}/report?days=400")
+    expect(page.locator(".message")).to_contain_text("the report keeps 15 days")
+    assert "Traceback" not in page.content()
+    page.goto(f"{demo.url}/w/not-a-workspace/syncs")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_forms_without_the_csrf_token_are_refused(page, demo):
+    base = sign_in(page, demo)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    sync_path = page.locator("table.syncs tbody a").first.get_attribute("href")
+    with httpx.Client(base_url=demo.url, cookies=cookies) as client:
+        refused = client.post(f"{sync_path}/run", data={"csrf": "forged"})
+        assert refused.status_code == 403
+        assert "security token" in refused.text
+        assert client.post(f"{sync_path}/run").status_code == 403
+    page.goto(f"{base}/runs")  # nothing started by those
+    page.goto(page.url)
+
+
+def test_pages_fit_a_phone_and_every_control_has_a_label(browser, demo):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    base = sign_in(page, demo)
+    for path in ("/syncs", "/runs", "/report", "/report?status=failed"):
+        page.goto(base + path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{path} is {overflow}px wider than a phone"
+        unlabelled = page.evaluate(
+            """[...document.querySelectorAll('input:not([type=hidden]), select, button')]
+              .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                            && !(el.textContent || '').trim())
+              .map(el => el.outerHTML)"""
+        )
+        assert unlabelled == [], f"{path}: controls without a label: {unlabelled}"
+    # The keyboard reaches the first filter from the top of the page.
+    page.goto(base + "/syncs")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == "search":
+            break
+    else:
+        raise AssertionError("the search box is not reachable with the keyboard")
+    context.close()
+
+
+def test_workspace_switcher_and_roles(page, demo):
+    subprocess.run(
+        [*CLI, "users", "grant", demo.email, "--role", "viewer", "--workspace", "shop-2"],
+        env=demo.env,
+        check=True,
+        capture_output=True,
+    )
+    sign_in(page, demo)
+    page.get_by_text("Workspace: default").click()
+    page.get_by_role("link", name="shop-2").click()
+    expect(page.locator(".empty")).to_contain_text("No sync yet")
+    page.get_by_role("link", name="Synchronisations").click()
+    expect(page.get_by_role("button", name="Run Synchronization")).to_have_count(0)
+    expect(page.locator(".empty")).to_contain_text("No synchronisation yet")
+
+
+def test_sign_out_then_delete_with_confirmation(page, demo):
+    base = sign_in(page, demo)
+    page.get_by_role("link", name="catalogue_feed").click()
+    page.get_by_role("link", name="Delete…").click()
+    expect(page.get_by_role("heading", name="Delete catalogue_feed?")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_role("button", name="Yes, delete catalogue_feed").click()
+    expect(page.get_by_role("status")).to_contain_text("catalogue_feed is deleted")
+    expect(page.locator("table.syncs tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto(f"{base}/syncs")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
