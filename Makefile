@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench bench-report bench-latency
+.PHONY: demo test lint install clean bench bench-report bench-latency bench-pages
 
 $(STAMP): pyproject.toml examples/syncwright-json-folder/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-latency: $(STAMP)
 ENTRIES ?= 10000000
 bench-report: $(STAMP)
 	$(BIN)/python -m benchmarks.report --entries $(ENTRIES)
+
+# The web UI's pages over HTTP on 10M entries, SQLite and PostgreSQL (ENTRIES=... to change).
+bench-pages: $(STAMP)
+	$(BIN)/python -m benchmarks.pages --entries $(ENTRIES)
 
 clean:
 	rm -rf $(VENV) demo .syncwright .pytest_cache
