@@ -1,0 +1,220 @@
+"""The pages over real HTTP on SQLite and PostgreSQL: each role on each page and form
+(allowed, or 403; another workspace's member gets 404), another workspace's objects are not
+found, forms need their CSRF token, and errors are pages."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from syncwright.domain.access import Role
+from syncwright.web.app import create_app
+from tests.api.conftest import _workspace
+from tests.integration.conftest import app, backend, settings  # noqa: F401 (fixtures)
+
+PASSWORD = "pages-password"
+VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+
+
+@dataclass
+class Site:
+    url: str
+    alpha: object
+    beta: object
+    emails: dict[tuple[str, Role], str]
+    run: str
+    beta_run: str
+
+
+@pytest.fixture(scope="module")
+def site(app, tmp_path_factory):  # noqa: F811 (the fixture imported above)
+    folder = tmp_path_factory.mktemp("pages")
+    alpha = _workspace(app, "alpha", folder, {"a_products": "", "b_prices": ""})
+    beta = _workspace(app, "beta", folder, {"d_other": ""})
+    emails = {}
+    for label, ws in (("alpha", alpha), ("beta", beta)):
+        for role in Role:
+            email = app.store.accounts.user(ws.users[role]).email
+            app.accounts.set_password(email, PASSWORD)
+            emails[(label, role)] = email
+    runs = []
+    for ws in (alpha, beta):
+        services = app.in_workspace(ws.id)
+        first = sorted(ws.syncs)[0]
+        runs.append(services.runs.wait(services.runs.trigger(first).id, timeout=60, poll=0.05).id)
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(app), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.05)
+    yield Site(
+        url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+        alpha=alpha,
+        beta=beta,
+        emails=emails,
+        run=runs[0],
+        beta_run=runs[1],
+    )
+    server.should_exit = True
+    thread.join(timeout=10)
+    listener.close()
+
+
+class Browser:
+    """A signed-in HTTP client that sends each form with the page's CSRF token."""
+
+    def __init__(self, site: Site, email: str) -> None:
+        self.client = httpx.Client(base_url=site.url, timeout=30)
+        form = self.client.get("/login").text
+        token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        signed = self.client.post(
+            "/login", data={"email": email, "password": PASSWORD, "csrf": token}
+        )
+        assert signed.status_code == 303, signed.text
+        self.csrf = ""
+
+    def get(self, path: str) -> httpx.Response:
+        answer = self.client.get(path)
+        found = re.search(r'name="csrf" value="([^"]+)"', answer.text)
+        if found:
+            self.csrf = found.group(1)
+        return answer
+
+    def post(self, path: str, data: dict[str, str] | None = None) -> httpx.Response:
+        if not self.csrf:
+            self.get("/")
+            self.get(self.client.get("/").headers.get("location", "/"))
+        return self.client.post(path, data={"csrf": self.csrf, **(data or {})})
+
+
+def as_(site: Site, role: Role, where: str = "alpha") -> Browser:
+    return Browser(site, site.emails[(where, role)])
+
+
+# (method, path, form, needed role): {sync} is a sync of alpha, {run} a run of alpha.
+PAGES = [
+    ("GET", "/syncs", None, VIEWER),
+    ("GET", "/syncs/{sync}", None, VIEWER),
+    ("GET", "/syncs/{sync}/delete", None, ADMIN),
+    ("POST", "/syncs/{sync}/run", {}, OPERATOR),
+    ("POST", "/syncs/{sync}/enabled", {"enabled": "on"}, OPERATOR),
+    ("POST", "/syncs/{sync}/organise", {"folder": "f", "labels": "a, b"}, ADMIN),
+    ("GET", "/runs", None, VIEWER),
+    ("POST", "/runs", {"sync": "{sync}"}, OPERATOR),
+    ("GET", "/runs/{run}", None, VIEWER),
+    ("GET", "/report", None, VIEWER),
+    ("GET", "/report?status=failed&sort=reference&order=asc&cols=latest", None, VIEWER),
+    ("GET", "/report/export.csv", None, VIEWER),
+    ("GET", "/report/history?reference=SKU-1", None, VIEWER),
+    ("POST", "/report/resync?sync={sync}", {"scope": "all"}, OPERATOR),
+]
+
+
+def _call(browser: Browser, site: Site, method: str, path: str, form):
+    sync = site.alpha.syncs["b_prices"]
+    target = f"/w/{site.alpha.id}" + path.format(sync=sync, run=site.run)
+    if method == "GET":
+        return browser.get(target)
+    browser.get(f"/w/{site.alpha.id}/syncs")  # a page of alpha, for its form token
+    data = {k: v.format(sync=sync) for k, v in (form or {}).items()}
+    return browser.post(target, data)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form", "needed"), PAGES, ids=[f"{m} {p}" for m, p, *_ in PAGES]
+)
+def test_each_role_on_each_page(site, method, path, form, needed):
+    for role in Role:
+        answer = _call(as_(site, role), site, method, path, form)
+        if role.allows(needed):
+            assert answer.status_code in (200, 303), (role, answer.text[:500])
+            assert "/login" not in answer.headers.get("location", "")
+        else:
+            assert answer.status_code == 403, (role, answer.text[:500])
+            assert f"needs the {needed.value} role" in answer.text
+    # a member of another workspace does not see this one
+    outsider = as_(site, ADMIN, "beta")
+    outsider.get(f"/w/{site.beta.id}/syncs")
+    assert _call(outsider, site, method, path, form).status_code == 404
+
+
+def test_another_workspaces_objects_are_not_found(site):
+    admin = as_(site, ADMIN)
+    alpha = f"/w/{site.alpha.id}"
+    other_sync = site.beta.syncs["d_other"]
+    assert admin.get(f"{alpha}/syncs/{other_sync}").status_code == 404
+    assert admin.get(f"{alpha}/runs/{site.beta_run}").status_code == 404
+    assert admin.get(f"{alpha}/runs?sync={other_sync}").status_code == 404
+    admin.get(f"{alpha}/syncs")
+    assert admin.post(f"{alpha}/syncs/{other_sync}/run").status_code == 404
+    assert admin.post(f"{alpha}/runs/{site.beta_run}/cancel").status_code == 404
+    assert admin.get(f"{alpha}/report?sync={other_sync}").status_code == 404
+    assert admin.get(f"{alpha}/report?run={site.beta_run}").status_code == 200
+    assert "d_other" not in admin.get(f"{alpha}/report?run={site.beta_run}").text
+    # the overview and the synchronisations list only this workspace's
+    assert "d_other" not in admin.get(f"{alpha}/syncs").text
+    assert "d_other" not in admin.get(f"{alpha}/runs").text
+    # a missing workspace and another's answer alike
+    assert admin.get(f"/w/{site.beta.id}/syncs").status_code == 404
+    assert admin.get("/w/00000000-0000-0000-0000-000000000000/syncs").status_code == 404
+
+
+def test_forms_need_the_session_token_and_a_session(site):
+    admin = as_(site, ADMIN)
+    target = f"/w/{site.alpha.id}/syncs/{site.alpha.syncs['b_prices']}/enabled"
+    forged = admin.client.post(target, data={"csrf": "x", "enabled": "off"})
+    assert forged.status_code == 403 and "security token" in forged.text
+    assert admin.client.post(target, data={"enabled": "off"}).status_code == 403
+    anonymous = httpx.post(site.url + target, data={"enabled": "off"})
+    assert anonymous.status_code == 303 and "/login" in anonymous.headers["location"]
+    # none of these turned the sync off
+    assert "Enabled: turn off" in admin.get(target.rsplit("/", 1)[0]).text
+
+
+def test_the_login_is_checked_and_ends_with_sign_out(site):
+    client = httpx.Client(base_url=site.url)
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    email = site.emails[("alpha", VIEWER)]
+    wrong = client.post("/login", data={"email": email, "password": "nope", "csrf": token})
+    assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
+    stale = httpx.post(site.url + "/login", data={"email": email, "password": PASSWORD})
+    assert stale.status_code == 403  # no login form token
+    offsite = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "csrf": token, "next": "//evil.example/x"},
+    )
+    # only the path is kept: the browser stays on this site
+    assert offsite.status_code == 303 and offsite.headers["location"] == "/x"
+    home = client.get("/")
+    assert home.headers["location"] == f"/w/{site.alpha.id}/syncs"
+    syncs = client.get(home.headers["location"])
+    csrf = re.search(r'name="csrf" value="([^"]+)"', syncs.text).group(1)
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    after = client.get(f"/w/{site.alpha.id}/syncs")
+    assert after.status_code == 303 and after.headers["location"].startswith("/login?next=")
+
+
+def test_bad_values_are_pages_naming_the_field(site):
+    viewer = as_(site, VIEWER)
+    alpha = f"/w/{site.alpha.id}"
+    for path, said in (
+        ("/runs?status=bogus", "status"),
+        ("/runs?sort=nope", "sort"),
+        ("/report?sort=nope", "sort"),
+        ("/report?status=bogus", "status"),
+        ("/report?days=-1", "days"),
+        ("/report?cursor=garbage", "cursor"),
+        ("/runs?page=0", "page"),
+    ):
+        answer = viewer.get(alpha + path)
+        assert answer.status_code == 422, (path, answer.text[:300])
+        assert said in answer.text and "Traceback" not in answer.text
+        assert answer.headers["content-type"].startswith("text/html")
