@@ -72,8 +72,10 @@ def demo(tmp_path_factory):
     assert process.wait(timeout=60) == 0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one module: Playwright's synchronous API keeps an event loop running in
+    this thread while it is open, and the engine refuses to launch beside one."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
     from playwright.sync_api import sync_playwright

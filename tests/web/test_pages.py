@@ -213,8 +213,22 @@ def test_bad_values_are_pages_naming_the_field(site):
         ("/report?days=-1", "days"),
         ("/report?cursor=garbage", "cursor"),
         ("/runs?page=0", "page"),
+        ("/runs?days=soon", "days"),
     ):
         answer = viewer.get(alpha + path)
         assert answer.status_code == 422, (path, answer.text[:300])
         assert said in answer.text and "Traceback" not in answer.text
         assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_empty_form_fields_mean_no_filter(site):
+    viewer = as_(site, VIEWER)
+    alpha = f"/w/{site.alpha.id}"
+    for path in (
+        "/runs?status=&sync=&type=&trigger=&days=&sort=created_at&order=desc",
+        "/report?reference=&system=&sync=&run=&group=&days=&sort=id&order=desc",
+    ):
+        answer = viewer.get(alpha + path)
+        assert answer.status_code == 200, (path, answer.text[:300])
+    everything = viewer.get(f"{alpha}/runs?days=").text
+    assert everything.count("data-run=") == viewer.get(f"{alpha}/runs").text.count("data-run=")

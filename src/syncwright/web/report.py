@@ -41,7 +41,8 @@ class ReportFilter:
     group: str = ""
     status: list[str] = field(default_factory=list)
     operation: list[str] = field(default_factory=list)
-    days: float = DEFAULT_DAYS
+    #: None: the last 5 days, or the whole retention for a run.
+    days: float | None = None
 
     def search(self, entry_ids: tuple[int, ...] = ()) -> Search:
         try:
@@ -79,7 +80,7 @@ class ReportFilter:
             "group": self.group,
             "status": self.status,
             "operation": self.operation,
-            "days": f"{self.days:g}",
+            "days": f"{self.days:g}" if self.days else None,
         }
 
 
@@ -92,7 +93,7 @@ def report_filter(
     group: str = "",
     status: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
     operation: Annotated[list[str], Query()] = [],  # noqa: B006
-    days: Annotated[float, Query(gt=0)] = DEFAULT_DAYS,
+    days: str = "",
 ) -> ReportFilter:
     return ReportFilter(
         reference=reference,
@@ -103,17 +104,28 @@ def report_filter(
         group=group,
         status=status,
         operation=operation,
-        days=days,
+        days=positive(days, "days"),
     )
+
+
+def positive(value: str, field: str) -> float | None:
+    """A number above 0 from a form (an empty field: none)."""
+    if not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"must be a number, got {value!r}", field=field) from None
+    if not 0 < number < float("inf"):
+        raise ConfigError(f"must be above 0, got {value!r}", field=field)
+    return number
 
 
 Filtered = Annotated[ReportFilter, Depends(report_filter)]
 
 
 def _windows(retention_days: float) -> list[float]:
-    return sorted(
-        {d for d in (1, 2, 5, 7, 14, 30, 60, 90) if d <= retention_days} | {retention_days}
-    )
+    return sorted({d for d in (1, 2, 7, 14, 30, 60, 90) if d <= retention_days} | {retention_days})
 
 
 def _sort(sort: str, order: str) -> tuple[str, bool]:
@@ -157,6 +169,7 @@ def report_page(
         statuses=[s.value for s in EntryStatus],
         operations=[o.value for o in Operation],
         windows=_windows(viewer.sw.settings.retention.entry_days),
+        default_days=DEFAULT_DAYS,
         sortable=SORTABLE,
     )
 

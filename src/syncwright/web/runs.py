@@ -16,6 +16,7 @@ from syncwright.domain.run import Run, RunFilter
 from syncwright.domain.statuses import RunStatus, Trigger
 from syncwright.services.report import Search
 from syncwright.storage.runs_repo import RUN_SORTS
+from syncwright.web.report import positive
 from syncwright.web.session import Form as CheckedForm
 from syncwright.web.session import Operator, PageRoute, Reader, done
 
@@ -37,7 +38,7 @@ def synchronisations(
     type: str = "",
     trigger: str = "",
     sync: str = "",
-    days: Annotated[float | None, Query(gt=0)] = None,
+    days: str = "",
     sort: str = "created_at",
     order: str = "desc",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -46,6 +47,7 @@ def synchronisations(
     _choice(trigger, [t.value for t in Trigger], "trigger")
     _choice(sort, list(RUN_SORTS), "sort")
     _choice(order, ["asc", "desc"], "order")
+    window = positive(days, "days")
     syncs = viewer.services.syncs.list()
     if sync:
         viewer.services.syncs.get(sync)
@@ -55,7 +57,7 @@ def synchronisations(
             status=RunStatus(status) if status else None,
             type=type or None,
             trigger=Trigger(trigger) if trigger else None,
-            since=utcnow() - timedelta(days=days) if days else None,
+            since=utcnow() - timedelta(days=window) if window else None,
         ),
         sort=sort,
         descending=order == "desc",
@@ -67,7 +69,7 @@ def synchronisations(
         "type": type,
         "trigger": trigger,
         "sync": sync,
-        "days": days,
+        "days": window,
         "sort": sort,
         "order": order,
     }
