@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/syncwright demo --dir demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check src tests examples benchmarks scripts
+	$(BIN)/ruff format --check src tests examples benchmarks scripts
 	$(BIN)/lint-imports
 
 test: lint

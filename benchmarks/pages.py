@@ -11,10 +11,8 @@ then ``--repeat`` times; the table shows the median and the 95th percentile in m
 
 from __future__ import annotations
 
-import argparse
 import re
 import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -24,7 +22,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from benchmarks.report import fill
+from benchmarks.report import arguments, fill, on_backends, spread
 from syncwright.bootstrap.app import App
 from syncwright.bootstrap.settings import Settings
 from syncwright.domain.access import Role
@@ -109,9 +107,8 @@ def bench(settings: Settings, label: str, total: int, repeat: int) -> list[tuple
                         raise SystemExit(
                             f"{name}: HTTP {response.status_code}\n{response.text[:500]}"
                         )
-                samples.sort()
-                p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
-                rows.append((label, name, statistics.median(samples), p95, len(response.content)))
+                median, p95 = spread(samples)
+                rows.append((label, name, median, p95, len(response.content)))
         finally:
             server.should_exit = True
             thread.join(timeout=10)
@@ -119,37 +116,15 @@ def bench(settings: Settings, label: str, total: int, repeat: int) -> list[tuple
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--entries", type=int, default=10_000_000)
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--repeat", type=int, default=20)
-    args = parser.parse_args(argv)
+    args = arguments(__doc__ or "", argv)
     print(f"Web UI pages over HTTP, {args.entries:,} entries, {args.repeat} fetches each")
-    if args.backend in ("sqlite", "both"):
-        home = Path(tempfile.mkdtemp(prefix="syncwright-pages-"))
-        show(
-            bench(
-                Settings.from_env({"SYNCWRIGHT_HOME": str(home)}),
-                "SQLite",
-                args.entries,
-                args.repeat,
-            )
-        )
-    if args.backend in ("postgres", "both"):
-        from tests.support.postgres import PostgresServer
 
-        server = PostgresServer().start()
-        try:
-            home = Path(tempfile.mkdtemp(prefix="syncwright-pages-"))
-            env = {
-                "SYNCWRIGHT_HOME": str(home),
-                "SYNCWRIGHT_DATABASE_URL": server.create_database("pages"),
-            }
-            show(bench(Settings.from_env(env), "PostgreSQL", args.entries, args.repeat))
-        finally:
-            server.stop()
+    def run(label: str, url: str) -> None:
+        home = Path(tempfile.mkdtemp(prefix="syncwright-pages-"))
+        settings = Settings.from_env({"SYNCWRIGHT_HOME": str(home), "SYNCWRIGHT_DATABASE_URL": url})
+        show(bench(settings, label, args.entries, args.repeat))
+
+    on_backends(args.backend, run)
 
 
 def show(rows: list[tuple]) -> None:

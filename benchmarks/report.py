@@ -190,9 +190,16 @@ def _timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, int]:
         found = call()
         samples.append((time.perf_counter() - started) * 1000)
         size = len(getattr(found, "entries", found))
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
-    return statistics.median(samples), p95, size
+    median, p95 = spread(samples)
+    return median, p95, size
+
+
+def spread(samples: list[float]) -> tuple[float, float]:
+    """The median and the 95th percentile."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[
+        min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))
+    ]
 
 
 def queries(
@@ -242,27 +249,37 @@ def bench(
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
+def arguments(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """The options both large-store benchmarks take."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--entries", type=int, default=10_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=20)
-    args = parser.parse_args(argv)
-    print(f"Report queries, first page of 100, {args.entries:,} entries, {args.repeat} runs each")
-    if args.backend in ("sqlite", "both"):
+    return parser.parse_args(argv)
+
+
+def on_backends(backend: str, run: Callable[[str, str], None]) -> None:
+    """``run(label, store_url)`` on a new SQLite file and/or a PostgreSQL database on a
+    server started on loopback for the occasion."""
+    if backend in ("sqlite", "both"):
         folder = Path(tempfile.mkdtemp(prefix="syncwright-bench-"))
-        show(bench(f"sqlite:///{folder / 'store.db'}", "SQLite", args.entries, args.repeat))
-    if args.backend in ("postgres", "both"):
+        run("SQLite", f"sqlite:///{folder / 'store.db'}")
+    if backend in ("postgres", "both"):
         from tests.support.postgres import PostgresServer
 
         server = PostgresServer().start()
         try:
-            url = server.create_database("bench")
-            show(bench(url, "PostgreSQL", args.entries, args.repeat))
+            run("PostgreSQL", server.create_database("bench"))
         finally:
             server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(__doc__ or "", argv)
+    print(f"Report queries, first page of 100, {args.entries:,} entries, {args.repeat} runs each")
+    on_backends(args.backend, lambda label, url: show(bench(url, label, args.entries, args.repeat)))
 
 
 def show(rows: list[tuple[str, str, float, float, int]]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
+#: Headless as root, and no calls to Google's services (the machine may have no internet).
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import latency, report, sync
+from benchmarks import latency, pages, report, sync
+from syncwright.bootstrap.settings import Settings
 
 pytestmark = pytest.mark.postgres
 
@@ -42,6 +43,14 @@ def test_report_benchmark_pages_a_small_store(tmp_path):
     sizes = {name: size for _, name, _, _, size in rows}
     assert len(sizes) == len(rows) > 10
     assert sizes["newest (5 days)"] == 100 and sizes["status failed"] > 0
+
+
+def test_pages_benchmark_fetches_every_page(tmp_path):
+    settings = Settings.from_env({"SYNCWRIGHT_HOME": str(tmp_path)})
+    rows = pages.bench(settings, "SQLite", 100_000, repeat=1)
+    sizes = {name: size for _, name, _, _, size in rows}
+    assert len(sizes) == len(rows) >= 12 and "report, next page" in sizes
+    assert all(size > 1000 for size in sizes.values())  # (bench stops on any answer but 200)
 
 
 def test_latency_benchmark_measures_triggers_and_ticks(tmp_path):

@@ -12,17 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.screenshots import CHROMIUM, FLAGS
 from tests.support.cli import CLI
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass
