@@ -37,6 +37,9 @@ RUN_SORTS = (
     "failed",
 )
 
+#: Another name for the runs table, for subqueries over it.
+latest = runs.alias("latest")
+
 _RUN_WITH_SYNC = sa.select(runs, syncs.c.name.label("sync_name")).join(
     syncs, syncs.c.id == runs.c.sync_id
 )
@@ -131,25 +134,21 @@ class RunRepository:
             return [Run.from_row(r) for r in conn.execute(query).mappings()]
 
     def latest_per_sync(self, workspace_id: str) -> dict[str, Run]:
-        """Each sync's newest run that was not merely planned or skipped (live or ended)."""
-        ranked = (
-            sa.select(
-                runs.c.id,
-                sa.func.row_number()
-                .over(
-                    partition_by=runs.c.sync_id,
-                    order_by=(runs.c.created_at.desc(), runs.c.id.desc()),
-                )
-                .label("rank"),
-            )
+        """Each sync's newest run that was not merely planned or skipped (live or ended): one
+        index walk per sync (on its runs by creation), whatever the number of runs."""
+        newest = (
+            sa.select(latest.c.id)
             .where(
-                runs.c.workspace_id == workspace_id,
-                runs.c.deleted_at.is_(None),
-                runs.c.status.notin_([RunStatus.SCHEDULED.value, RunStatus.SKIPPED.value]),
+                latest.c.sync_id == syncs.c.id,
+                latest.c.deleted_at.is_(None),
+                latest.c.status.notin_([RunStatus.SCHEDULED.value, RunStatus.SKIPPED.value]),
             )
-            .subquery()
+            .order_by(latest.c.created_at.desc(), latest.c.id.desc())
+            .limit(1)
+            .correlate(syncs)
+            .scalar_subquery()
         )
-        query = _RUN_WITH_SYNC.join(ranked, ranked.c.id == runs.c.id).where(ranked.c.rank == 1)
+        query = _RUN_WITH_SYNC.where(syncs.c.workspace_id == workspace_id, runs.c.id == newest)
         with self.engine.connect() as conn:
             return {r["sync_id"]: Run.from_row(r) for r in conn.execute(query).mappings()}
 
