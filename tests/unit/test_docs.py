@@ -82,3 +82,22 @@ def test_every_connector_config_field_is_documented():
         text = page.read_text()
         missing = sorted(f for f in _field_names(cls.config_class) if f"`{f}`" not in text)
         assert not missing, f"{page.name} does not document {missing}"
+
+
+def test_every_page_of_the_web_ui_is_in_its_guide():
+    from syncwright.web import report, runs, syncs
+
+    text = (DOCS / "ui.md").read_text()
+    pages = [
+        route.path
+        for module in (syncs, runs, report)
+        for route in module.router.routes
+        if "GET" in route.methods  # type: ignore[attr-defined]
+        and not route.path.endswith(("/delete", "/latest", "/file", ".csv"))
+    ]
+    assert len(pages) == 6
+    for path in pages:
+        documented = re.sub(r"\{(sync|run)_id\}", "{id}", path).replace(
+            "{workspace_id}", "{workspace}"
+        )
+        assert f"`{documented}" in text, path

@@ -232,3 +232,14 @@ def test_empty_form_fields_mean_no_filter(site):
         assert answer.status_code == 200, (path, answer.text[:300])
     everything = viewer.get(f"{alpha}/runs?days=").text
     assert everything.count("data-run=") == viewer.get(f"{alpha}/runs").text.count("data-run=")
+
+
+def test_pages_need_nothing_from_another_site(site):
+    viewer = as_(site, VIEWER)
+    alpha = f"/w/{site.alpha.id}"
+    for path in ("/syncs", f"/syncs/{site.alpha.syncs['a_products']}", "/runs", "/report"):
+        page = viewer.get(alpha + path).text
+        assert not re.findall(r'(?:src|href)="(?:https?:)?//', page), path
+        assert '<script src="/static/app.js"' in page
+    assert viewer.client.get("/static/app.js").status_code == 200
+    assert viewer.client.get("/static/app.css").status_code == 200
