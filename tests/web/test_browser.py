@@ -234,13 +234,15 @@ def test_forms_without_the_csrf_token_are_refused(page, demo):
     base = sign_in(page, demo)
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     sync_path = page.locator("table.syncs tbody a").first.get_attribute("href")
+    page.goto(f"{base}/runs")
+    before = page.locator("tr[data-run]").first.get_attribute("data-run")
     with httpx.Client(base_url=demo.url, cookies=cookies) as client:
         refused = client.post(f"{sync_path}/run", data={"csrf": "forged"})
         assert refused.status_code == 403
         assert "security token" in refused.text
         assert client.post(f"{sync_path}/run").status_code == 403
-    page.goto(f"{base}/runs")  # nothing started by those
-    page.goto(page.url)
+    page.reload()  # nothing was started by those
+    assert page.locator("tr[data-run]").first.get_attribute("data-run") == before
 
 
 def test_pages_fit_a_phone_and_every_control_has_a_label(browser, demo):

@@ -22,6 +22,7 @@ from syncwright.api.problems import field_name, status_of
 from syncwright.bootstrap.app import App, WorkspaceServices
 from syncwright.domain.access import Role, User
 from syncwright.domain.errors import Forbidden, SyncwrightError, Unauthenticated
+from syncwright.domain.run import Run
 from syncwright.storage.sessions_repo import WebSession
 from syncwright.web import format as fmt
 
@@ -95,7 +96,7 @@ class Viewer:
     def refresh(self) -> float:
         return self.sw.settings.ui_refresh
 
-    def latest_run(self) -> Any:
+    def latest_run(self) -> Run | None:
         """The workspace's newest run (the header's "last update")."""
         found = self.services.runs.list(limit=1) if self.ws else []
         return found[0] if found else None
