@@ -14,9 +14,14 @@ import pytest
 import uvicorn
 
 from syncwright.domain.access import Role
+from syncwright.domain.statuses import RunStatus
+from syncwright.services.config_file import parse_config
 from syncwright.web.app import create_app
 from tests.api.conftest import _workspace
 from tests.integration.conftest import app, backend, settings  # noqa: F401 (fixtures)
+from tests.support.catalogue import Catalogue
+from tests.support.cli import wait_for
+from tests.support.http_api import Answer, HttpApi
 
 PASSWORD = "pages-password"
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
@@ -243,3 +248,44 @@ def test_pages_need_nothing_from_another_site(site):
         assert '<script src="/static/app.js"' in page
     assert viewer.client.get("/static/app.js").status_code == 200
     assert viewer.client.get("/static/app.css").status_code == 200
+
+
+def test_a_live_run_shows_its_progress_and_can_be_cancelled(site, app, tmp_path):  # noqa: F811
+    """A run to a slow HTTP API: its page shows the stage, items done of the total, rate and
+    time left while it goes, and an operator's Cancel ends it."""
+    api = HttpApi()
+    api.handler = lambda request: Answer(delay=0.05)
+    shop = Catalogue(tmp_path / "slow.db")
+    shop.put(*({"id": i} for i in range(1, 201)))
+    services = app.in_workspace(site.alpha.id)
+    services.configs.apply(
+        parse_config(
+            f"""
+sources: {{slow_src: {{type: sql, url: "{shop.url}"}}}}
+models: {{slow_model: {{source: slow_src, query: "SELECT * FROM products", primary_key: id}}}}
+destinations: {{slow_api: {{type: http, url: "{api.url}/items", batch_size: 1, concurrency: 1}}}}
+syncs: {{slow_sync: {{model: slow_model, destination: slow_api, batch_size: 5}}}}
+"""
+        ),
+        base_dir=tmp_path,
+    )
+    try:
+        run = services.runs.trigger("slow_sync")
+        wait_for(lambda: services.runs.get(run.id).counters.ok >= 10, timeout=60)
+        operator = as_(site, OPERATOR)
+        page = operator.get(f"/w/{site.alpha.id}/runs/{run.id}")
+        assert 'data-status="in_progress"' in page.text
+        assert "<progress" in page.text and " of 200 items" in page.text
+        assert "items/s" in page.text and "left" in page.text
+        assert 'data-refresh="2"' in page.text  # follows itself while live
+        viewer = as_(site, VIEWER).get(f"/w/{site.alpha.id}/runs/{run.id}")
+        assert "Cancel run" not in viewer.text  # a viewer sees no button
+        cancelled = operator.post(f"/w/{site.alpha.id}/runs/{run.id}/cancel")
+        assert cancelled.status_code == 303
+        ended = services.runs.wait(run.id, timeout=60, poll=0.05)
+        assert ended.status is RunStatus.ABORTED and ended.counters.problems() == []
+        final = operator.get(f"/w/{site.alpha.id}/runs/{run.id}").text
+        assert 'data-status="aborted"' in final and "data-refresh" not in final
+        assert "Every item is accounted for." in final
+    finally:
+        api.close()
