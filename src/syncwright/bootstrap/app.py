@@ -99,6 +99,7 @@ class App:
                 polling_interval=settings.poll_interval,
                 purge_schedule=settings.purge_schedule,
                 takeover_after=settings.takeover_after,
+                shutdown_grace=settings.shutdown_grace,
                 max_runs=settings.max_runs,
             )
             self.engine.launch()

@@ -37,6 +37,9 @@ class Settings:
     #: The key connector secrets are sealed with (base64 of 64 bytes); None: the home's
     #: ``secret.key``. Every process of one installation needs the same key.
     secret_key: str | None = None
+    #: Seconds a stopping engine lets the runs in flight in it finish before it leaves them
+    #: to another engine.
+    shutdown_grace: float = 30.0
     #: Seconds between the self-refreshes of the web UI's live pages.
     ui_refresh: float = 15.0
 
@@ -74,6 +77,7 @@ class Settings:
             takeover_after=_number(env, "SYNCWRIGHT_TAKEOVER_AFTER", 60.0, float),  # type: ignore[arg-type]
             max_runs=_number(env, "SYNCWRIGHT_MAX_RUNS", None, int),  # type: ignore[arg-type]
             secret_key=env.get("SYNCWRIGHT_SECRET_KEY") or None,
+            shutdown_grace=_number(env, "SYNCWRIGHT_SHUTDOWN_GRACE", 30.0, float),  # type: ignore[arg-type]
             ui_refresh=_number(env, "SYNCWRIGHT_UI_REFRESH", 15.0, float),  # type: ignore[arg-type]
         )
 

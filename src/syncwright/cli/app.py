@@ -155,6 +155,34 @@ def serve(
     _serve(host, port)
 
 
+@app.command()
+def worker() -> None:
+    """Run the engine only (queued runs, schedules, chains; no HTTP) until Ctrl-C or SIGTERM,
+    then stop taking work and let the runs in flight finish (SYNCWRIGHT_SHUTDOWN_GRACE)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    try:
+        with _open(EngineRole.EXECUTE) as sw:
+            for name in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(name, lambda *_: stop.set())
+            console.print(
+                f"syncwright engine running on {safe_url(sw.settings.database_url)}"
+                f" (worker, {sw.settings.worker_concurrency} runs at once); Ctrl-C stops it",
+                highlight=False,
+                soft_wrap=True,
+            )
+            stop.wait()
+            console.print(
+                f"stopping: no new work; runs in flight get {sw.settings.shutdown_grace:g} s",
+                highlight=False,
+            )
+    except EngineBusy as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
 def _serve(host: str, port: int, *, after_start: str = "") -> None:
     import signal
     import socket

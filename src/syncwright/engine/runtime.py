@@ -40,6 +40,8 @@ class Runtime:
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     #: Runs with a step executing in this process now (their destination is in use).
     stepping: set[str] = field(default_factory=set)
+    #: Runs whose workflow executes in this process now (a shutdown lets them finish).
+    active: set[str] = field(default_factory=set)
 
     @contextmanager
     def step(self, run_id: str) -> Iterator[None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 import time
 from datetime import datetime, timedelta
@@ -82,6 +83,8 @@ def run_workflow(run_id: str) -> str:
     again after a durable sleep while the retry policy allows), publish, wait for the
     endpoint's confirmation if it gives one, finish. A restart resumes after the last
     completed step, with the attempts already made."""
+    active = _rt().active
+    active.add(run_id)
     try:
         plan = _prepare(run_id)
         for index in range(plan["batches"]):
@@ -97,6 +100,8 @@ def run_workflow(run_id: str) -> str:
         return _finish(run_id)
     except Exception as exc:
         return _fail(run_id, str(exc) or type(exc).__name__)
+    finally:
+        active.discard(run_id)
 
 
 @DBOS.step(name="syncwright.purge_step")
@@ -126,6 +131,7 @@ class DbosEngine:
         purge_schedule: str = "*/30 * * * *",
         takeover_after: float = 60.0,
         max_runs: int | None = None,
+        shutdown_grace: float = 30.0,
     ) -> None:
         self.runtime = runtime
         self.config: DBOSConfig = {
@@ -142,6 +148,8 @@ class DbosEngine:
         self.polling_interval = polling_interval
         self.purge_schedule = purge_schedule
         self.takeover_after = takeover_after
+        self.shutdown_grace = shutdown_grace
+        self._draining = threading.Event()
         self.admission = Admission(runtime.store, self._enqueue, max_runs=max_runs)
         self.executor_id = executor_id or "local"
         self._launched = False
@@ -220,6 +228,13 @@ class DbosEngine:
         beat_every = max(0.5, min(5.0, self.takeover_after / 4))
         beaten_at = 0.0
         while not self._stop.wait(self.polling_interval):
+            if self._draining.is_set():
+                # Shutting down: take no new work, but keep beating so that no other engine
+                # takes over the runs finishing here.
+                if time.monotonic() - beaten_at > beat_every:
+                    self.runtime.store.workers.beat(self.executor_id, self.runtime.runner, utcnow())
+                    beaten_at = time.monotonic()
+                continue
             try:
                 if time.monotonic() - beaten_at > beat_every:
                     self._watch(utcnow())
@@ -262,15 +277,22 @@ class DbosEngine:
                 self.runtime.release(run_id)
 
     def shutdown(self) -> None:
+        """Stop taking work, let the runs in flight here finish for up to ``shutdown_grace``
+        seconds (beating meanwhile), then leave: whatever is still running is taken over by
+        a live engine from its last completed batch (or by the next one to start)."""
         global _runtime
+        self._draining.set()
+        if self._launched:
+            # The engine waits in whole seconds, and at least one: only when runs are here.
+            grace = math.ceil(self.shutdown_grace) if self.runtime.active else 0
+            DBOS.destroy(workflow_completion_timeout_sec=grace)
+            self._launched = False
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=10)
             self._ticker = None
             self.runtime.store.workers.leave(self.executor_id)
-        if self._launched:
-            DBOS.destroy(workflow_completion_timeout_sec=0)
-            self._launched = False
+        self._draining.clear()
         _runtime = None
 
 
