@@ -254,7 +254,7 @@ def test_members_are_managed_by_admins_and_the_last_admin_stays(world):
         assert body["errors"][0]["field"] == "role"
 
 
-def test_a_mistyped_or_repeated_query_parameter_is_refused(world):
+def test_a_mistyped_repeated_or_empty_query_parameter_is_refused(world):
     base = f"/api/v1/workspaces/{world.alpha.id}/runs"
     with world.as_(Role.VIEWER) as c:
         typo = _problem(c.get(base, params={"stauts": "failed"}), 422)
@@ -264,6 +264,13 @@ def test_a_mistyped_or_repeated_query_parameter_is_refused(world):
         entries = f"/api/v1/workspaces/{world.alpha.id}/entries"
         several = c.get(entries, params=[("status", "ok"), ("status", "failed")])
         assert several.status_code == 200  # a list parameter may repeat
+        for name in ("status", "sync_id", "cursor"):
+            empty = _problem(c.get(base, params={name: ""}), 422)
+            assert empty["errors"][0]["field"] == name
+            assert "leave the parameter out" in empty["errors"][0]["detail"]
+        audit = f"/api/v1/workspaces/{world.alpha.id}/audit"
+        with world.as_(Role.ADMIN) as admin:
+            assert admin.get(audit, params={"object_type": ""}).status_code == 422
 
 
 def test_every_route_but_the_webhook_needs_a_token(served):

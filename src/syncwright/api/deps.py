@@ -8,6 +8,7 @@ from typing import Annotated, Callable
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from syncwright.api.strict import check_query
 from syncwright.bootstrap.app import App, WorkspaceServices
 from syncwright.domain.access import Principal, Role, User
 from syncwright.domain.errors import Unauthenticated
@@ -24,12 +25,15 @@ def the_app(request: Request) -> App:
 
 
 def current_user(
+    request: Request,
     sw: Annotated[App, Depends(the_app)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
     if credentials is None:
         raise Unauthenticated("send an API token: Authorization: Bearer swt_...")
-    return sw.accounts.authenticate(credentials.credentials)
+    user = sw.accounts.authenticate(credentials.credentials)
+    check_query(request)  # once the caller is known (see strict)
+    return user
 
 
 @dataclass(frozen=True)
