@@ -232,8 +232,13 @@ class DbosEngine:
                 # Shutting down: take no new work, but keep beating so that no other engine
                 # takes over the runs finishing here.
                 if time.monotonic() - beaten_at > beat_every:
-                    self.runtime.store.workers.beat(self.executor_id, self.runtime.runner, utcnow())
-                    beaten_at = time.monotonic()
+                    try:
+                        self.runtime.store.workers.beat(
+                            self.executor_id, self.runtime.runner, utcnow()
+                        )
+                        beaten_at = time.monotonic()
+                    except Exception:  # a store hiccup must not stop the beats
+                        logger.exception("syncwright heartbeat failed")
                 continue
             try:
                 if time.monotonic() - beaten_at > beat_every:
