@@ -9,7 +9,7 @@ import subprocess
 from collections import Counter
 
 from tests.support.catalogue import Catalogue
-from tests.support.cli import CLI, environment, sw, wait_for
+from tests.support.cli import start_engine, sw, wait_for
 from tests.support.http_api import Answer, HttpApi
 
 CONFIG = """
@@ -23,16 +23,7 @@ syncs:
 
 
 def _worker(folder, **env: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [*CLI, "worker"],
-        cwd=folder,
-        env=environment(folder, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert "engine running" in (process.stdout.readline() if process.stdout else "")
-    return process
+    return start_engine(folder, command=("worker",), **env)
 
 
 def test_sigterm_lets_the_run_in_flight_finish_and_takes_no_new_work(tmp_path):

@@ -36,10 +36,12 @@ def sw(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     return done
 
 
-def start_engine(folder: Path, **env: str) -> subprocess.Popen[str]:
-    """``syncwright serve`` in the background, once it says it is running."""
+def start_engine(
+    folder: Path, *, command: tuple[str, ...] = ("serve", "--port", "0"), **env: str
+) -> subprocess.Popen[str]:
+    """``syncwright serve`` (or ``command``) in the background, once it says it is running."""
     engine = subprocess.Popen(
-        [*CLI, "serve", "--port", "0"],
+        [*CLI, *command],
         cwd=folder,
         env=environment(folder, **env),
         stdout=subprocess.PIPE,
