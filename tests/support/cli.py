@@ -12,6 +12,18 @@ from typing import Any, Callable
 CLI = [sys.executable, "-m", "syncwright"]
 
 
+def release(version: str) -> list[str]:
+    """The command line of syncwright installed under another application version (the
+    release a deploy upgrades from): the same code, naming its engine's version otherwise."""
+    return [
+        sys.executable,
+        "-c",
+        "import syncwright.bootstrap.app as app;"
+        f" app.APPLICATION_VERSION = {version!r};"
+        " from syncwright.cli.app import main; main()",
+    ]
+
+
 def environment(folder: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -37,11 +49,15 @@ def sw(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 
 def start_engine(
-    folder: Path, *, command: tuple[str, ...] = ("serve", "--port", "0"), **env: str
+    folder: Path,
+    *,
+    command: tuple[str, ...] = ("serve", "--port", "0"),
+    cli: list[str] = CLI,
+    **env: str,
 ) -> subprocess.Popen[str]:
     """``syncwright serve`` (or ``command``) in the background, once it says it is running."""
     engine = subprocess.Popen(
-        [*CLI, *command],
+        [*cli, *command],
         cwd=folder,
         env=environment(folder, **env),
         stdout=subprocess.PIPE,

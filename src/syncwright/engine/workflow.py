@@ -16,7 +16,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID
+import sqlalchemy as sa
+from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID, WorkflowStatus
 
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError
@@ -30,6 +31,7 @@ from syncwright.engine.scheduler import Scheduler
 QUEUE = "syncwright-runs"
 WORKFLOW = "syncwright.run"
 PURGE_SCHEDULE = "syncwright-retention"
+_ADOPT_LOCK = 0x5359_4E44  # serialises adopting runs of other versions across processes
 #: How often each engine re-plans schedules (catching edits made by other processes).
 REPLAN_SECONDS = 15.0
 logger = logging.getLogger("syncwright.engine")
@@ -134,6 +136,7 @@ class DbosEngine:
         shutdown_grace: float = 30.0,
     ) -> None:
         self.runtime = runtime
+        self.version = application_version
         self.config: DBOSConfig = {
             "name": "syncwright",
             "system_database_url": system_database_url,
@@ -234,7 +237,7 @@ class DbosEngine:
                 if time.monotonic() - beaten_at > beat_every:
                     try:
                         self.runtime.store.workers.beat(
-                            self.executor_id, self.runtime.runner, utcnow()
+                            self.executor_id, self.runtime.runner, utcnow(), self.version
                         )
                         beaten_at = time.monotonic()
                     except Exception:  # a store hiccup must not stop the beats
@@ -259,7 +262,7 @@ class DbosEngine:
         its workflows go back to their queue (partition kept) and a live worker resumes
         them from their last completed step. Of several live workers, one claims each."""
         store = self.runtime.store
-        store.workers.beat(self.executor_id, self.runtime.runner, now)
+        store.workers.beat(self.executor_id, self.runtime.runner, now, self.version)
         silent = store.workers.silent_since(now - timedelta(seconds=self.takeover_after))
         for worker in silent:
             if worker.executor_id == self.executor_id or not store.workers.claim(worker):
@@ -271,6 +274,61 @@ class DbosEngine:
             logger.warning(
                 "took over the runs of %s (silent since %s)", worker.runner, worker.heartbeat_at
             )
+        self._adopt(now)
+
+    def _adopt(self, now: datetime) -> None:
+        """Move to this version the runs of another application version that no live process
+        can go on with: in flight on a process that is gone (or on this one's executor id,
+        before an upgrade), or waiting in the queue for a version no live process runs. The
+        engine only resumes a workflow on its own version; an upgrade would strand them.
+        Each keeps its id and its completed steps, and goes back to the queue (partition
+        kept) to resume after the last one. One process adopts each (serialised)."""
+        live = self.runtime.store.workers.live(now - timedelta(seconds=self.takeover_after))
+        versions = {*live.values(), self.version}
+
+        def stranded(w: WorkflowStatus) -> bool:
+            if w.app_version == self.version:
+                return False
+            if w.status == "PENDING":
+                return w.executor_id not in live or w.executor_id == self.executor_id
+            return w.status == "ENQUEUED" and w.app_version not in versions
+
+        found = DBOS.list_workflows(
+            status=["PENDING", "ENQUEUED"], name=WORKFLOW, load_input=False, load_output=False
+        )
+        if not any(stranded(w) for w in found):
+            return
+        store = self.runtime.store
+        with store.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADOPT_LOCK})
+            for w in DBOS.list_workflows(
+                workflow_ids=[w.workflow_id for w in found if stranded(w)],
+                load_input=False,
+                load_output=False,
+            ):
+                if not stranded(w):
+                    continue  # adopted meanwhile by another process
+                steps = DBOS.list_workflow_steps(w.workflow_id, load_output=False)
+                resume_at = max((step["function_id"] for step in steps), default=0) + 1
+                run = store.runs.get(w.workflow_id)
+                DBOS.cancel_workflow(w.workflow_id)  # only an ended workflow can be rewound
+                DBOS.rewind_workflow(
+                    w.workflow_id,
+                    start_step=resume_at,
+                    application_version=self.version,
+                    queue_name=QUEUE,
+                    queue_partition_key=run.sync_id,
+                )
+                if w.status == "PENDING" and run.runner not in (None, self.runtime.runner):
+                    store.runs.taken_over(run.id, self.runtime.runner, run.runner, now)
+                logger.warning(
+                    "adopted run %s of version %s (%s) into %s",
+                    run.id,
+                    w.app_version,
+                    w.status.lower(),
+                    self.version,
+                )
 
     def _release_ended(self) -> None:
         """Close destinations of runs that ended elsewhere (cancelled) and have no step

@@ -322,6 +322,8 @@ workers = sa.Table(
     sa.Column("runner", sa.String(200), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    #: The engine's application version: runs of a version no live process runs are adopted.
+    sa.Column("application_version", sa.String(100)),
 )
 
 #: Inbound webhook triggers: the hash of each sync's secret (the secret is shown once).

@@ -26,17 +26,37 @@ class WorkerRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def beat(self, executor_id: str, runner: str, now: datetime) -> None:
+    def beat(
+        self, executor_id: str, runner: str, now: datetime, application_version: str | None = None
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                upsert_statement(conn, workers, ["executor_id"], ["runner", "heartbeat_at"]),
+                upsert_statement(
+                    conn,
+                    workers,
+                    ["executor_id"],
+                    ["runner", "heartbeat_at", "application_version"],
+                ),
                 {
                     "executor_id": executor_id,
                     "runner": runner,
                     "started_at": now,
                     "heartbeat_at": now,
+                    "application_version": application_version,
                 },
             )
+
+    def live(self, since: datetime) -> dict[str, str | None]:
+        """The processes that beat since ``since``: executor id -> application version."""
+        with self.engine.connect() as conn:
+            return {
+                r.executor_id: r.application_version
+                for r in conn.execute(
+                    sa.select(workers.c.executor_id, workers.c.application_version).where(
+                        workers.c.heartbeat_at >= since
+                    )
+                )
+            }
 
     def silent_since(self, before: datetime) -> list[Worker]:
         with self.engine.connect() as conn:
