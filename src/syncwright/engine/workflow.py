@@ -101,9 +101,33 @@ def run_workflow(run_id: str) -> str:
             wait = _confirm(run_id)
         return _finish(run_id)
     except Exception as exc:
-        return _fail(run_id, str(exc) or type(exc).__name__)
+        reason = failure_reason(exc)
+        wait = 1.0
+        while True:
+            try:
+                return _fail(run_id, reason)
+            except Exception as refused:
+                # The store refuses writes (disk full, read-only, unreachable): the run stays
+                # live and records its failure once the store takes writes again.
+                logger.warning(
+                    "run %s failed (%s); recording it failed: %s",
+                    run_id,
+                    reason,
+                    failure_reason(refused),
+                )
+                DBOS.sleep(wait)
+                wait = min(wait * 2, 60.0)
     finally:
         active.discard(run_id)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a run failed, in one line: a store error by its driver's message (the statement and
+    its parameters stay out of the run's record)."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        return f"the store failed: {first}"
+    return str(exc) or type(exc).__name__
 
 
 @DBOS.step(name="syncwright.purge_step")
