@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench bench-report bench-latency bench-pages
+.PHONY: demo test test-chaos lint install clean bench bench-report bench-latency bench-pages load
 
 $(STAMP): pyproject.toml examples/syncwright-json-folder/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The chaos suite alone (processes killed, PostgreSQL restarted, a full disk); `make test`
+# runs it too.
+test-chaos: $(STAMP)
+	$(BIN)/python -m pytest -m chaos
 
 # syncwright against dlt, SQLite -> PostgreSQL: scenarios (a)-(d), then (e) and (f) below.
 # ROWS=... BIG=... REPEAT=... to change the sizes (BIG=0 skips the 10M-row memory run).
@@ -47,6 +52,15 @@ bench-report: $(STAMP)
 # The web UI's pages over HTTP on 10M entries, SQLite and PostgreSQL (ENTRIES=... to change).
 bench-pages: $(STAMP)
 	$(BIN)/python -m benchmarks.pages --entries $(ENTRIES)
+
+# Many syncs on intervals across several workers on PostgreSQL, then lag, runs per minute,
+# lost ticks and overlaps (not part of `make test`: it lasts MINUTES).
+SYNCS ?= 500
+WORKERS ?= 3
+MINUTES ?= 15
+EVERY ?= 2m
+load: $(STAMP)
+	$(BIN)/python -m benchmarks.load --syncs $(SYNCS) --workers $(WORKERS) --minutes $(MINUTES) --every $(EVERY)
 
 clean:
 	rm -rf $(VENV) demo .syncwright .pytest_cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import latency, pages, report, sync
+from benchmarks import latency, load, pages, report, sync
 from syncwright.bootstrap.settings import Settings
 
 pytestmark = pytest.mark.postgres
@@ -60,3 +60,14 @@ def test_latency_benchmark_measures_triggers_and_ticks(tmp_path):
     lags, runs, failed = latency.scheduling_lag(tmp_path, 3, minutes=0.2, every="3s")
     assert runs >= 3 and failed == 0 and lags and all(lag >= 0 for lag in lags)
     assert "(f2) scheduling lag of 3 interval syncs" in latency.report(triggers, lags, runs, 0, 3)
+
+
+def test_load_harness_reports_runs_lag_and_no_lost_or_overlapping_run(postgres):
+    outcome = load.measure(syncs=6, workers=2, minutes=0.5, every="5s", server=postgres, quiet=True)
+    assert outcome.syncs_run == 6 and outcome.runs >= 6
+    assert set(outcome.statuses) <= {"succeeded", "scheduled", "queued", "in_progress"}
+    assert outcome.lags and all(lag >= 0 for lag in outcome.lags)
+    assert (outcome.lost_ticks, outcome.overlaps) == (0, 0)
+    assert (outcome.unbalanced, outcome.duplicated) == (0, 0)
+    table = load.show(outcome, 6, 2, "5s")
+    assert "| lost ticks | 0 |" in table and "per minute" in table

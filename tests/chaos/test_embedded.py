@@ -10,48 +10,24 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import sqlalchemy as sa
 
-from tests.support.catalogue import Catalogue
-from tests.support.chaos import SEED, Shop, check_invariants, edit, store_engine
+from tests.support.chaos import (
+    SEED,
+    Shop,
+    check_invariants,
+    edit,
+    quiet,
+    settled,
+    setup,
+    store_engine,
+)
 from tests.support.cli import start_engine, sw, wait_for
 
 pytestmark = pytest.mark.chaos
-
-CONFIG = """
-sources:   {{shop: {{type: sql, url: "sqlite:///{shop}"}}}}
-models:    {{products: {{source: shop, query: "SELECT * FROM products", primary_key: id, reference: sku}}}}
-destinations: {{api: {{type: http, url: "{url}/products", batch_size: 10, concurrency: 1}}}}
-syncs:
-  products:
-    model: products
-    destination: api
-    mode: mirror
-    batch_size: 20
-    retry: {{retries: 2, first_delay: 0.2, factor: 2}}
-"""
-
-
-def _setup(folder: Path, shop: Shop, rows: int, **env: str) -> Catalogue:
-    catalogue = Catalogue(folder / "shop.db")
-    catalogue.put(*({"id": i} for i in range(1, rows + 1)))
-    (folder / "sw.yml").write_text(CONFIG.format(shop=folder / "shop.db", url=shop.url))
-    return catalogue
-
-
-def _runs(folder: Path) -> list[dict]:
-    return json.loads(sw(folder, "runs", "--json").stdout)
-
-
-def _settled(folder: Path, timeout: float = 120) -> list[dict]:
-    """The runs, once none is live."""
-    final = ("succeeded", "failed", "incomplete", "skipped", "cancelled", "aborted")
-    return wait_for(
-        lambda: (r := _runs(folder)) and all(x["status"] in final for x in r) and r,
-        timeout=timeout,
-    )
 
 
 def _stop(engine: subprocess.Popen[str]) -> None:
@@ -63,25 +39,25 @@ def test_kill_9_at_random_points_of_runs_five_times_then_restart(tmp_path):
     rng = random.Random(SEED)
     shop = Shop(delay=0.05)  # 30 requests of 10 items: about 2 s a run
     try:
-        catalogue = _setup(tmp_path, shop, 300)
+        catalogue = setup(tmp_path, shop, 300)
         sw(tmp_path, "apply", "-f", "sw.yml")
         for _ in range(5):
             engine = start_engine(tmp_path, command=("worker",))
             edit(catalogue, rng)
-            sw(tmp_path, "run", "products")
+            sw(tmp_path, "run", "one")
             time.sleep(rng.uniform(0.0, 3.0))  # queued, reading, delivering or finishing
             engine.send_signal(signal.SIGKILL)
             engine.wait(timeout=30)
         engine = start_engine(tmp_path, command=("worker",))
         try:
-            _settled(tmp_path)
-            sw(tmp_path, "run", "products")
-            runs = _settled(tmp_path)
+            settled(tmp_path)
+            sw(tmp_path, "run", "one")
+            runs = settled(tmp_path)
         finally:
             _stop(engine)
         assert len(runs) == 6
         check_invariants(
-            f"sqlite:///{tmp_path / 'home' / 'syncwright.db'}", shop, {"/products": catalogue}
+            f"sqlite:///{tmp_path / 'home' / 'syncwright.db'}", shop, {"/a": catalogue}
         )
     finally:
         shop.close()
@@ -91,19 +67,19 @@ def test_a_destination_down_longer_than_the_retry_policy_then_back(tmp_path):
     rng = random.Random(SEED)
     shop = Shop(delay=0.02)
     try:
-        catalogue = _setup(tmp_path, shop, 200)
+        catalogue = setup(tmp_path, shop, 200)
         sw(tmp_path, "apply", "-f", "sw.yml")
         engine = start_engine(tmp_path, command=("worker",))
         try:
-            sw(tmp_path, "run", "products")
-            assert _settled(tmp_path)[0]["status"] == "succeeded"
+            sw(tmp_path, "run", "one")
+            assert settled(tmp_path)[0]["status"] == "succeeded"
             edit(catalogue, rng, changes=60, removals=20, additions=40)
             shop.down = True  # and stays down through every retry (0.2 + 0.4 s)
-            sw(tmp_path, "run", "products")
-            down = _settled(tmp_path)[0]
+            sw(tmp_path, "run", "one")
+            down = settled(tmp_path)[0]
             shop.down = False
-            sw(tmp_path, "run", "products")
-            back = _settled(tmp_path)[0]
+            sw(tmp_path, "run", "one")
+            back = settled(tmp_path)[0]
         finally:
             _stop(engine)
         changes = sum(down["counters"][k] for k in ("added", "changed", "removed"))
@@ -117,7 +93,76 @@ def test_a_destination_down_longer_than_the_retry_policy_then_back(tmp_path):
         # The next run sends the failed items again (and only those: nothing else changed).
         assert back["status"] == "succeeded" and back["counters"]["ok"] == changes
         check_invariants(
-            f"sqlite:///{tmp_path / 'home' / 'syncwright.db'}", shop, {"/products": catalogue}
+            f"sqlite:///{tmp_path / 'home' / 'syncwright.db'}", shop, {"/a": catalogue}
         )
+    finally:
+        shop.close()
+
+
+@pytest.fixture
+def small_volume(tmp_path):
+    """A 4 MiB tmpfs for the store: a disk that can really fill up."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(volume)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    yield volume
+    subprocess.run(["umount", "-l", str(volume)], check=False)
+
+
+def _fill(volume: Path) -> Path:
+    """Take every free byte of the volume."""
+    filler = volume / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def _full(volume: Path) -> Callable[[], None]:
+    return _fill(volume).unlink
+
+
+def test_the_store_s_disk_fills_up_during_a_run(tmp_path, small_volume):
+    """The run fails with the store's reason (recorded once the store takes writes again),
+    nothing is corrupted, and the next run delivers what the failed one could not."""
+    rng = random.Random(SEED)
+    shop = Shop(delay=0.05)
+    store_url = f"sqlite:///{small_volume / 'syncwright.db'}"
+    env = {"SYNCWRIGHT_DATABASE_URL": store_url}
+    try:
+        catalogue = setup(tmp_path, shop, 300)
+        sw(tmp_path, "apply", "-f", "sw.yml", env=env)
+        engine = start_engine(tmp_path, command=("worker",), **env)
+        try:
+            edit(catalogue, rng)
+            sw(tmp_path, "run", "one", env=env)
+            wait_for(lambda: shop.requests >= 5, timeout=60)
+            mend = _full(small_volume)
+            # Deliveries stop: the batch in flight cannot be recorded.
+            wait_for(lambda: quiet(shop), timeout=60)
+            mend()
+            failed = settled(tmp_path, env=env)[0]
+            sw(tmp_path, "run", "one", env=env)
+            runs = settled(tmp_path, env=env)
+        finally:
+            _stop(engine)
+        assert failed["status"] == "failed"
+        assert failed["infos"]["error"] == "the store failed: database or disk is full"
+        assert runs[0]["status"] == "succeeded"
+        engine_ = store_engine(store_url)
+        with engine_.connect() as conn:
+            assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
+        engine_.dispose()
+        check_invariants(store_url, shop, {"/a": catalogue})
     finally:
         shop.close()

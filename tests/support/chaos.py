@@ -3,10 +3,13 @@ edits of the catalogue, and the invariants every chaos test ends by checking."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
+import time
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,11 +18,56 @@ from syncwright.domain.counters import Counters
 from syncwright.domain.statuses import RunStatus
 from syncwright.storage.tables import entries, runs
 from tests.support.catalogue import Catalogue
+from tests.support.cli import sw, wait_for
 from tests.support.http_api import Answer, HttpApi, Request
 
 #: A seed per test session, printed on failure, so a failing sequence of kills can be replayed
 #: with SYNCWRIGHT_CHAOS_SEED.
 SEED = int(os.environ.get("SYNCWRIGHT_CHAOS_SEED") or random.SystemRandom().randrange(10**6))
+
+
+#: Two syncs of one catalogue, each mirrored to its own path of the shop's API.
+CONFIG = """
+sources:   {{shop: {{type: sql, url: "sqlite:///{shop}"}}}}
+models:    {{products: {{source: shop, query: "SELECT * FROM products", primary_key: id, reference: sku}}}}
+destinations:
+  a: {{type: http, url: "{url}/a", batch_size: 10, concurrency: 1}}
+  b: {{type: http, url: "{url}/b", batch_size: 10, concurrency: 1}}
+syncs:
+  one: {{model: products, destination: a, mode: mirror, batch_size: 20, retry: {{retries: 2, first_delay: 0.2}}}}
+  two: {{model: products, destination: b, mode: mirror, batch_size: 20, retry: {{retries: 2, first_delay: 0.2}}}}
+"""
+
+FINAL = ("succeeded", "failed", "incomplete", "skipped", "cancelled", "aborted")
+
+
+def setup(folder: Path, shop: Shop, rows: int) -> Catalogue:
+    """A catalogue of ``rows`` products and the configuration file ``sw.yml``."""
+    catalogue = Catalogue(folder / "shop.db")
+    catalogue.put(*({"id": i} for i in range(1, rows + 1)))
+    (folder / "sw.yml").write_text(CONFIG.format(shop=folder / "shop.db", url=shop.url))
+    return catalogue
+
+
+def list_runs(folder: Path, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    return json.loads(sw(folder, "runs", "--json", env=env).stdout)
+
+
+def settled(
+    folder: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> list[dict[str, Any]]:
+    """The runs (newest first), once none is live."""
+    return wait_for(
+        lambda: (r := list_runs(folder, env)) and all(x["status"] in FINAL for x in r) and r,
+        timeout=timeout,
+    )
+
+
+def quiet(shop: Shop, seconds: float = 1.0) -> bool:
+    """No request reached the shop for ``seconds``."""
+    before = shop.requests
+    time.sleep(seconds)
+    return shop.requests == before
 
 
 class Shop:

@@ -34,11 +34,13 @@ def environment(folder: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def sw(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def sw(
+    tmp_path: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [*CLI, *args],
         cwd=tmp_path,
-        env=environment(tmp_path),
+        env=environment(tmp_path, **(env or {})),
         capture_output=True,
         text=True,
         timeout=180,
@@ -55,15 +57,18 @@ def start_engine(
     cli: list[str] = CLI,
     **env: str,
 ) -> subprocess.Popen[str]:
-    """``syncwright serve`` (or ``command``) in the background, once it says it is running."""
-    engine = subprocess.Popen(
-        [*cli, *command],
-        cwd=folder,
-        env=environment(folder, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """``syncwright serve`` (or ``command``) in the background, once it says it is running.
+    Its log goes to ``engines.log`` in the folder (a pipe nobody reads would fill up and
+    block the engine's next log line)."""
+    with open(folder / "engines.log", "a") as log:
+        engine = subprocess.Popen(
+            [*cli, *command],
+            cwd=folder,
+            env=environment(folder, **env),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     assert "engine running" in (engine.stdout.readline() if engine.stdout else "")
     return engine
 

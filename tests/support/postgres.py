@@ -34,7 +34,10 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        #: Commits survive a crash of the server (the settings a production server has); the
+        #: tests' shared server trades that for speed.
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="syncwright-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -47,20 +50,25 @@ class PostgresServer:
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, capture_output=True, cwd=self.root)
 
+    def _options(self) -> str:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root}"
+            " -c max_connections=200"
+        )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        return options
+
     def start(self) -> PostgresServer:
         self._run(
             _bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"
-        )
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         self._run(
             _bin("pg_ctl"),
             "-D",
             str(self.data),
             "-o",
-            options,
+            self._options(),
             "-l",
             str(self.root / "log"),
             "-w",
@@ -74,6 +82,22 @@ class PostgresServer:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("PostgreSQL did not start")
+
+    def restart(self) -> None:
+        """Stop the server at once (as a crash would: no shutdown checkpoint, clients cut off)
+        and start it again on the same port and data."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self._run(
+            _bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            self._options(),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

@@ -508,8 +508,15 @@ def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
         rt.store.snapshots.save_cursor(conn, sync.id, value)
 
 
-def fail(rt: Runtime, run_id: str, message: str) -> str:
+def fail(rt: Runtime, run_id: str, message: str, in_flight: int | None = None) -> str:
+    """End the run as failed. ``in_flight``: the batch being delivered when it failed, which
+    the destination may have taken without the store recording it."""
     rt.release(run_id)
+    run = rt.store.runs.get(run_id)
+    if in_flight is not None and not run.status.is_final:
+        rt.store.entries.keep_in_doubt(
+            run_id, run.sync_id, rt.store.changesets.load(run_id, in_flight)
+        )
     rt.store.entries.leave_pending(run_id, rt.store.changesets)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:

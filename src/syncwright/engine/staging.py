@@ -241,8 +241,10 @@ class Staging:
         self.db.execute(
             "CREATE OR REPLACE TEMP TABLE delta AS "
             "SELECT c.item_key, c.source_id, c.reference, c.row_hash, c.payload,"
-            " CASE WHEN p.item_key IS NULL THEN 'add' ELSE 'change' END AS operation"
-            " FROM cur c LEFT JOIN prev p USING (item_key)"
+            # An item in doubt (its hash unknown: a delivery the store failed to record)
+            # goes again as an addition.
+            " CASE WHEN p.item_key IS NULL OR p.row_hash = '' THEN 'add' ELSE 'change' END"
+            " AS operation FROM cur c LEFT JOIN prev p USING (item_key)"
             f" WHERE p.item_key IS NULL OR {changed_rows}" + removals
         )
         return self._number(write_mode)

@@ -9,12 +9,13 @@ one queue partitioned by sync, so a sync never has two live runs, on one worker 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID, WorkflowStatus
@@ -27,6 +28,7 @@ from syncwright.engine import pipeline
 from syncwright.engine.admission import Admission
 from syncwright.engine.runtime import Runtime
 from syncwright.engine.scheduler import Scheduler
+from syncwright.storage.database import is_transient
 
 QUEUE = "syncwright-runs"
 WORKFLOW = "syncwright.run"
@@ -34,9 +36,12 @@ PURGE_SCHEDULE = "syncwright-retention"
 _ADOPT_LOCK = 0x5359_4E44  # serialises adopting runs of other versions across processes
 #: How often each engine re-plans schedules (catching edits made by other processes).
 REPLAN_SECONDS = 15.0
+#: How long a step waits out an unreachable store before the run fails.
+STORE_OUTAGE = 300.0
 logger = logging.getLogger("syncwright.engine")
 
 _runtime: Runtime | None = None
+T = TypeVar("T")
 
 
 def _rt() -> Runtime:
@@ -45,38 +50,67 @@ def _rt() -> Runtime:
     return _runtime
 
 
+def _outlasting(body: Callable[..., T]) -> Callable[..., T]:
+    """A step's body, done again while the store is unreachable for a moment (PostgreSQL
+    restarting, a fail-over), for up to ``STORE_OUTAGE`` seconds: each body can be done again
+    (as after a crash), so the run goes on instead of failing. Other errors go through."""
+
+    @functools.wraps(body)
+    def outlasting(*args: Any) -> T:
+        deadline = time.monotonic() + STORE_OUTAGE
+        wait = 0.5
+        while True:
+            try:
+                return body(*args)
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + wait > deadline:
+                    raise
+                logger.warning(
+                    "store unreachable (%s); trying again in %.1f s", failure_reason(exc), wait
+                )
+                time.sleep(wait)
+                wait = min(wait * 2, 15.0)
+
+    return outlasting
+
+
 @DBOS.step(name="syncwright.prepare")
+@_outlasting
 def _prepare(run_id: str) -> dict[str, int]:
     plan = pipeline.prepare(_rt(), run_id)
     return {"batches": plan.batches, "total": plan.total}
 
 
 @DBOS.step(name="syncwright.deliver")
+@_outlasting
 def _deliver(run_id: str, index: int) -> dict[str, int]:
     with _rt().step(run_id):
         return pipeline.deliver(_rt(), run_id, index)
 
 
 @DBOS.step(name="syncwright.publish")
+@_outlasting
 def _publish(run_id: str) -> float | None:
     with _rt().step(run_id):
         return pipeline.publish(_rt(), run_id)
 
 
 @DBOS.step(name="syncwright.confirm")
+@_outlasting
 def _confirm(run_id: str) -> float | None:
     with _rt().step(run_id):
         return pipeline.confirm(_rt(), run_id)
 
 
 @DBOS.step(name="syncwright.finish")
+@_outlasting
 def _finish(run_id: str) -> str:
     return pipeline.finish(_rt(), run_id)
 
 
 @DBOS.step(name="syncwright.fail")
-def _fail(run_id: str, message: str) -> str:
-    return pipeline.fail(_rt(), run_id, message)
+def _fail(run_id: str, message: str, in_flight: int | None) -> str:
+    return pipeline.fail(_rt(), run_id, message, in_flight)
 
 
 @DBOS.workflow(name=WORKFLOW)
@@ -87,11 +121,14 @@ def run_workflow(run_id: str) -> str:
     completed step, with the attempts already made."""
     active = _rt().active
     active.add(run_id)
+    in_flight: int | None = None  # the batch being delivered
     try:
         plan = _prepare(run_id)
         for index in range(plan["batches"]):
             while True:
+                in_flight = index
                 outcome = _deliver(run_id, index)
+                in_flight = None
                 if outcome.get("retry_in") is None:
                     break
                 DBOS.sleep(outcome["retry_in"])
@@ -105,7 +142,7 @@ def run_workflow(run_id: str) -> str:
         wait = 1.0
         while True:
             try:
-                return _fail(run_id, reason)
+                return _fail(run_id, reason, in_flight)
             except Exception as refused:
                 # The store refuses writes (disk full, read-only, unreachable): the run stays
                 # live and records its failure once the store takes writes again.
@@ -177,6 +214,10 @@ class DbosEngine:
         self.takeover_after = takeover_after
         self.shutdown_grace = shutdown_grace
         self._draining = threading.Event()
+        #: Since when this engine's beats succeed without a break (None: not now).
+        self._beating_since: float | None = None
+        #: The embedded store has one engine process (the home's engine lock).
+        self._alone = runtime.store.engine.dialect.name == "sqlite"
         self.admission = Admission(runtime.store, self._enqueue, max_runs=max_runs)
         self.executor_id = executor_id or "local"
         self._launched = False
@@ -279,6 +320,7 @@ class DbosEngine:
                 self.admission.admit()
                 self._release_ended()
             except Exception:  # a store hiccup must not stop the ticks
+                self._beating_since = None
                 logger.exception("syncwright scheduler tick failed")
 
     def _watch(self, now: datetime) -> None:
@@ -287,7 +329,16 @@ class DbosEngine:
         them from their last completed step. Of several live workers, one claims each."""
         store = self.runtime.store
         store.workers.beat(self.executor_id, self.runtime.runner, now, self.version)
-        silent = store.workers.silent_since(now - timedelta(seconds=self.takeover_after))
+        if self._beating_since is None:
+            self._beating_since = time.monotonic()
+        # Judge others only after beating steadily for as long as they are allowed to be
+        # silent: after a store outage every process is behind with its beats.
+        steady = self._alone or time.monotonic() - self._beating_since >= self.takeover_after
+        silent = (
+            store.workers.silent_since(now - timedelta(seconds=self.takeover_after))
+            if steady
+            else []
+        )
         for worker in silent:
             if worker.executor_id == self.executor_id or not store.workers.claim(worker):
                 continue
@@ -298,9 +349,9 @@ class DbosEngine:
             logger.warning(
                 "took over the runs of %s (silent since %s)", worker.runner, worker.heartbeat_at
             )
-        self._adopt(now)
+        self._adopt(now, judge_others=steady)
 
-    def _adopt(self, now: datetime) -> None:
+    def _adopt(self, now: datetime, *, judge_others: bool) -> None:
         """Move to this version the runs of another application version that no live process
         can go on with: in flight on a process that is gone (or on this one's executor id,
         before an upgrade), or waiting in the queue for a version no live process runs. The
@@ -313,8 +364,12 @@ class DbosEngine:
         def stranded(w: WorkflowStatus) -> bool:
             if w.app_version == self.version:
                 return False
+            if w.status == "PENDING" and w.executor_id == self.executor_id:
+                return True  # this executor before an upgrade
+            if not judge_others:
+                return False
             if w.status == "PENDING":
-                return w.executor_id not in live or w.executor_id == self.executor_id
+                return w.executor_id not in live
             return w.status == "ENQUEUED" and w.app_version not in versions
 
         found = DBOS.list_workflows(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -43,6 +44,18 @@ def create_store_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A store error that passes by itself: the connection to PostgreSQL was lost or refused
+    (a restart, a fail-over, a network blip) or the server is short of a resource for now.
+    SQLite's errors are not: it waits for locks itself, and a full or read-only disk does not
+    mend by waiting a few seconds."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    return isinstance(exc.orig, psycopg.OperationalError)
 
 
 def alembic_config() -> Config:

@@ -134,6 +134,36 @@ class EntryRepository:
             changesets.drop(conn, run_id)
             return left
 
+    def keep_in_doubt(self, run_id: str, sync_id: str, batch: pa.Table | None) -> int:
+        """A batch whose delivery failed to be recorded (the store refused the write): the
+        destination may hold its items. Those without an entry enter the snapshot with an
+        unknown hash, so the next run sends them again as additions if the model still has
+        them, and removes them if it no longer does. Removals in doubt need nothing: the
+        snapshot still names them, so the next run removes them again."""
+        if batch is None or not batch.num_rows:
+            return 0
+        with self.engine.begin() as conn:
+            seqs = batch.column("seq").to_pylist()
+            known = self._earlier(conn, run_id, min(seqs), max(seqs))
+            items = [
+                (key, reference)
+                for seq, key, reference, operation in zip(
+                    seqs,
+                    batch.column("item_key").to_pylist(),
+                    batch.column("reference").to_pylist(),
+                    batch.column("operation").to_pylist(),
+                )
+                if seq not in known and operation != Operation.REMOVE.value
+            ]
+            if items:
+                keys, references = zip(*items)
+                self.snapshots.append(
+                    conn,
+                    sync_id,
+                    part(list(keys), list(references), [None] * len(keys), [False] * len(keys)),
+                )
+            return len(items)
+
     def _count(self, conn: sa.Connection, run_id: str) -> int:
         return int(
             conn.execute(
