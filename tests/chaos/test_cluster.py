@@ -10,6 +10,7 @@ import random
 import psycopg
 import pytest
 
+from tests.support.catalogue import Catalogue
 from tests.support.chaos import SEED, Shop, check_invariants, edit, quiet, setup
 from tests.support.cli import wait_for
 from tests.support.cluster import Cluster
@@ -44,6 +45,17 @@ def _in_progress(cluster: Cluster, sync: str, done: int) -> dict | None:
     return runs[0] if runs and runs[0]["counters"]["ok"] >= done else None
 
 
+def _begin(tmp_path, shop: Shop, cluster: Cluster, *syncs: str) -> Catalogue:
+    """400 products, three workers, the configuration applied, and a first run of each sync
+    (a full load: long enough to be hit mid-way)."""
+    catalogue = setup(tmp_path, shop, 400)
+    cluster.start("w1", "w2", "w3")
+    cluster.sw("apply", "-f", "sw.yml")
+    for sync in syncs:
+        cluster.sw("run", sync)
+    return catalogue
+
+
 def _finish(cluster: Cluster, catalogue, rng: random.Random, *syncs: str) -> list[dict]:
     """Let the live runs end, edit the catalogue, then run each sync once more to its end."""
     cluster.settled()
@@ -55,10 +67,7 @@ def _finish(cluster: Cluster, catalogue, rng: random.Random, *syncs: str) -> lis
 
 def test_kill_9_the_worker_that_owns_a_run(tmp_path, shop, cluster):
     rng = random.Random(SEED)
-    catalogue = setup(tmp_path, shop, 400)
-    cluster.start("w1", "w2", "w3")
-    cluster.sw("apply", "-f", "sw.yml")
-    cluster.sw("run", "one")
+    catalogue = _begin(tmp_path, shop, cluster, "one")
     running = wait_for(lambda: _in_progress(cluster, "one", 40), timeout=60)
     cluster.kill(cluster.owner(running))
     taken = [r for r in cluster.settled() if r["id"] == running["id"]][0]
@@ -70,11 +79,7 @@ def test_kill_9_the_worker_that_owns_a_run(tmp_path, shop, cluster):
 
 def test_kill_9_two_workers_at_once(tmp_path, shop, cluster):
     rng = random.Random(SEED)
-    catalogue = setup(tmp_path, shop, 400)
-    cluster.start("w1", "w2", "w3")
-    cluster.sw("apply", "-f", "sw.yml")
-    cluster.sw("run", "one")
-    cluster.sw("run", "two")
+    catalogue = _begin(tmp_path, shop, cluster, "one", "two")
     one = wait_for(lambda: _in_progress(cluster, "one", 20), timeout=60)
     two = wait_for(lambda: _in_progress(cluster, "two", 20), timeout=60)
     owners = {cluster.owner(one), cluster.owner(two)}
@@ -94,10 +99,7 @@ def test_kill_9_two_workers_at_once(tmp_path, shop, cluster):
 
 def test_postgresql_restarts_mid_run(tmp_path, shop, cluster, server):
     rng = random.Random(SEED)
-    catalogue = setup(tmp_path, shop, 400)
-    cluster.start("w1", "w2", "w3")
-    cluster.sw("apply", "-f", "sw.yml")
-    cluster.sw("run", "one")
+    catalogue = _begin(tmp_path, shop, cluster, "one")
     running = wait_for(lambda: _in_progress(cluster, "one", 40), timeout=60)
     server.restart()
     ended = [r for r in cluster.settled() if r["id"] == running["id"]][0]
@@ -118,10 +120,7 @@ def test_the_store_turns_read_only_mid_run(tmp_path, shop, server):
     engine_db = server.create_database(f"engine_{tmp_path.name[-12:].lower()}")
     cluster = Cluster(tmp_path, server, SYNCWRIGHT_ENGINE_DATABASE_URL=engine_db)
     try:
-        catalogue = setup(tmp_path, shop, 400)
-        cluster.start("w1", "w2", "w3")
-        cluster.sw("apply", "-f", "sw.yml")
-        cluster.sw("run", "one")
+        catalogue = _begin(tmp_path, shop, cluster, "one")
         running = wait_for(lambda: _in_progress(cluster, "one", 40), timeout=60)
         database = cluster.store_url.rsplit("/", 1)[1]
         _read_only(server, database, True)

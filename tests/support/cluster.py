@@ -19,7 +19,7 @@ class Cluster:
     def __init__(self, folder: Path, server: PostgresServer, **env: str) -> None:
         self.folder = folder
         name = folder.name[-12:].lower()
-        self.store_url = server.create_database(f"chaos_{name}")
+        self.store_url = server.create_database(f"cluster_{name}")
         self.env = {
             "SYNCWRIGHT_DATABASE_URL": self.store_url,
             "SYNCWRIGHT_TAKEOVER_AFTER": "3",

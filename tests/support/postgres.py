@@ -63,17 +63,7 @@ class PostgresServer:
         self._run(
             _bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"
         )
-        self._run(
-            _bin("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            self._options(),
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "start",
-        )
+        self._pg_ctl_start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -87,16 +77,12 @@ class PostgresServer:
         """Stop the server at once (as a crash would: no shutdown checkpoint, clients cut off)
         and start it again on the same port and data."""
         self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self._pg_ctl_start()
+
+    def _pg_ctl_start(self) -> None:
+        log = str(self.root / "log")
         self._run(
-            _bin("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            self._options(),
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "start",
+            _bin("pg_ctl"), "-D", str(self.data), "-o", self._options(), "-l", log, "-w", "start"
         )
 
     def url(self, database: str = "postgres") -> str:
