@@ -244,3 +244,58 @@ def test_a_worker_that_leaves_is_taken_over_at_once(store):
     store.workers.leave("engine-b")
     store.workers.beat("engine-b", "host:3", utcnow())
     assert store.workers.silent_since(now - timedelta(seconds=60)) == []
+
+
+def test_metrics_read_live_runs_durations_and_scheduling_lags(store):
+    ws, sync = _sync(store)
+    planned = utcnow() - timedelta(minutes=10)
+
+    def run(status, trigger=Trigger.MANUAL, **times):
+        created = store.runs.create(
+            workspace_id=ws,
+            sync_id=sync,
+            type="t",
+            trigger=trigger,
+            mode=RunMode.INCREMENTAL,
+            status=status,
+            scheduled_for=times.pop("scheduled_for", None),
+        )
+        if times:
+            with store.engine.begin() as conn:
+                conn.execute(runs.update().where(runs.c.id == created.id).values(**times))
+        return created
+
+    run(RunStatus.QUEUED)  # waiting for capacity
+    admitted = run(RunStatus.QUEUED)
+    with store.engine.begin() as conn:
+        store.runs.admit(conn, admitted.id, utcnow())
+    run(RunStatus.IN_PROGRESS, started_at=planned)
+    # Scheduled, started 3 s late, 10 s long; and a manual run 100 s long.
+    run(
+        RunStatus.SUCCEEDED,
+        Trigger.SCHEDULE,
+        scheduled_for=planned,
+        started_at=planned + timedelta(seconds=3),
+        ended_at=planned + timedelta(seconds=13),
+        retries=2,
+    )
+    run(RunStatus.FAILED, started_at=planned, ended_at=planned + timedelta(seconds=100))
+
+    metrics = store.metrics
+    assert metrics.live_runs() == {"waiting": 1, "admitted": 1, "in_progress": 1}
+    [durations] = metrics.durations((5.0, 15.0, 60.0, 300.0))
+    assert (durations.workspace, durations.sync) == ("w", "y")
+    assert durations.at_most == (0, 1, 1, 2) and durations.count == 2
+    assert durations.total == pytest.approx(110, abs=0.01)
+    [lags] = metrics.scheduling_lags((1.0, 5.0))
+    assert lags.at_most == (0, 1) and lags.count == 1 and lags.total == pytest.approx(3, abs=0.01)
+    assert sorted(metrics.runs_by_status()) == sorted(
+        [
+            ("w", "y", s, n)
+            for s, n in [("queued", 2), ("in_progress", 1), ("succeeded", 1), ("failed", 1)]
+        ]
+    )
+    [(_, _, items, retries)] = metrics.items()
+    assert retries == 2 and items == dict.fromkeys(
+        ("ok", "sent", "pending", "failed", "skipped"), 0
+    )

@@ -36,14 +36,16 @@ def demo(tmp_path_factory):
         "COLUMNS": "200",
     }
     env.pop("SYNCWRIGHT_HOME", None)
-    process = subprocess.Popen(
-        [*CLI, "demo", "--dir", "demo", "--rows", "300", "--port", "0"],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = folder / "demo.log"  # the server's log: a pipe nobody reads would fill up
+    with open(log, "w") as errors:
+        process = subprocess.Popen(
+            [*CLI, "demo", "--dir", "demo", "--rows", "300", "--port", "0"],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
     url = None
     assert process.stdout is not None
     seen = []
@@ -55,7 +57,7 @@ def demo(tmp_path_factory):
             break
     if url is None:
         process.kill()
-        raise AssertionError("the demo did not serve:\n" + "".join(seen) + process.stderr.read())
+        raise AssertionError("the demo did not serve:\n" + "".join(seen) + log.read_text())
     process.stdout.readline()  # the sign-in line
     env["SYNCWRIGHT_HOME"] = str(folder / "demo" / ".syncwright")
     yield Demo(url=url, folder=folder, env=env)

@@ -19,6 +19,7 @@ from syncwright.engine.workflow import DbosEngine, DbosSubmitter
 from syncwright.services.accounts import AccountService
 from syncwright.services.apply import ConfigService
 from syncwright.services.connections import ConnectionService
+from syncwright.services.metrics import exposition
 from syncwright.services.objects import ObjectService
 from syncwright.services.ports import RunSubmitter
 from syncwright.services.report import ReportService
@@ -135,6 +136,10 @@ class App:
             raise NotFound("no such webhook")
         workspace_id = self.store.config.sync(sync_id).workspace_id
         return self.in_workspace(workspace_id).runs.trigger_webhook(secret)
+
+    def metrics(self) -> bytes:
+        """Prometheus metrics over the whole store (every process shows the same)."""
+        return exposition(self.store.metrics, live_after=self.settings.takeover_after)
 
     def readiness(self) -> dict[str, str]:
         """Each check's outcome: ``ok`` or what failed."""

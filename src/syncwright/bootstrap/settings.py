@@ -42,6 +42,11 @@ class Settings:
     shutdown_grace: float = 30.0
     #: Seconds between the self-refreshes of the web UI's live pages.
     ui_refresh: float = 15.0
+    #: When set, ``/metrics`` asks for it as a bearer token.
+    metrics_token: str | None = None
+    #: How ``serve`` and ``worker`` log: ``text`` or ``json`` (one object per line).
+    log_format: str = "text"
+    log_level: str = "INFO"
 
     @property
     def is_postgres(self) -> bool:
@@ -79,7 +84,24 @@ class Settings:
             secret_key=env.get("SYNCWRIGHT_SECRET_KEY") or None,
             shutdown_grace=_number(env, "SYNCWRIGHT_SHUTDOWN_GRACE", 30.0, float),  # type: ignore[arg-type]
             ui_refresh=_number(env, "SYNCWRIGHT_UI_REFRESH", 15.0, float),  # type: ignore[arg-type]
+            metrics_token=env.get("SYNCWRIGHT_METRICS_TOKEN") or None,
+            log_format=_choice(env, "SYNCWRIGHT_LOG_FORMAT", ("text", "json")),
+            log_level=_choice(
+                env, "SYNCWRIGHT_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR"), upper=True
+            ),
         )
+
+
+def _choice(
+    env: Mapping[str, str], name: str, allowed: tuple[str, ...], *, upper: bool = False
+) -> str:
+    """One of ``allowed`` (the first when unset); anything else is refused, naming the
+    variable."""
+    value = env.get(name) or allowed[0]
+    value = value.upper() if upper else value.lower()
+    if value not in allowed:
+        raise ConfigError(f"must be one of {', '.join(allowed)}, not {value!r}", field=name)
+    return value
 
 
 def _plain_postgres(url: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from syncwright.bootstrap.app import App, EngineBusy, EngineRole
+from syncwright.bootstrap.logs import configure_logging
 from syncwright.bootstrap.settings import Settings
 from syncwright.cli import account_commands, control_commands, render, report_commands
 from syncwright.cli.common import console, errors, follow, open_app
@@ -165,6 +166,7 @@ def worker() -> None:
     stop = threading.Event()
     try:
         with _open(EngineRole.EXECUTE) as sw:
+            configure_logging(sw.settings.log_format, sw.settings.log_level)
             for name in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(name, lambda *_: stop.set())
             console.print(
@@ -193,6 +195,7 @@ def _serve(host: str, port: int, *, after_start: str = "") -> None:
 
     try:
         with _open(EngineRole.EXECUTE) as sw:
+            configure_logging(sw.settings.log_format, sw.settings.log_level)
             listener = socket.create_server((host, port), reuse_port=False)
             bound = listener.getsockname()[1]
             console.print(
@@ -205,7 +208,8 @@ def _serve(host: str, port: int, *, after_start: str = "") -> None:
             if after_start:
                 console.print(after_start, highlight=False, soft_wrap=True)
             server = uvicorn.Server(
-                uvicorn.Config(create_app(sw), log_level="warning", access_log=False)
+                # The logging configured above, not uvicorn's own.
+                uvicorn.Config(create_app(sw), log_config=None, access_log=False)
             )
             # The server stops on SIGINT or SIGTERM, then raises the signal again to the
             # handlers it found: make those no-ops, so the engine below shuts down cleanly.

@@ -315,6 +315,7 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
             run_id,
             {"progress": {"done": done, "total": total, "batches_done": index + 1}},
         )
+        rt.store.runs.add_retries(conn, run_id, sum(1 for item in items if item.attempts))
     if retry_in is not None:
         tally["retry_in"] = retry_in
     return tally

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +15,9 @@ from syncwright.engine.codec import Codec
 from syncwright.sdk.changes import Column
 from syncwright.sdk.destination import Destination
 from syncwright.storage.store import Store
+
+#: The run (and its sync) the current thread works on, for the logs.
+current_run: ContextVar[dict[str, str] | None] = ContextVar("current_run", default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +47,20 @@ class Runtime:
     #: Runs whose workflow executes in this process now (a shutdown lets them finish).
     active: set[str] = field(default_factory=set)
 
+    #: Each run's sync, for the logs (read once per run and process).
+    sync_of: dict[str, str] = field(default_factory=dict)
+
+    @contextmanager
+    def about(self, run_id: str) -> Iterator[None]:
+        """Log lines written meanwhile name the run and its sync."""
+        if run_id not in self.sync_of:
+            self.sync_of[run_id] = self.store.runs.get(run_id).sync_id
+        token = current_run.set({"run_id": run_id, "sync_id": self.sync_of[run_id]})
+        try:
+            yield
+        finally:
+            current_run.reset(token)
+
     @contextmanager
     def step(self, run_id: str) -> Iterator[None]:
         self.stepping.add(run_id)
@@ -53,6 +71,7 @@ class Runtime:
 
     def release(self, run_id: str) -> None:
         self.deliveries.pop(run_id, None)
+        self.sync_of.pop(run_id, None)
         destination = self.open_destinations.pop(run_id, None)
         if destination is not None:
             destination.close()

@@ -50,18 +50,20 @@ def _rt() -> Runtime:
     return _runtime
 
 
-def _outlasting(body: Callable[..., T]) -> Callable[..., T]:
-    """A step's body, done again while the store is unreachable for a moment (PostgreSQL
-    restarting, a fail-over), for up to ``STORE_OUTAGE`` seconds: each body can be done again
-    (as after a crash), so the run goes on instead of failing. Other errors go through."""
+def _run_step(body: Callable[..., T]) -> Callable[..., T]:
+    """A step of a run (its id first): its log lines name the run and its sync, and it is
+    done again while the store is unreachable for a moment (PostgreSQL restarting, a
+    fail-over), for up to ``STORE_OUTAGE`` seconds. Each body can be done again (as after a
+    crash), so the run goes on instead of failing. Other errors go through."""
 
     @functools.wraps(body)
-    def outlasting(*args: Any) -> T:
+    def run_step(run_id: str, *args: Any) -> T:
         deadline = time.monotonic() + STORE_OUTAGE
         wait = 0.5
         while True:
             try:
-                return body(*args)
+                with _rt().about(run_id):
+                    return body(run_id, *args)
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() + wait > deadline:
                     raise
@@ -71,46 +73,52 @@ def _outlasting(body: Callable[..., T]) -> Callable[..., T]:
                 time.sleep(wait)
                 wait = min(wait * 2, 15.0)
 
-    return outlasting
+    return run_step
 
 
 @DBOS.step(name="syncwright.prepare")
-@_outlasting
+@_run_step
 def _prepare(run_id: str) -> dict[str, int]:
     plan = pipeline.prepare(_rt(), run_id)
+    logger.info("run prepared: %d changes in %d batches", plan.total, plan.batches)
     return {"batches": plan.batches, "total": plan.total}
 
 
 @DBOS.step(name="syncwright.deliver")
-@_outlasting
+@_run_step
 def _deliver(run_id: str, index: int) -> dict[str, int]:
     with _rt().step(run_id):
         return pipeline.deliver(_rt(), run_id, index)
 
 
 @DBOS.step(name="syncwright.publish")
-@_outlasting
+@_run_step
 def _publish(run_id: str) -> float | None:
     with _rt().step(run_id):
         return pipeline.publish(_rt(), run_id)
 
 
 @DBOS.step(name="syncwright.confirm")
-@_outlasting
+@_run_step
 def _confirm(run_id: str) -> float | None:
     with _rt().step(run_id):
         return pipeline.confirm(_rt(), run_id)
 
 
 @DBOS.step(name="syncwright.finish")
-@_outlasting
+@_run_step
 def _finish(run_id: str) -> str:
-    return pipeline.finish(_rt(), run_id)
+    status = pipeline.finish(_rt(), run_id)
+    logger.info("run ended: %s", status, extra={"status": status})
+    return status
 
 
 @DBOS.step(name="syncwright.fail")
 def _fail(run_id: str, message: str, in_flight: int | None) -> str:
-    return pipeline.fail(_rt(), run_id, message, in_flight)
+    with _rt().about(run_id):
+        status = pipeline.fail(_rt(), run_id, message, in_flight)
+        logger.warning("run ended: %s (%s)", status, message, extra={"status": status})
+        return status
 
 
 @DBOS.workflow(name=WORKFLOW)

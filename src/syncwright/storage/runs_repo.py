@@ -344,6 +344,12 @@ class RunRepository:
             .values(infos={**(infos or {}), **patch}, updated_at=utcnow())
         )
 
+    def add_retries(self, conn: sa.Connection, run_id: str, retries: int) -> None:
+        if retries:
+            conn.execute(
+                runs.update().where(runs.c.id == run_id).values(retries=runs.c.retries + retries)
+            )
+
     def taken_over(self, run_id: str, runner: str, previous: str, at: datetime) -> None:
         """Record that ``runner`` took the run over from a worker that went silent."""
         with self.engine.begin() as conn:

@@ -13,6 +13,7 @@ from syncwright.storage.changesets_repo import ChangeSetRepository
 from syncwright.storage.config_repo import ConfigRepository
 from syncwright.storage.database import create_store_engine, upgrade
 from syncwright.storage.entries_repo import EntryRepository
+from syncwright.storage.metrics_repo import MetricsRepository
 from syncwright.storage.report_repo import ReportRepository
 from syncwright.storage.retention_repo import RetentionRepository
 from syncwright.storage.runs_repo import RunRepository
@@ -39,6 +40,7 @@ class Store:
     accounts: AccountRepository
     audit: AuditRepository
     sessions: SessionRepository
+    metrics: MetricsRepository
     secrets: SecretBox
 
     @classmethod
@@ -64,6 +66,7 @@ class Store:
             accounts=AccountRepository(engine),
             audit=AuditRepository(engine),
             sessions=SessionRepository(engine),
+            metrics=MetricsRepository(engine),
             secrets=box,
         )
 

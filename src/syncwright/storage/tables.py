@@ -208,6 +208,8 @@ runs = sa.Table(
     sa.Column("sent", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("pending", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("failed", sa.BigInteger, nullable=False, server_default="0"),
+    #: Deliveries of an item that an earlier attempt left to try again.
+    sa.Column("retries", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("started_at", UTCDateTime),
     sa.Column("ended_at", UTCDateTime),
