@@ -222,3 +222,25 @@ def test_schedule_enable_disable_and_cancel(workspace):
     assert day == timedelta(days=1)
     twice = sw(workspace, "cancel", again["id"], check=False)
     assert twice.returncode == 2 and "already ended (aborted)" in twice.stderr
+
+
+def test_dry_run_shows_what_a_run_would_deliver_and_exits_1_when_the_guard_would_stop(
+    workspace,
+):
+    sw(workspace, "apply", "-f", "sw.yml")
+    sw(workspace, "run", "products_to_warehouse", "--wait")
+    shop = Catalogue(workspace / "shop.db")
+    shop.put({"id": 21}, {"id": 22})
+    shown = sw(workspace, "dry-run", "products_to_warehouse")
+    assert "added 2" in shown.stdout and "2 to deliver" in shown.stdout
+    assert "nothing was written" in shown.stdout and "SKU-21" in shown.stdout
+    found = json.loads(sw(workspace, "dry-run", "products_to_warehouse", "--json").stdout)
+    assert found["counters"]["added"] == 2 and found["guard"] is None
+    assert [s["key"] for s in found["samples"]] == [{"id": 21}, {"id": 22}]
+    runs = json.loads(sw(workspace, "runs", "--json").stdout)
+    assert len(runs) == 1  # the dry runs recorded nothing
+
+    shop.remove(*range(1, 19))
+    stopped = sw(workspace, "dry-run", "products_to_warehouse", "--sample", "0", check=False)
+    assert stopped.returncode == 1
+    assert "the guard would stop this run" in stopped.stderr and "would delete 18" in stopped.stderr

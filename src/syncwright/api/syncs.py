@@ -1,10 +1,10 @@
 """``/api/v1/workspaces/{id}/syncs``: list, read, create, replace, file, delete, turn on
-and off, start runs, the webhook URL."""
+and off, start runs, dry runs, the webhook URL."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
@@ -80,6 +80,47 @@ def start_run(
     run = acting.ws.runs.trigger(sync.name, full=bool(body and body.full), user_id=acting.user_id)
     response.headers["Location"] = f"/api/v1/workspaces/{acting.ws.workspace_id}/runs/{run.id}"
     return RunOut.of(run)
+
+
+class DryRunIn(BaseModel):
+    """``full``: compare every row, as a full resync would; ``sample``: items shown of each
+    operation."""
+
+    full: bool = False
+    sample: int = Field(5, ge=0, le=50)
+
+
+class DryRunItem(BaseModel):
+    operation: str
+    key: dict[str, Any]
+    reference: str | None
+    fields: dict[str, Any] | None
+
+
+class DryRunOut(BaseModel):
+    """What a run would deliver now: the counters it would start with, how many changes the
+    write mode delivers, why the guard would stop it (``null`` if it would not), and sample
+    items."""
+
+    counters: dict[str, int]
+    deliverable: int
+    guard: str | None
+    samples: list[DryRunItem]
+
+
+@router.post("/{sync_id}/dry-run", response_model=DryRunOut)
+def dry_run(sync_id: str, acting: Operator, body: DryRunIn | None = None) -> DryRunOut:
+    """Read the model and compare it with what was delivered, as a run would, without
+    writing anything: counts, the guard's verdict and sample items (operator)."""
+    sync = acting.ws.syncs.get(sync_id)
+    asked = body or DryRunIn()
+    found = acting.ws.runs.dry_run(sync.name, full=asked.full, sample=asked.sample)
+    return DryRunOut(
+        counters=found.counters.as_dict(),
+        deliverable=found.deliverable,
+        guard=found.guard,
+        samples=[DryRunItem(**item) for item in found.samples],
+    )
 
 
 class SyncIn(SyncDoc):

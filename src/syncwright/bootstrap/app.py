@@ -122,7 +122,13 @@ class App:
         return WorkspaceServices(
             workspace_id=workspace_id,
             configs=ConfigService(self.store, self.connectors, workspace_id),
-            runs=RunService(self.store, self.connectors, workspace_id, self._submitter_port),
+            runs=RunService(
+                self.store,
+                self.connectors,
+                workspace_id,
+                self._submitter_port,
+                work_dir=self.settings.work_dir,
+            ),
             report=ReportService(self.store, workspace_id, self.settings.retention),
             syncs=SyncService(self.store, workspace_id),
             connections=ConnectionService(self.store, self.connectors, workspace_id),

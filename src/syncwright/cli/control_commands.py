@@ -1,6 +1,9 @@
-"""``syncwright cancel``, ``enable``, ``disable`` and ``schedule``: controlling runs."""
+"""``syncwright cancel``, ``enable``, ``disable``, ``schedule``, ``webhook`` and ``dry-run``:
+controlling runs."""
 
 from __future__ import annotations
+
+import json
 
 import typer
 from rich.table import Table
@@ -76,3 +79,49 @@ def webhook(
 def register(app: typer.Typer) -> None:
     for command in (cancel, enable, disable, schedule, webhook):
         app.command()(command)
+    app.command("dry-run")(dry_run)
+
+
+def dry_run(
+    name: str = typer.Argument(..., help="The sync's name."),
+    full: bool = typer.Option(False, "--full", help="Compare every row, as a full resync."),
+    sample: int = typer.Option(5, "--sample", min=0, max=50, help="Items shown per operation."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """What a run would deliver now, without writing anything: counts, what the guard would
+    say, and sample items. Exit code 1 when the guard would stop the run."""
+    with open_app() as sw:
+        found = sw.runs.dry_run(name, full=full, sample=sample)
+    if as_json:
+        render.print_json(
+            console,
+            {
+                "counters": found.counters.as_dict(),
+                "deliverable": found.deliverable,
+                "guard": found.guard,
+                "samples": found.samples,
+            },
+        )
+    else:
+        c = found.counters
+        console.print(
+            f"dry run of {name}: read {c.read} = unchanged {c.unchanged} + added {c.added}"
+            f" + changed {c.changed}; removed {c.removed}; {found.deliverable} to deliver"
+            f" ({c.skipped} the write mode skips); nothing was written",
+            highlight=False,
+            soft_wrap=True,
+        )
+        table = Table("operation", "reference", "key", "fields")
+        for item in found.samples:
+            table.add_row(
+                item["operation"],
+                item["reference"] or "",
+                json.dumps(item["key"]),
+                json.dumps(item["fields"]) if item["fields"] is not None else "",
+            )
+        if found.samples:
+            console.print(table)
+        if found.guard:
+            errors.print(f"the guard would stop this run: {found.guard}", highlight=False)
+    if found.guard:
+        raise typer.Exit(1)

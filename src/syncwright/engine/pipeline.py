@@ -12,18 +12,13 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
-
-import pyarrow as pa
+from typing import Any
 
 from syncwright.domain.clock import utcnow
 from syncwright.domain.counters import Counters
 from syncwright.domain.errors import (
     GuardTripped,
     IllegalTransition,
-    ModelError,
-    SourceError,
-    SyncwrightError,
 )
 from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.run import Run
@@ -33,20 +28,16 @@ from syncwright.domain.statuses import (
     Operation,
     RunMode,
     RunStatus,
-    WriteMode,
 )
 from syncwright.domain.sync import ConnectionSpec, SyncSpec
+from syncwright.engine import changes
 from syncwright.engine.codec import Codec
 from syncwright.engine.runtime import Delivery, Runtime
 from syncwright.engine.scheduler import Scheduler
-from syncwright.engine.staging import Staging
 from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
-from syncwright.sdk.source import ReadAgain, ReadRequest, Source
 from syncwright.storage.entries_repo import ITEM_COLUMNS, PendingItem
 from syncwright.storage.snapshots_repo import part
-
-DICT_BATCH = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,121 +52,25 @@ def _timing(run: Run, stage: str, seconds: float) -> dict[str, Any]:
     return {"timings": {**run.infos.get("timings", {}), stage: round(seconds, 3)}}
 
 
-def _arrow(items: Iterator[pa.RecordBatch | dict[str, Any]]) -> Iterator[pa.RecordBatch]:
-    """Pass Arrow batches through; gather dict rows into Arrow batches."""
-    rows: list[dict[str, Any]] = []
-    for item in items:
-        if isinstance(item, pa.RecordBatch):
-            if rows:
-                yield pa.RecordBatch.from_pylist(rows)
-                rows = []
-            yield item
-        elif isinstance(item, pa.Table):
-            yield from item.to_batches()
-        else:
-            rows.append(item)
-            if len(rows) >= DICT_BATCH:
-                yield pa.RecordBatch.from_pylist(rows)
-                rows = []
-    if rows:
-        yield pa.RecordBatch.from_pylist(rows)
-
-
-def _read(
-    source: Source,
-    request: ReadRequest,
-    add: Callable[[pa.RecordBatch], None],
-    forget: Callable[[], None],
-) -> None:
-    """Stream the source's batches into staging; once, start over when the source asks."""
-    try:
-        for batch in _arrow(source.read(request)):
-            add(batch)
-    except ReadAgain:
-        forget()
-        for batch in _arrow(source.read(request)):
-            add(batch)
-
-
 def prepare(rt: Runtime, run_id: str) -> Plan:
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return Plan(batches=0, total=0)
-    config = rt.store.config
-    sync = config.sync(run.sync_id)
-    model = config.model(sync.model_id)
-    source_spec = config.source(model.source_id)
-    destination_spec = config.destination(sync.destination_id)
-    destination_class = rt.connectors.destination_class(destination_spec.type)
-    resync = run.mode is RunMode.RESYNC
-    full = run.mode is RunMode.FULL or destination_class.wants_full_model(
-        destination_class.config_class.parse(destination_spec.config)
-    )
-    by_cursor = sync.detection is ChangeDetection.CURSOR and not full and not resync
+    sync = rt.store.config.sync(run.sync_id)
+    scope = changes.scope_of(rt.store, rt.connectors, sync, run.mode)
 
     started = time.monotonic()
     run = rt.store.runs.transition(run_id, RunStatus.QUERYING, runner=rt.runner, started=True)
-    staging = Staging(
-        rt.work_dir / f"{run_id}.duckdb",
-        primary_key=model.primary_key,
-        reference=model.reference,
-        cursor=model.cursor if sync.detection is ChangeDetection.CURSOR else None,
-    )
+    staging = changes.staging_for(rt.work_dir / f"{run_id}.duckdb", scope)
     try:
-        request = ReadRequest(
-            query=model.query,
-            primary_key=model.primary_key,
-            cursor_column=model.cursor if by_cursor else None,
-            cursor_value=rt.store.snapshots.cursor(sync.id) if by_cursor else None,
-        )
-        source = rt.connectors.source_class(source_spec.type)(source_spec.config)
-        try:
-            _read(source, request, staging.add_rows, staging.forget_rows)
-            if (
-                request.cursor_value is not None
-                and source.supports.keys
-                and sync.write_mode.delivers(Operation.REMOVE)
-            ):
-                # The cursor finds changed rows; the keys of all rows show removed ones.
-                keys = dataclasses.replace(request, keys_only=True)
-                _read(source, keys, staging.add_keys, staging.forget_keys)
-        except SyncwrightError as exc:
-            raise type(exc)(f"source {source_spec.name}: {exc}") from exc
-        except Exception as exc:
-            raise SourceError(f"source {source_spec.name}: {type(exc).__name__}: {exc}") from exc
-        finally:
-            source.close()
-        try:
-            staging.check_keys()
-        except ModelError as exc:
-            raise ModelError(f"model {model.name}: {exc}") from exc
-
+        changes.read_model(rt.store, rt.connectors, staging, scope)
         queried = time.monotonic()
         run = rt.store.runs.transition(
             run_id, RunStatus.PREPARING, infos=_timing(run, "querying", queried - started)
         )
-        snapshot = rt.store.snapshots.read(sync.id)
-        staging.load_snapshot(snapshot)
-        links = (
-            rt.store.entries.links(run_id=run_id)
-            if resync
-            else rt.store.entries.links(sync_id=sync.id)
-        )
-        for link in links:
-            staging.add_links(link)
-        if resync:
-            # The operator chose these items, removals included: no guard second-guesses it.
-            diff = staging.diff_selected(write_mode=sync.write_mode)
-        else:
-            diff = staging.diff(full=full, see_removals=not by_cursor, write_mode=sync.write_mode)
-            reason = sync.guard.check(
-                rows_read=staging.keys_count() if staging.keys_read else diff.read,
-                delivered_before=diff.delivered_before,
-                removals=diff.removed if sync.write_mode is WriteMode.MIRROR else 0,
-                whole_model=not by_cursor or staging.keys_read,
-            )
-            if reason:
-                raise GuardTripped(reason)
+        diff, snapshot, reason = changes.find(rt.store, staging, scope, run_id=run_id)
+        if reason:
+            raise GuardTripped(reason)
         kept, forgotten = staging.skipped()
         with rt.store.engine.begin() as conn:
             total = rt.store.changesets.save(

@@ -304,6 +304,29 @@ class Staging:
                     [numbers, *batch.columns], names=["seq", *batch.schema.names]
                 )
 
+    def sample(self, per_operation: int) -> list[dict[str, Any]]:
+        """Up to ``per_operation`` changes the write mode delivers of each operation, by key:
+        operation, key, reference and the item's fields (none for a removal)."""
+        if not self.delivered_ops:
+            return []
+        rows = self.db.execute(
+            "SELECT operation, item_key, reference, payload FROM ("
+            " SELECT *, row_number() OVER (PARTITION BY operation ORDER BY item_key) AS n"
+            " FROM delta WHERE operation IN ("
+            + ", ".join(f"'{op}'" for op in self.delivered_ops)
+            + ")) WHERE n <= ? ORDER BY operation, item_key",
+            [per_operation],
+        ).fetchall()
+        return [
+            {
+                "operation": operation,
+                "key": json.loads(key),
+                "reference": reference,
+                "fields": json.loads(payload) if operation != "remove" else None,
+            }
+            for operation, key, reference, payload in rows
+        ]
+
     def deliverable(self, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
         for batch in self.deliverable_batches(size):
             yield batch.to_pylist()

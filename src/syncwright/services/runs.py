@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import tempfile
 import time
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Callable
 
 from syncwright.connectors.registry import ConnectorRegistry
@@ -16,6 +18,8 @@ from syncwright.domain.run import Run, RunFilter
 from syncwright.domain.statuses import RunMode, RunStatus, Trigger
 from syncwright.domain.sync import SyncSpec
 from syncwright.domain.triggers import WhenBusy
+from syncwright.engine import changes
+from syncwright.engine.changes import DryRun
 from syncwright.engine.scheduler import Scheduler
 from syncwright.services.ports import RunSubmitter
 from syncwright.storage.store import Store
@@ -31,11 +35,23 @@ class RunService:
         connectors: ConnectorRegistry,
         workspace_id: str,
         submitter: RunSubmitter | None,
+        work_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.connectors = connectors
         self.workspace_id = workspace_id
         self.submitter = submitter
+        #: Where a dry run stages the model (removed when it ends).
+        self.work_dir = work_dir or Path(tempfile.gettempdir())
+
+    def dry_run(self, sync_name: str, *, full: bool = False, sample: int = 5) -> DryRun:
+        """What a run of the sync would deliver now, found as a run would (the guard
+        included), with up to ``sample`` items of each operation. Nothing is written: no run,
+        no entry, no snapshot."""
+        sync = self.store.config.sync_by_name(self.workspace_id, sync_name)
+        return changes.dry_run(
+            self.store, self.connectors, self.work_dir, sync, full=full, sample=sample
+        )
 
     def trigger(
         self,

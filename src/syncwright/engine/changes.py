@@ -1,0 +1,207 @@
+"""Finding a sync's changes: read its model into a staging area and compare it with the
+snapshot of what was delivered. A run's prepare stage records them and delivers them; a dry
+run only shows them."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pyarrow as pa
+
+from syncwright.connectors.registry import ConnectorRegistry
+from syncwright.domain.counters import Counters
+from syncwright.domain.errors import ModelError, SourceError, SyncwrightError
+from syncwright.domain.statuses import ChangeDetection, Operation, RunMode, WriteMode
+from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
+from syncwright.engine.staging import Diff, Staging
+from syncwright.sdk.source import ReadAgain, ReadRequest, Source
+from syncwright.storage.snapshots_repo import SnapshotLog
+from syncwright.storage.store import Store
+
+DICT_BATCH = 10_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    """What finding a sync's changes covers now."""
+
+    sync: SyncSpec
+    model: ModelSpec
+    source: ConnectionSpec
+    resync: bool
+    full: bool
+    by_cursor: bool
+
+
+def scope_of(store: Store, connectors: ConnectorRegistry, sync: SyncSpec, mode: RunMode) -> Scope:
+    config = store.config
+    model = config.model(sync.model_id)
+    destination = config.destination(sync.destination_id)
+    destination_class = connectors.destination_class(destination.type)
+    resync = mode is RunMode.RESYNC
+    full = mode is RunMode.FULL or destination_class.wants_full_model(
+        destination_class.config_class.parse(destination.config)
+    )
+    return Scope(
+        sync=sync,
+        model=model,
+        source=config.source(model.source_id),
+        resync=resync,
+        full=full,
+        by_cursor=sync.detection is ChangeDetection.CURSOR and not full and not resync,
+    )
+
+
+def staging_for(path: Path, scope: Scope) -> Staging:
+    model = scope.model
+    return Staging(
+        path,
+        primary_key=model.primary_key,
+        reference=model.reference,
+        cursor=model.cursor if scope.sync.detection is ChangeDetection.CURSOR else None,
+    )
+
+
+def _arrow(items: Iterator[pa.RecordBatch | dict[str, Any]]) -> Iterator[pa.RecordBatch]:
+    """Pass Arrow batches through; gather dict rows into Arrow batches."""
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, pa.RecordBatch):
+            if rows:
+                yield pa.RecordBatch.from_pylist(rows)
+                rows = []
+            yield item
+        elif isinstance(item, pa.Table):
+            yield from item.to_batches()
+        else:
+            rows.append(item)
+            if len(rows) >= DICT_BATCH:
+                yield pa.RecordBatch.from_pylist(rows)
+                rows = []
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows)
+
+
+def _read(
+    source: Source,
+    request: ReadRequest,
+    add: Callable[[pa.RecordBatch], None],
+    forget: Callable[[], None],
+) -> None:
+    """Stream the source's batches into staging; once, start over when the source asks."""
+    try:
+        for batch in _arrow(source.read(request)):
+            add(batch)
+    except ReadAgain:
+        forget()
+        for batch in _arrow(source.read(request)):
+            add(batch)
+
+
+def read_model(store: Store, connectors: ConnectorRegistry, staging: Staging, scope: Scope) -> None:
+    """The model's rows (from the saved cursor on, for a cursor sync) into staging; errors
+    name the source or the model."""
+    sync, model, source_spec = scope.sync, scope.model, scope.source
+    request = ReadRequest(
+        query=model.query,
+        primary_key=model.primary_key,
+        cursor_column=model.cursor if scope.by_cursor else None,
+        cursor_value=store.snapshots.cursor(sync.id) if scope.by_cursor else None,
+    )
+    source = connectors.source_class(source_spec.type)(source_spec.config)
+    try:
+        _read(source, request, staging.add_rows, staging.forget_rows)
+        if (
+            request.cursor_value is not None
+            and source.supports.keys
+            and sync.write_mode.delivers(Operation.REMOVE)
+        ):
+            # The cursor finds changed rows; the keys of all rows show removed ones.
+            keys = dataclasses.replace(request, keys_only=True)
+            _read(source, keys, staging.add_keys, staging.forget_keys)
+    except SyncwrightError as exc:
+        raise type(exc)(f"source {source_spec.name}: {exc}") from exc
+    except Exception as exc:
+        raise SourceError(f"source {source_spec.name}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        source.close()
+    try:
+        staging.check_keys()
+    except ModelError as exc:
+        raise ModelError(f"model {model.name}: {exc}") from exc
+
+
+def find(
+    store: Store, staging: Staging, scope: Scope, *, run_id: str | None = None
+) -> tuple[Diff, SnapshotLog, str | None]:
+    """Compare the staged model with the snapshot: the diff, the snapshot it was compared
+    with, and why the sync's guard would stop the run (None when it would not)."""
+    sync = scope.sync
+    snapshot = store.snapshots.read(sync.id)
+    staging.load_snapshot(snapshot)
+    links = (
+        store.entries.links(run_id=run_id) if scope.resync else store.entries.links(sync_id=sync.id)
+    )
+    for link in links:
+        staging.add_links(link)
+    if scope.resync:
+        # The operator chose these items, removals included: no guard second-guesses it.
+        return staging.diff_selected(write_mode=sync.write_mode), snapshot, None
+    diff = staging.diff(
+        full=scope.full, see_removals=not scope.by_cursor, write_mode=sync.write_mode
+    )
+    reason = sync.guard.check(
+        rows_read=staging.keys_count() if staging.keys_read else diff.read,
+        delivered_before=diff.delivered_before,
+        removals=diff.removed if sync.write_mode is WriteMode.MIRROR else 0,
+        whole_model=not scope.by_cursor or staging.keys_read,
+    )
+    return diff, snapshot, reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class DryRun:
+    """What a run would deliver now, found without writing anything."""
+
+    counters: Counters
+    deliverable: int
+    guard: str | None
+    samples: list[dict[str, Any]]
+
+
+def dry_run(
+    store: Store,
+    connectors: ConnectorRegistry,
+    work_dir: Path,
+    sync: SyncSpec,
+    *,
+    full: bool = False,
+    sample: int = 5,
+) -> DryRun:
+    """Read the model and compare it with what was delivered, as a run would, then show the
+    counts, what the guard would say, and up to ``sample`` items of each operation. Nothing
+    is recorded: no run, no entry, no snapshot; the staging area is removed."""
+    scope = scope_of(store, connectors, sync, RunMode.FULL if full else RunMode.INCREMENTAL)
+    staging = staging_for(work_dir / f"dry-run-{uuid.uuid4()}.duckdb", scope)
+    try:
+        read_model(store, connectors, staging, scope)
+        diff, _, reason = find(store, staging, scope)
+        return DryRun(
+            counters=Counters(
+                read=diff.read,
+                unchanged=diff.unchanged,
+                added=diff.added,
+                changed=diff.changed,
+                removed=diff.removed,
+                skipped=diff.skipped,
+            ),
+            deliverable=diff.deliverable,
+            guard=reason,
+            samples=staging.sample(sample),
+        )
+    finally:
+        staging.close()
