@@ -136,6 +136,8 @@ ROUTES = [
     ("GET", "/runs", None, VIEWER, 200),
     ("GET", "/runs/{run}", None, VIEWER, 200),
     ("POST", "/runs/{planned}/cancel", None, OPERATOR, 200),
+    # The guard stopped no run of this world: an operator hears why it cannot approve.
+    ("POST", "/runs/{run}/approve", None, OPERATOR, 422),
     ("GET", "/runs/{feed_run}/artifact", None, VIEWER, 200),
     ("GET", "/runs/{feed_run}/artifact/content", None, VIEWER, 200),
     ("GET", "/schedule", None, VIEWER, 200),
@@ -260,6 +262,7 @@ def test_no_object_of_one_workspace_through_another(started):
         ("POST", f"/syncs/{beta_sync}/dry-run", {}),
         ("GET", f"/runs/{beta_run}", None),
         ("POST", f"/runs/{beta_run}/cancel", None),
+        ("POST", f"/runs/{beta_run}/approve", None),
         ("GET", f"/runs?sync_id={beta_sync}", None),
         ("DELETE", f"/members/{beta_member}", None),
         ("GET", f"/sources/{beta_source}", None),

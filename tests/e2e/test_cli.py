@@ -244,3 +244,20 @@ def test_dry_run_shows_what_a_run_would_deliver_and_exits_1_when_the_guard_would
     stopped = sw(workspace, "dry-run", "products_to_warehouse", "--sample", "0", check=False)
     assert stopped.returncode == 1
     assert "the guard would stop this run" in stopped.stderr and "would delete 18" in stopped.stderr
+
+
+def test_approve_goes_on_with_a_run_the_guard_stopped(workspace):
+    sw(workspace, "apply", "-f", "sw.yml")
+    sw(workspace, "run", "products_to_warehouse", "--wait")
+    Catalogue(workspace / "shop.db").remove(*range(1, 19))  # 18 of 20: the wipe guard stops it
+    stopped = sw(workspace, "run", "products_to_warehouse", "--wait", check=False)
+    assert stopped.returncode == 1 and "would delete 18 of 20" in stopped.stdout
+    [run] = [
+        r for r in json.loads(sw(workspace, "runs", "--json").stdout) if r["status"] == "failed"
+    ]
+    approved = sw(workspace, "approve", run["id"]).stdout
+    assert "succeeded" in approved and "removed" in approved
+    with sqlite3.connect(workspace / "warehouse.db") as db:
+        assert db.execute("SELECT count(*) FROM products").fetchone()[0] == 2
+    again = sw(workspace, "approve", run["id"], check=False)
+    assert again.returncode == 2 and "already approved" in again.stderr

@@ -289,3 +289,37 @@ syncs: {{slow_sync: {{model: slow_model, destination: slow_api, batch_size: 5}}}
         assert "Every item is accounted for." in final
     finally:
         api.close()
+
+
+def test_a_run_the_guard_stopped_is_approved_from_its_page(site, app, tmp_path):  # noqa: F811
+    shop = Catalogue(tmp_path / "guarded.db")
+    shop.put(*({"id": i} for i in range(1, 11)))
+    services = app.in_workspace(site.alpha.id)
+    services.configs.apply(
+        parse_config(
+            f"""
+sources: {{g_src: {{type: sql, url: "{shop.url}"}}}}
+models: {{g_model: {{source: g_src, query: "SELECT * FROM products", primary_key: id}}}}
+destinations: {{g_dst: {{type: sql, url: "sqlite:///{tmp_path / "g.db"}", table: products}}}}
+syncs: {{guarded: {{model: g_model, destination: g_dst, guard: {{max_change_share: 0.2}}}}}}
+"""
+        ),
+        base_dir=tmp_path,
+    )
+    services.runs.wait(services.runs.trigger("guarded").id, timeout=60, poll=0.05)
+    shop.put(*({"id": i, "price": 3.0} for i in range(1, 6)))
+    stopped = services.runs.wait(services.runs.trigger("guarded").id, timeout=60, poll=0.05)
+    assert stopped.status is RunStatus.FAILED
+    page = f"/w/{site.alpha.id}/runs/{stopped.id}"
+    seen = as_(site, VIEWER).get(page).text
+    assert "Stopped by the sync's guard" in seen and "would change or remove 5 of 10" in seen
+    assert "Approve and continue" not in seen  # a viewer sees no button
+    operator = as_(site, OPERATOR)
+    assert "Approve and continue" in operator.get(page).text
+    approved = operator.post(f"{page}/approve")
+    assert approved.status_code == 303
+    new_id = approved.headers["location"].rsplit("/", 1)[1]
+    done = services.runs.wait(new_id, timeout=60, poll=0.05)
+    assert done.status is RunStatus.SUCCEEDED and done.counters.changed == 5
+    after = operator.get(page).text
+    assert "Approve and continue" not in after and f"/runs/{new_id}" in after

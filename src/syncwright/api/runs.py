@@ -1,11 +1,12 @@
-"""``/api/v1/workspaces/{id}/runs``: every run (synchronisation), one run, cancel."""
+"""``/api/v1/workspaces/{id}/runs``: every run (synchronisation), one run, cancel,
+approve a run the guard stopped."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from syncwright.api.deps import Operator, Viewer
 from syncwright.api.problems import RESPONSES
@@ -67,6 +68,17 @@ def cancel_run(run_id: str, acting: Operator) -> RunOut:
     """Abort a planned, queued or running run; the batch in flight finishes and items not
     sent stay pending (operator)."""
     return RunOut.of(acting.ws.runs.cancel(run_id, user_id=acting.user_id))
+
+
+@router.post("/{run_id}/approve", response_model=RunOut, status_code=202)
+def approve_run(run_id: str, acting: Operator, response: Response) -> RunOut:
+    """Approve a run its sync's guard stopped (its `infos.guard` says why) and go on: a new
+    run, which the guard does not stop, finds the change set as it is now and delivers it.
+    202 with the new run and its `Location`; 422 for a run the guard did not stop or one
+    already approved (operator)."""
+    run = acting.ws.runs.approve(run_id, user_id=acting.user_id)
+    response.headers["Location"] = f"/api/v1/workspaces/{acting.ws.workspace_id}/runs/{run.id}"
+    return RunOut.of(run)
 
 
 schedule_router = APIRouter(

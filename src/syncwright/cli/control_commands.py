@@ -1,5 +1,5 @@
-"""``syncwright cancel``, ``enable``, ``disable``, ``schedule``, ``webhook`` and ``dry-run``:
-controlling runs."""
+"""``syncwright cancel``, ``approve``, ``enable``, ``disable``, ``schedule``, ``webhook`` and
+``dry-run``: controlling runs."""
 
 from __future__ import annotations
 
@@ -19,6 +19,18 @@ def cancel(run_id: str = typer.Argument(..., help="The run's id.")) -> None:
     with open_app(EngineRole.SUBMIT) as sw:
         run = sw.runs.cancel(run_id)
     console.print(f"run {run.id} of {run.sync_name} aborted", highlight=False)
+
+
+def approve(run_id: str = typer.Argument(..., help="The run its sync's guard stopped.")) -> None:
+    """Approve a run its sync's guard stopped and go on: a new run, which the guard does not
+    stop, delivers the change set as it is now."""
+    with open_app(EngineRole.AUTO) as sw:
+        run = sw.runs.approve(run_id)
+        if sw.role is EngineRole.SUBMIT:
+            console.print(f"run {run.id} queued (approving {run_id})", highlight=False)
+            return
+        finished = sw.runs.wait(run.id)
+    console.print(render.summary(finished))
 
 
 def enable(name: str = typer.Argument(..., help="The sync's name.")) -> None:
@@ -77,7 +89,7 @@ def webhook(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (cancel, enable, disable, schedule, webhook):
+    for command in (cancel, approve, enable, disable, schedule, webhook):
         app.command()(command)
     app.command("dry-run")(dry_run)
 

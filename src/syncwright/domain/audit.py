@@ -18,7 +18,7 @@ class AuditEvent:
     at: datetime
     user_id: str | None
     #: What was done: ``source.created``, ``sync.updated``, ``sync.deleted``,
-    #: ``sync.enabled``, ``run.started``, ``run.cancelled``, ``entries.resynced``,
+    #: ``sync.enabled``, ``run.started``, ``run.cancelled``, ``run.approved``, ``entries.resynced``,
     #: ``member.set``, ``member.removed``...
     action: str
     object_type: str

@@ -154,11 +154,13 @@ def find(
     diff = staging.diff(
         full=scope.full, see_removals=not scope.by_cursor, write_mode=sync.write_mode
     )
+    removals = diff.removed if sync.write_mode is WriteMode.MIRROR else 0
     reason = sync.guard.check(
         rows_read=staging.keys_count() if staging.keys_read else diff.read,
         delivered_before=diff.delivered_before,
-        removals=diff.removed if sync.write_mode is WriteMode.MIRROR else 0,
+        removals=removals,
         whole_model=not scope.by_cursor or staging.keys_read,
+        changes=(diff.changed if sync.write_mode.delivers(Operation.CHANGE) else 0) + removals,
     )
     return diff, snapshot, reason
 

@@ -69,7 +69,10 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
             run_id, RunStatus.PREPARING, infos=_timing(run, "querying", queried - started)
         )
         diff, snapshot, reason = changes.find(rt.store, staging, scope, run_id=run_id)
-        if reason:
+        if reason and not run.infos.get("approves"):
+            # Recorded apart from the error, so an operator can approve it and go on.
+            with rt.store.engine.begin() as conn:
+                rt.store.runs.update_infos(conn, run_id, {"guard": reason})
             raise GuardTripped(reason)
         kept, forgotten = staging.skipped()
         with rt.store.engine.begin() as conn:

@@ -71,6 +71,9 @@ class ModelDoc(_Strict):
 class GuardDoc(_Strict):
     allow_empty: bool = False
     max_delete_share: float = Field(default=0.5, ge=0, le=1)
+    #: Pause (fail, awaiting approval) when more than this share of the delivered items
+    #: would change or go; no limit when left out.
+    max_change_share: float | None = Field(default=None, ge=0, le=1)
 
 
 class RetryDoc(_Strict):

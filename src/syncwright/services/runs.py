@@ -60,8 +60,11 @@ class RunService:
         full: bool = False,
         trigger: Trigger = Trigger.MANUAL,
         user_id: str | None = None,
+        approves: str | None = None,
     ) -> Run:
-        """Queue a run of a sync. It starts when no other run of that sync is live."""
+        """Queue a run of a sync. It starts when no other run of that sync is live.
+        ``approves``: the run the sync's guard stopped, which this one goes on from (its
+        guard does not stop it)."""
         if self.submitter is None:
             raise SyncwrightError("this process cannot start runs (no engine was configured)")
         sync = self.store.config.sync_by_name(self.workspace_id, sync_name)
@@ -92,7 +95,9 @@ class RunService:
             mode=RunMode.FULL if full else RunMode.INCREMENTAL,
             created_by_user_id=user_id,
             status=RunStatus.SKIPPED if busy else RunStatus.QUEUED,
-            infos={"reason": "another run of the sync was live"} if busy else None,
+            infos={"reason": "another run of the sync was live"}
+            if busy
+            else ({"approves": approves} if approves else None),
         )
         if not busy:
             self.submitter.submit(run)
@@ -107,6 +112,39 @@ class RunService:
                 detail={"run_id": run.id, "full": full, "status": run.status.value},
             )
         return run
+
+    def approve(self, run_id: str, *, user_id: str | None = None) -> Run:
+        """Approve a run its sync's guard stopped, and go on: a new run of the sync, which
+        the guard does not stop, finds the change set as it is now and delivers it. Both runs
+        and the audit log record who approved."""
+        run = self.get(run_id)
+        if run.status is not RunStatus.FAILED or not run.infos.get("guard"):
+            raise ConfigError(
+                f"run {run_id} was not stopped by its sync's guard: nothing to approve",
+                field="run",
+            )
+        if run.infos.get("approved"):
+            raise ConfigError(
+                f"run {run_id} was already approved (run {run.infos['approved']['run_id']})",
+                field="run",
+            )
+        sync = self.store.config.sync(run.sync_id)
+        new = self.trigger(
+            sync.name, full=run.mode is RunMode.FULL, user_id=user_id, approves=run.id
+        )
+        approval = {"run_id": new.id, "by": user_id, "at": utcnow().isoformat()}
+        with self.store.engine.begin() as conn:
+            self.store.runs.update_infos(conn, run.id, {"approved": approval})
+        self.store.audit.record(
+            self.workspace_id,
+            "run.approved",
+            "sync",
+            object_id=sync.id,
+            object_name=sync.name,
+            user_id=user_id,
+            detail={"run_id": run.id, "approving_run_id": new.id, "guard": run.infos["guard"]},
+        )
+        return new
 
     def cancel(self, run_id: str, *, user_id: str | None = None) -> Run:
         """Abort a planned, queued or running run. A batch in flight finishes; items not yet

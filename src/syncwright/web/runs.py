@@ -1,5 +1,6 @@
 """The synchronisations page (every run of the workspace) and a run's page: live progress,
-counters, error groups with their resync, cancel, entries."""
+counters, error groups with their resync, cancel, approval of a run the guard stopped,
+entries."""
 
 from __future__ import annotations
 
@@ -149,6 +150,12 @@ def run_page(run_id: str, viewer: Reader) -> Response:
         artifact=artifact,
         started_by=_emails(viewer, [run]).get(run.created_by_user_id or ""),
     )
+
+
+@router.post("/{run_id}/approve", dependencies=[CheckedForm])
+def approve(run_id: str, viewer: Operator) -> Response:
+    approving = viewer.services.runs.approve(run_id, user_id=viewer.user.id)
+    return done(f"{viewer.base}/runs/{approving.id}", "Approved: this run goes on.")
 
 
 @router.post("/{run_id}/cancel", dependencies=[CheckedForm])

@@ -1,12 +1,16 @@
-"""A dry run finds what a run would deliver, as a run would (the guard included), and writes
-nothing: no run, no entry, no snapshot, nothing at the destination, no file left behind."""
+"""Guardrails: a dry run finds what a run would deliver, as a run would (the guard included),
+and writes nothing (no run, no entry, no snapshot, nothing at the destination, no file left);
+a run that would change more than the sync allows pauses until an operator approves it."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 import sqlalchemy as sa
 
+from syncwright.domain.errors import ConfigError
+from syncwright.domain.statuses import RunStatus
 from syncwright.storage.tables import entries, runs, snapshot_parts
 from tests.support.catalogue import Catalogue, configure, run_sync, table_rows
 
@@ -69,3 +73,41 @@ def test_a_dry_run_says_what_the_guard_would_stop(app, dest_url, name, tmp_path)
     # A full dry run compares every row again.
     full = app.runs.dry_run(name, full=True, sample=1)
     assert full.counters.changed == 2 and json.dumps(full.samples)
+
+
+def test_a_run_changing_too_much_pauses_until_an_operator_approves(app, dest_url, name, tmp_path):
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put(*({"id": i} for i in range(1, 21)))
+    configure(
+        app,
+        name,
+        source_url=shop.url,
+        dest_url=dest_url,
+        base_dir=tmp_path,
+        sync=", mode: mirror, guard: {max_change_share: 0.25}",
+    )
+    first = run_sync(app, name)
+    assert first.status is RunStatus.SUCCEEDED  # nothing delivered before: nothing to compare
+    shop.put(*({"id": i, "price": 7.0} for i in range(1, 9)))  # 8 of 20: 40%
+    stopped = run_sync(app, name)
+    assert stopped.status is RunStatus.FAILED
+    assert "would change or remove 8 of 20 items (40%)" in stopped.error
+    assert stopped.infos["guard"] == stopped.error
+    assert {r["price"] for r in table_rows(dest_url).values()} == {1.0}  # nothing delivered
+    assert app.runs.dry_run(name).guard == stopped.error
+    with pytest.raises(ConfigError, match="not stopped by its sync's guard"):
+        app.runs.approve(first.id)
+
+    approving = app.runs.approve(stopped.id)
+    done = app.runs.wait(approving.id, timeout=120, poll=0.05)
+    assert done.status is RunStatus.SUCCEEDED and done.counters.changed == 8
+    assert done.infos["approves"] == stopped.id
+    assert app.runs.get(stopped.id).infos["approved"]["run_id"] == approving.id
+    assert sorted(i for i, r in table_rows(dest_url).items() if r["price"] == 7.0) == list(
+        range(1, 9)
+    )
+    with pytest.raises(ConfigError, match="already approved"):
+        app.runs.approve(stopped.id)
+    # The guard still watches the runs after.
+    shop.put(*({"id": i, "price": 8.0} for i in range(1, 9)))
+    assert run_sync(app, name).status is RunStatus.FAILED
