@@ -193,14 +193,7 @@ def dry_run(
         read_model(store, connectors, staging, scope)
         diff, _, reason = find(store, staging, scope)
         return DryRun(
-            counters=Counters(
-                read=diff.read,
-                unchanged=diff.unchanged,
-                added=diff.added,
-                changed=diff.changed,
-                removed=diff.removed,
-                skipped=diff.skipped,
-            ),
+            counters=diff.counters(),
             deliverable=diff.deliverable,
             guard=reason,
             samples=staging.sample(sample),

@@ -91,15 +91,7 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
                     [False] * len(kept) + [True] * len(forgotten),
                 ),
             )
-        counters = Counters(
-            read=diff.read,
-            unchanged=diff.unchanged,
-            added=diff.added,
-            changed=diff.changed,
-            removed=diff.removed,
-            skipped=diff.skipped,
-            pending=total,
-        )
+        counters = diff.counters(pending=total)
         infos = {
             **_timing(run, "preparing", time.monotonic() - queried),
             "columns": [{"name": c.name, "type": c.type} for c in staging.model_columns()],

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import duckdb
 import pyarrow as pa
 
+from syncwright.domain.counters import Counters
 from syncwright.domain.errors import ModelError
 from syncwright.domain.statuses import Operation, WriteMode
 from syncwright.sdk.changes import Column
@@ -38,6 +39,18 @@ class Diff:
     @property
     def skipped(self) -> int:
         return self.added + self.changed + self.removed - self.deliverable
+
+    def counters(self, *, pending: int = 0) -> Counters:
+        """The counters a run starts delivering with."""
+        return Counters(
+            read=self.read,
+            unchanged=self.unchanged,
+            added=self.added,
+            changed=self.changed,
+            removed=self.removed,
+            skipped=self.skipped,
+            pending=pending,
+        )
 
 
 class Staging:
