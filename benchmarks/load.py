@@ -34,9 +34,10 @@ import sqlalchemy as sa
 from benchmarks.report import spread
 from syncwright.domain.counters import Counters
 from syncwright.domain.triggers import parse_every
+from syncwright.storage.database import create_store_engine
 from syncwright.storage.tables import entries, runs
 from tests.support.catalogue import Catalogue
-from tests.support.chaos import Shop, store_engine
+from tests.support.chaos import Shop
 from tests.support.postgres import PostgresServer
 
 CLI = [sys.executable, "-m", "syncwright"]
@@ -159,7 +160,7 @@ def measure(
 
 
 def analyse(url: str, minutes: float, every: float) -> Outcome:
-    engine = store_engine(url)
+    engine = create_store_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(sa.select(runs)).mappings().all()

@@ -15,6 +15,7 @@ from typing import Callable
 import pytest
 import sqlalchemy as sa
 
+from syncwright.storage.database import create_store_engine
 from tests.support.chaos import (
     SEED,
     Shop,
@@ -23,7 +24,6 @@ from tests.support.chaos import (
     quiet,
     settled,
     setup,
-    store_engine,
 )
 from tests.support.cli import start_engine, sw, wait_for
 
@@ -159,7 +159,7 @@ def test_the_store_s_disk_fills_up_during_a_run(tmp_path, small_volume):
         assert failed["status"] == "failed"
         assert failed["infos"]["error"] == "the store failed: database or disk is full"
         assert runs[0]["status"] == "succeeded"
-        engine_ = store_engine(store_url)
+        engine_ = create_store_engine(store_url)
         with engine_.connect() as conn:
             assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
         engine_.dispose()

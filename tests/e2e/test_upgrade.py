@@ -8,12 +8,11 @@ import json
 import signal
 import subprocess
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from tests.support.catalogue import Catalogue
-from tests.support.cli import CLI, environment, release, start_engine, wait_for
+from tests.support.cli import release, start_engine, sw, wait_for
 from tests.support.http_api import Answer, HttpApi
 
 OLD = "syncwright-0.0.1"
@@ -49,14 +48,6 @@ def shop(tmp_path):
     api.close()
 
 
-def _cli(folder: Path, env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [*CLI, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def _stop(*processes: subprocess.Popen[str]) -> None:
     for process in processes:
         if process.poll() is None:
@@ -78,26 +69,26 @@ def test_after_a_crash_the_new_version_resumes_the_old_one_s_runs(tmp_path, shop
     """The embedded store: the old version dies mid-run (kill -9) with a second run waiting in
     its queue; the upgraded process finishes the first from its last batch and runs the
     second."""
-    env = environment(tmp_path)
+    env: dict[str, str] = {}
     old = start_engine(
         tmp_path, command=("worker",), cli=release(OLD), SYNCWRIGHT_WORKER_CONCURRENCY="1"
     )
     try:
-        _cli(tmp_path, env, "apply", "-f", "sw.yml")
-        _cli(tmp_path, env, "run", "slow")
+        sw(tmp_path, "apply", "-f", "sw.yml", env=env)
+        sw(tmp_path, "run", "slow", env=env)
         wait_for(lambda: sum(shop.received.values()) >= 10, timeout=60)
-        _cli(tmp_path, env, "run", "other")  # admitted, waiting for the old engine's slot
+        sw(tmp_path, "run", "other", env=env)  # admitted, waiting for the old engine's slot
     finally:
         old.send_signal(signal.SIGKILL)
         old.wait(timeout=30)
-    before = json.loads(_cli(tmp_path, env, "runs", "--json"))
+    before = json.loads(sw(tmp_path, "runs", "--json", env=env).stdout)
     assert {r["sync"]: r["status"] for r in before} == {"slow": "in_progress", "other": "queued"}
 
     new = start_engine(tmp_path, command=("worker",))
     try:
         runs = wait_for(
             lambda: (
-                (r := json.loads(_cli(tmp_path, env, "runs", "--json")))
+                (r := json.loads(sw(tmp_path, "runs", "--json", env=env).stdout))
                 and all(x["status"] in ("succeeded", "failed") for x in r)
                 and {x["sync"]: x for x in r}
             ),
@@ -129,7 +120,7 @@ def test_a_rolling_deploy_hands_the_old_version_s_run_to_the_new_one(tmp_path, s
     def home(name: str) -> dict[str, str]:
         return {**shared, "SYNCWRIGHT_HOME": str(tmp_path / name)}
 
-    env = environment(tmp_path, **home("old"))  # commands hand their runs to the engines
+    env = home("old")  # commands hand their runs to the engines
     shop.delay = 0.25  # 15 s a run: time to start the new worker beside the old one
     old = start_engine(
         tmp_path,
@@ -140,18 +131,18 @@ def test_a_rolling_deploy_hands_the_old_version_s_run_to_the_new_one(tmp_path, s
     )
     new = None
     try:
-        _cli(tmp_path, env, "apply", "-f", "sw.yml")
-        _cli(tmp_path, env, "run", "slow")
+        sw(tmp_path, "apply", "-f", "sw.yml", env=env)
+        sw(tmp_path, "run", "slow", env=env)
         wait_for(lambda: sum(shop.received.values()) >= 5, timeout=60)
         new = start_engine(tmp_path, command=("worker",), **home("new"))
         wait_for(lambda: sum(shop.received.values()) >= 25, timeout=60)
-        [running] = json.loads(_cli(tmp_path, env, "runs", "--json"))
+        [running] = json.loads(sw(tmp_path, "runs", "--json", env=env).stdout)
         assert running["status"] == "in_progress"
         assert running["runner"].endswith(f":{old.pid}")  # not adopted while its version lives
         _stop(old)
         done = wait_for(
             lambda: (
-                (r := json.loads(_cli(tmp_path, env, "runs", "--json"))[0])["status"]
+                (r := json.loads(sw(tmp_path, "runs", "--json", env=env).stdout)[0])["status"]
                 in ("succeeded", "failed")
                 and r
             ),

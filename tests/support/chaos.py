@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from syncwright.domain.counters import Counters
 from syncwright.domain.statuses import RunStatus
+from syncwright.storage.database import create_store_engine
 from syncwright.storage.tables import entries, runs
 from tests.support.catalogue import Catalogue
 from tests.support.cli import sw, wait_for
@@ -38,8 +39,6 @@ syncs:
   two: {{model: products, destination: b, mode: mirror, batch_size: 20, retry: {{retries: 2, first_delay: 0.2}}}}
 """
 
-FINAL = ("succeeded", "failed", "incomplete", "skipped", "cancelled", "aborted")
-
 
 def setup(folder: Path, shop: Shop, rows: int) -> Catalogue:
     """A catalogue of ``rows`` products and the configuration file ``sw.yml``."""
@@ -58,7 +57,9 @@ def settled(
 ) -> list[dict[str, Any]]:
     """The runs (newest first), once none is live."""
     return wait_for(
-        lambda: (r := list_runs(folder, env)) and all(x["status"] in FINAL for x in r) and r,
+        lambda: (
+            (r := list_runs(folder, env)) and all(RunStatus(x["status"]).is_final for x in r) and r
+        ),
         timeout=timeout,
     )
 
@@ -125,15 +126,11 @@ def edit(
     catalogue.put(*({"id": i} for i in range(first, first + additions)))
 
 
-def store_engine(url: str) -> sa.Engine:
-    return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-
-
 def check_invariants(store_url: str, shop: Shop, expected: dict[str, Catalogue]) -> None:
     """Every run ended; in each, every row read is counted once and every change has exactly
     one entry (no entry twice); its counters add up; the last run of each sync succeeded and
     left the destination (the path named by ``expected``) equal to the model."""
-    engine = store_engine(store_url)
+    engine = create_store_engine(store_url)
     try:
         with engine.connect() as conn:
             all_runs = conn.execute(sa.select(runs)).mappings().all()
