@@ -19,6 +19,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
 
 
 @dataclass
@@ -65,6 +66,7 @@ class HttpApi:
                     query=dict(parse_qsl(split.query)),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=json.loads(raw) if raw else None,
+                    raw=raw,
                 )
                 with api.lock:
                     api.requests.append(request)

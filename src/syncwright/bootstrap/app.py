@@ -13,10 +13,14 @@ from syncwright import __version__
 from syncwright.bootstrap.settings import Settings
 from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.domain.errors import NotFound
+from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.run import Run
+from syncwright.engine.alerting import Alerting
+from syncwright.engine.notify import Notifier
 from syncwright.engine.runtime import Runtime
 from syncwright.engine.workflow import DbosEngine, DbosSubmitter
 from syncwright.services.accounts import AccountService
+from syncwright.services.alerts import AlertService
 from syncwright.services.apply import ConfigService
 from syncwright.services.connections import ConnectionService
 from syncwright.services.metrics import exposition
@@ -59,6 +63,7 @@ class WorkspaceServices:
     syncs: SyncService
     connections: ConnectionService
     objects: ObjectService
+    alerts: AlertService
 
 
 class App:
@@ -82,6 +87,7 @@ class App:
         elif role is EngineRole.EXECUTE and not self._take_lock():
             self.store.close()
             raise EngineBusy(f"another syncwright engine is running on {settings.home}")
+        self.notifier = Notifier(settings.smtp)
         if role is EngineRole.EXECUTE:
             runtime = Runtime(
                 store=self.store,
@@ -102,6 +108,18 @@ class App:
                 takeover_after=settings.takeover_after,
                 shutdown_grace=settings.shutdown_grace,
                 max_runs=settings.max_runs,
+                alerting=Alerting(
+                    self.store,
+                    self.notifier,
+                    policy=RetryPolicy(
+                        retries=settings.alert_retries,
+                        first_delay=settings.alert_retry_delay,
+                        max_delay=max(settings.alert_retry_delay, 600.0),
+                    ),
+                    interval=settings.alert_interval,
+                    public_url=settings.public_url,
+                    wake=runtime.run_ended,
+                ),
             )
             self.engine.launch()
             submitter = self.engine
@@ -133,6 +151,7 @@ class App:
             syncs=SyncService(self.store, workspace_id),
             connections=ConnectionService(self.store, self.connectors, workspace_id),
             objects=ObjectService(self.store, self.connectors, workspace_id, self.settings.home),
+            alerts=AlertService(self.store, workspace_id, self.notifier),
         )
 
     def trigger_webhook(self, secret: str) -> Run:

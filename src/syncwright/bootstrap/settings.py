@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.retention import Retention
+from syncwright.engine.notify import Smtp
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +49,16 @@ class Settings:
     #: How ``serve`` and ``worker`` log: ``text`` or ``json`` (one object per line).
     log_format: str = "text"
     log_level: str = "INFO"
+    #: Seconds between two judgements of the alert rules (a run ending here judges at once).
+    alert_interval: float = 30.0
+    #: A notice that fails is tried again this many times, with backoff from
+    #: ``alert_retry_delay`` seconds, then recorded undelivered.
+    alert_retries: int = 5
+    alert_retry_delay: float = 10.0
+    #: The SMTP server of e-mail channels (None: e-mail channels cannot be created).
+    smtp: Smtp | None = None
+    #: The address people reach the web UI at, for links in notices (None: no links).
+    public_url: str | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -89,6 +101,11 @@ class Settings:
             log_level=_choice(
                 env, "SYNCWRIGHT_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR"), upper=True
             ),
+            alert_interval=_number(env, "SYNCWRIGHT_ALERT_INTERVAL", 30.0, float),  # type: ignore[arg-type]
+            alert_retries=_number(env, "SYNCWRIGHT_ALERT_RETRIES", 5, int),  # type: ignore[arg-type]
+            alert_retry_delay=_number(env, "SYNCWRIGHT_ALERT_RETRY_DELAY", 10.0, float),  # type: ignore[arg-type]
+            smtp=_smtp(env),
+            public_url=(env.get("SYNCWRIGHT_PUBLIC_URL") or "").rstrip("/") or None,
         )
 
 
@@ -102,6 +119,21 @@ def _choice(
     if value not in allowed:
         raise ConfigError(f"must be one of {', '.join(allowed)}, not {value!r}", field=name)
     return value
+
+
+def _smtp(env: Mapping[str, str]) -> Smtp | None:
+    host = env.get("SYNCWRIGHT_SMTP_HOST")
+    if not host:
+        return None
+    tls = _choice(env, "SYNCWRIGHT_SMTP_TLS", ("none", "starttls", "ssl"))
+    return Smtp(
+        host=host,
+        port=_number(env, "SYNCWRIGHT_SMTP_PORT", 465 if tls == "ssl" else 25, int),  # type: ignore[arg-type]
+        sender=env.get("SYNCWRIGHT_SMTP_FROM") or f"syncwright@{socket.getfqdn()}",
+        user=env.get("SYNCWRIGHT_SMTP_USER") or None,
+        password=env.get("SYNCWRIGHT_SMTP_PASSWORD") or None,
+        tls=tls,
+    )
 
 
 def _plain_postgres(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ class Runtime:
     stepping: set[str] = field(default_factory=set)
     #: Runs whose workflow executes in this process now (a shutdown lets them finish).
     active: set[str] = field(default_factory=set)
+
+    #: Set each time a run ends in this process (alerts judge at once).
+    run_ended: threading.Event = field(default_factory=threading.Event)
 
     #: Each run's sync, for the logs (read once per run and process).
     sync_of: dict[str, str] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from syncwright.domain.run import Run
 from syncwright.domain.statuses import LIVE_RUN_STATUSES, RunStatus
 from syncwright.engine import pipeline
 from syncwright.engine.admission import Admission
+from syncwright.engine.alerting import Alerting
 from syncwright.engine.runtime import Runtime
 from syncwright.engine.scheduler import Scheduler
 from syncwright.storage.database import is_transient
@@ -110,6 +111,7 @@ def _confirm(run_id: str) -> float | None:
 def _finish(run_id: str) -> str:
     status = pipeline.finish(_rt(), run_id)
     logger.info("run ended: %s", status, extra={"status": status})
+    _rt().run_ended.set()
     return status
 
 
@@ -118,6 +120,7 @@ def _fail(run_id: str, message: str, in_flight: int | None) -> str:
     with _rt().about(run_id):
         status = pipeline.fail(_rt(), run_id, message, in_flight)
         logger.warning("run ended: %s (%s)", status, message, extra={"status": status})
+        _rt().run_ended.set()
         return status
 
 
@@ -203,8 +206,10 @@ class DbosEngine:
         takeover_after: float = 60.0,
         max_runs: int | None = None,
         shutdown_grace: float = 30.0,
+        alerting: Alerting | None = None,
     ) -> None:
         self.runtime = runtime
+        self.alerting = alerting
         self.version = application_version
         self.config: DBOSConfig = {
             "name": "syncwright",
@@ -269,6 +274,8 @@ class DbosEngine:
             target=self._tick_loop, name="syncwright-ticks", daemon=True
         )
         self._ticker.start()
+        if self.alerting is not None:
+            self.alerting.start()
 
     @property
     def running(self) -> bool:
@@ -432,6 +439,8 @@ class DbosEngine:
         a live engine from its last completed batch (or by the next one to start)."""
         global _runtime
         self._draining.set()
+        if self.alerting is not None:
+            self.alerting.stop()
         if self._launched:
             # The engine waits in whole seconds, and at least one: only when runs are here.
             grace = math.ceil(self.shutdown_grace) if self.runtime.active else 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from syncwright.storage.accounts_repo import AccountRepository
+from syncwright.storage.alerts_repo import AlertRepository
 from syncwright.storage.artifacts_repo import ArtifactRepository
 from syncwright.storage.audit_repo import AuditRepository
 from syncwright.storage.changesets_repo import ChangeSetRepository
@@ -41,6 +42,7 @@ class Store:
     audit: AuditRepository
     sessions: SessionRepository
     metrics: MetricsRepository
+    alerts: AlertRepository
     secrets: SecretBox
 
     @classmethod
@@ -67,6 +69,7 @@ class Store:
             audit=AuditRepository(engine),
             sessions=SessionRepository(engine),
             metrics=MetricsRepository(engine),
+            alerts=AlertRepository(engine, box),
             secrets=box,
         )
 

@@ -374,3 +374,77 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Index("ix_audit_log_workspace_id", "workspace_id", "id"),
 )
+
+#: Where alert notices go: a signed webhook, a Slack-compatible webhook or e-mail addresses.
+#: ``config`` holds the channel's settings, its secrets sealed.
+alert_channels = sa.Table(
+    "alert_channels",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("workspace_id", sa.String(36), sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    *_audit(),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+#: What to watch (one sync, or all of a workspace's when ``sync_id`` is empty), the condition
+#: with its thresholds, and the channels to notify.
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("workspace_id", sa.String(36), sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("condition", sa.String(30), nullable=False),
+    sa.Column("sync_id", sa.String(36), sa.ForeignKey("syncs.id")),
+    sa.Column("thresholds", sa.JSON, nullable=False),
+    sa.Column("channel_ids", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    *_audit(),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+#: One incident per rule and sync while its condition holds: opened once, closed when it
+#: clears. At most one is open per rule and sync, whichever process judges first.
+alert_incidents = sa.Table(
+    "alert_incidents",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("workspace_id", sa.String(36), nullable=False),
+    sa.Column("rule_id", sa.String(36), sa.ForeignKey("alert_rules.id"), nullable=False),
+    sa.Column("sync_id", sa.String(36), sa.ForeignKey("syncs.id"), nullable=False),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Column("resolution", sa.Text),
+    sa.Index("ix_alert_incidents_workspace_opened", "workspace_id", "opened_at"),
+    sa.Index(
+        "uq_alert_incidents_open",
+        "rule_id",
+        "sync_id",
+        unique=True,
+        sqlite_where=sa.text("closed_at IS NULL"),
+        postgresql_where=sa.text("closed_at IS NULL"),
+    ),
+)
+
+#: Each notice of an incident to each channel: tried until delivered or the retries run out.
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    _row_id(),
+    sa.Column("incident_id", sa.String(36), sa.ForeignKey("alert_incidents.id"), nullable=False),
+    sa.Column("channel_id", sa.String(36), sa.ForeignKey("alert_channels.id"), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Index("ix_alert_deliveries_incident_id", "incident_id"),
+    sa.Index("ix_alert_deliveries_status_next", "status", "next_attempt_at"),
+)

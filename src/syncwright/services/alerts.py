@@ -1,0 +1,335 @@
+"""Alert channels, alert rules and the incidents they opened, in one workspace.
+
+Channels and rules are configured by admins; everyone in the workspace reads them (secrets
+masked) and the incident history. Each change is in the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from syncwright.domain.alerts import (
+    AlertRule,
+    Channel,
+    ChannelType,
+    Condition,
+    Event,
+    Incident,
+    Notice,
+    Thresholds,
+    check_thresholds,
+)
+from syncwright.domain.clock import utcnow
+from syncwright.domain.errors import ConfigError, Conflict, NotFound
+from syncwright.domain.triggers import parse_every
+from syncwright.engine.notify import NoticeFailed, Notifier
+from syncwright.storage.store import Store
+
+MASK = "********"
+#: The settings of each channel type that are secrets (sealed at rest, masked when read).
+SECRETS = {ChannelType.WEBHOOK: ("secret",), ChannelType.SLACK: ("url",), ChannelType.EMAIL: ()}
+_EMAIL = r"^[^@\s,;<>]+@[^@\s,;<>]+$"
+
+
+class ChannelDoc(BaseModel):
+    """A channel's settings: ``url`` and ``secret`` (webhook), ``url`` (slack), ``to``
+    (email). Left out on a replace, ``secret`` and a Slack ``url`` keep their stored value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ChannelType
+    url: str | None = Field(default=None, description="webhook, slack: where notices go.")
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        description="webhook: the HMAC-SHA256 key notices are signed with (16+ characters).",
+    )
+    to: list[str] | None = Field(
+        default=None, description="email: the addresses notices go to.", min_length=1
+    )
+
+
+class RuleDoc(BaseModel):
+    """A rule: its condition and the settings it needs, the sync it watches (by name; left
+    out, every sync of the workspace) and the channels it notifies (by name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    condition: Condition
+    sync: str | None = Field(default=None, description="The sync watched; none: all of them.")
+    channels: list[str] = Field(min_length=1, description="The channels notified, by name.")
+    enabled: bool = True
+    failed_above: int | None = Field(default=None, description="failed_entries: a count.")
+    failed_share_above: float | None = Field(
+        default=None, description="failed_entries: a share of the run's changes (0.1 = 10 %)."
+    )
+    max_age: str | float | None = Field(
+        default=None, description="freshness: how long without a succeeded run (e.g. 6h)."
+    )
+    max_duration: str | float | None = Field(
+        default=None, description="duration: how long a run may last (e.g. 30m)."
+    )
+    deviation: float | None = Field(
+        default=None, description="volume: the allowed deviation from the norm (0.5 = 50 %)."
+    )
+    lookback: int = Field(default=10, description="volume: how many earlier runs make the norm.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelView:
+    """A channel as people read it: secrets masked."""
+
+    id: str
+    name: str
+    type: ChannelType
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleView:
+    rule: AlertRule
+    sync_name: str | None
+    channel_names: tuple[str, ...]
+
+
+def _masked(channel: Channel) -> dict[str, Any]:
+    out = dict(channel.config)
+    for key in SECRETS[channel.type]:
+        if key in out and key == "url":
+            parts = urlsplit(str(out[key]))
+            out[key] = f"{parts.scheme}://{parts.netloc}/{MASK}"
+        elif key in out:
+            out[key] = MASK
+    return out
+
+
+class AlertService:
+    def __init__(self, store: Store, workspace_id: str, notifier: Notifier) -> None:
+        self.store = store
+        self.workspace_id = workspace_id
+        self.notifier = notifier
+
+    # -- channels -----------------------------------------------------------------------
+    def channels(self) -> list[ChannelView]:
+        return [self._view(c) for c in self.store.alerts.channels(self.workspace_id)]
+
+    def channel(self, channel_id: str) -> ChannelView:
+        return self._view(self.store.alerts.channel(self.workspace_id, channel_id))
+
+    @staticmethod
+    def _view(channel: Channel) -> ChannelView:
+        return ChannelView(
+            id=channel.id, name=channel.name, type=channel.type, config=_masked(channel)
+        )
+
+    def _settings(self, doc: ChannelDoc, kept: Channel | None = None) -> dict[str, Any]:
+        """The stored settings of a channel, checked, naming the field at fault."""
+        given = doc.model_dump(exclude={"type"}, exclude_none=True)
+        if kept is not None and kept.type is doc.type:
+            for key in SECRETS[doc.type]:
+                if key not in given and key in kept.config:
+                    given[key] = kept.config[key]
+        allowed = {
+            ChannelType.WEBHOOK: {"url", "secret"},
+            ChannelType.SLACK: {"url"},
+            ChannelType.EMAIL: {"to"},
+        }[doc.type]
+        for key in sorted(set(given) - allowed):
+            raise ConfigError(f"is not a setting of a {doc.type.value} channel", field=key)
+        if doc.type is ChannelType.EMAIL:
+            if not given.get("to"):
+                raise ConfigError("an email channel needs at least one address", field="to")
+            for address in given["to"]:
+                if not re.match(_EMAIL, address):
+                    raise ConfigError(f"not an e-mail address: {address!r}", field="to")
+            if self.notifier.smtp is None:
+                raise ConfigError(
+                    "no SMTP server is configured for this installation (set SYNCWRIGHT_SMTP_HOST)",
+                    field="type",
+                )
+            return given
+        url = given.get("url")
+        if not url:
+            raise ConfigError(f"a {doc.type.value} channel needs a url", field="url")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"not an http(s) URL: {url!r}", field="url")
+        if doc.type is ChannelType.WEBHOOK and not given.get("secret"):
+            raise ConfigError("a webhook channel needs a secret to sign with", field="secret")
+        return given
+
+    def create_channel(self, name: str, doc: ChannelDoc, *, user_id: str | None) -> str:
+        if self.store.alerts.name_taken("channel", self.workspace_id, name):
+            raise Conflict(f"an alert channel named {name!r} exists already")
+        config = self._settings(doc)
+        new_id = self.store.alerts.create_channel(
+            self.workspace_id, name, doc.type, config, secrets=SECRETS[doc.type], user_id=user_id
+        )
+        self._audit("alert_channel.created", "alert_channel", new_id, name, user_id)
+        return new_id
+
+    def replace_channel(self, channel_id: str, doc: ChannelDoc, *, user_id: str | None) -> None:
+        kept = self.store.alerts.channel(self.workspace_id, channel_id)
+        config = self._settings(doc, kept)
+        self.store.alerts.replace_channel(
+            channel_id, doc.type, config, secrets=SECRETS[doc.type], user_id=user_id
+        )
+        self._audit("alert_channel.replaced", "alert_channel", channel_id, kept.name, user_id)
+
+    def delete_channel(self, channel_id: str, *, user_id: str | None) -> None:
+        """Delete a channel no rule notifies; 409 names the rules that do."""
+        kept = self.store.alerts.channel(self.workspace_id, channel_id)
+        users = [
+            r.name
+            for r in self.store.alerts.rules(self.workspace_id)
+            if channel_id in r.channel_ids
+        ]
+        if users:
+            raise Conflict(f"alert channel {kept.name!r} is used by rules {', '.join(users)}")
+        self.store.alerts.delete("channel", channel_id, user_id)
+        self._audit("alert_channel.deleted", "alert_channel", channel_id, kept.name, user_id)
+
+    def test_channel(self, channel_id: str, *, user_id: str | None) -> str | None:
+        """Send a test notice now; None when the channel took it, else why not."""
+        channel = self.store.alerts.channel(self.workspace_id, channel_id)
+        now = utcnow()
+        notice = Notice(
+            event=Event.FIRING,
+            incident_id="test",
+            workspace_id=self.workspace_id,
+            rule_id="test",
+            rule_name="test notice",
+            condition=Condition.RUN_FAILED,
+            sync_id="test",
+            sync_name="(none)",
+            summary="A test notice from syncwright: this channel works.",
+            run_id=None,
+            opened_at=now,
+            extra={"test": True},
+        )
+        try:
+            self.notifier.send(channel.type, channel.config, notice, f"test-{uuid.uuid4()}")
+        except NoticeFailed as exc:
+            return str(exc)
+        finally:
+            self._audit("alert_channel.tested", "alert_channel", channel_id, channel.name, user_id)
+        return None
+
+    # -- rules --------------------------------------------------------------------------
+    def rules(self) -> list[RuleView]:
+        return [self._rule_view(r) for r in self.store.alerts.rules(self.workspace_id)]
+
+    def rule(self, rule_id: str) -> RuleView:
+        return self._rule_view(self.store.alerts.rule(self.workspace_id, rule_id))
+
+    def _rule_view(self, rule: AlertRule) -> RuleView:
+        names = {c.id: c.name for c in self.store.alerts.channels(self.workspace_id)}
+        sync_name = None
+        if rule.sync_id is not None:
+            sync_name = self.store.config.get("sync", rule.sync_id)["name"]
+        return RuleView(
+            rule=rule,
+            sync_name=sync_name,
+            channel_names=tuple(names[c] for c in rule.channel_ids if c in names),
+        )
+
+    def _rule(self, rule_id: str, name: str, doc: RuleDoc) -> AlertRule:
+        sync_id = None
+        if doc.sync is not None:
+            found = self.store.config.find("sync", self.workspace_id, doc.sync)
+            if found is None:
+                raise ConfigError(f"no sync named {doc.sync!r}", field="sync")
+            sync_id = str(found["id"])
+        by_name = {c.name: c.id for c in self.store.alerts.channels(self.workspace_id)}
+        missing = [c for c in doc.channels if c not in by_name]
+        if missing:
+            raise ConfigError(f"no alert channel named {', '.join(missing)}", field="channels")
+        thresholds = Thresholds(
+            failed_above=doc.failed_above,
+            failed_share_above=doc.failed_share_above,
+            max_age=None if doc.max_age is None else parse_every(doc.max_age, "max_age"),
+            max_duration=(
+                None if doc.max_duration is None else parse_every(doc.max_duration, "max_duration")
+            ),
+            deviation=doc.deviation,
+            lookback=doc.lookback,
+        )
+        check_thresholds(doc.condition, thresholds)
+        return AlertRule(
+            id=rule_id,
+            workspace_id=self.workspace_id,
+            name=name,
+            condition=doc.condition,
+            sync_id=sync_id,
+            thresholds=thresholds,
+            channel_ids=tuple(dict.fromkeys(by_name[c] for c in doc.channels)),
+            enabled=doc.enabled,
+        )
+
+    def create_rule(self, name: str, doc: RuleDoc, *, user_id: str | None) -> str:
+        if self.store.alerts.name_taken("rule", self.workspace_id, name):
+            raise Conflict(f"an alert rule named {name!r} exists already")
+        new_id = self.store.alerts.create_rule(self._rule("", name, doc), user_id)
+        self._audit("alert_rule.created", "alert_rule", new_id, name, user_id)
+        return new_id
+
+    def replace_rule(self, rule_id: str, doc: RuleDoc, *, user_id: str | None) -> None:
+        """The rule's whole configuration, replaced; its open incidents are judged anew."""
+        kept = self.store.alerts.rule(self.workspace_id, rule_id)
+        self.store.alerts.replace_rule(self._rule(rule_id, kept.name, doc), user_id)
+        self._audit("alert_rule.replaced", "alert_rule", rule_id, kept.name, user_id)
+
+    def delete_rule(self, rule_id: str, *, user_id: str | None) -> None:
+        """Delete a rule; its history stays, its open incidents close without a notice."""
+        kept = self.store.alerts.rule(self.workspace_id, rule_id)
+        self.store.alerts.delete("rule", rule_id, user_id)
+        self._audit("alert_rule.deleted", "alert_rule", rule_id, kept.name, user_id)
+
+    # -- history ------------------------------------------------------------------------
+    def incidents(
+        self,
+        *,
+        state: str | None = None,
+        sync_id: str | None = None,
+        rule_id: str | None = None,
+        before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Incident]:
+        """Incidents, newest first; ``state`` is ``open`` or ``closed``."""
+        if state not in (None, "open", "closed"):
+            raise ConfigError("must be open or closed", field="state")
+        if sync_id is not None:
+            self.store.config.live("sync", self.workspace_id, sync_id)
+        return self.store.alerts.incidents(
+            self.workspace_id,
+            open_only=None if state is None else state == "open",
+            sync_id=sync_id,
+            rule_id=rule_id,
+            before=before,
+            limit=limit,
+        )
+
+    def incident(self, incident_id: str) -> Incident:
+        found = self.store.alerts.incidents(self.workspace_id, incident_id=incident_id, limit=1)
+        if not found:
+            raise NotFound(f"no alert with id {incident_id}")
+        return found[0]
+
+    def _audit(
+        self, action: str, kind: str, object_id: str, name: str, user_id: str | None
+    ) -> None:
+        self.store.audit.record(
+            self.workspace_id,
+            action,
+            kind,
+            object_id=object_id,
+            object_name=name,
+            user_id=user_id,
+        )

@@ -1,0 +1,371 @@
+"""Alerts end to end on the real engine: rules judged as runs end and as time passes, one
+notice per incident and one on recovery, to a signed webhook, a Slack-compatible webhook and
+e-mail (real servers on loopback); a channel that is down is tried again, then recorded
+undelivered, and the others still get their notices."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import sqlite3
+import time
+
+import pytest
+
+from syncwright.bootstrap.app import App, EngineRole
+from syncwright.bootstrap.settings import Settings
+from syncwright.domain.alerts import DeliveryStatus, Event, Verdict
+from syncwright.domain.clock import utcnow
+from syncwright.domain.errors import ConfigError, Conflict
+from syncwright.domain.statuses import RunStatus
+from syncwright.services.alerts import ChannelDoc, RuleDoc
+from syncwright.services.config_file import parse_config
+from tests.integration.conftest import _ids
+from tests.support.catalogue import Catalogue, configure, run_sync
+from tests.support.http_api import Answer, HttpApi
+from tests.support.smtp_server import SmtpServer
+
+SECRET = "a-secret-of-sixteen-or-more"
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    server = SmtpServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def settings(backend, request, tmp_path_factory, smtp):
+    home = tmp_path_factory.mktemp(f"alerts-{backend}")
+    env = {
+        "SYNCWRIGHT_HOME": str(home),
+        "SYNCWRIGHT_POLL_INTERVAL": "0.05",
+        "SYNCWRIGHT_ALERT_INTERVAL": "0.2",
+        "SYNCWRIGHT_ALERT_RETRIES": "2",
+        "SYNCWRIGHT_ALERT_RETRY_DELAY": "0.05",
+        "SYNCWRIGHT_SMTP_HOST": "127.0.0.1",
+        "SYNCWRIGHT_SMTP_PORT": str(smtp.port),
+        "SYNCWRIGHT_SMTP_FROM": "alerts@example.com",
+        "SYNCWRIGHT_PUBLIC_URL": "https://sync.example.com/",
+    }
+    if backend == "postgres":
+        server = request.getfixturevalue("postgres")
+        env["SYNCWRIGHT_DATABASE_URL"] = server.create_database(f"alerts_{next(_ids)}")
+    return Settings.from_env(env)
+
+
+@pytest.fixture(scope="module")
+def app(settings):
+    with App(settings, role=EngineRole.EXECUTE) as launched:
+        yield launched
+
+
+@pytest.fixture
+def hook():
+    server = HttpApi()
+    yield server
+    server.close()
+
+
+def eventually(check, timeout: float = 30.0):
+    """Wait until ``check()`` is truthy (the alert loop works in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _feed(shop: Catalogue, present: bool) -> None:
+    """The model reads the view ``feed``; without it, the source fails."""
+    with sqlite3.connect(shop.path) as conn:
+        conn.execute("DROP VIEW IF EXISTS feed")
+        if present:
+            conn.execute("CREATE VIEW feed AS SELECT * FROM products")
+
+
+def _settled(app, incident_id):
+    """The incident once none of its notices waits any more."""
+
+    def check():
+        found = app.in_workspace(app.workspace_id).alerts.incident(incident_id)
+        waiting = [d for d in found.deliveries if d.status is DeliveryStatus.PENDING]
+        return found if found.deliveries and not waiting else None
+
+    return eventually(check)
+
+
+def test_a_failing_sync_notifies_once_per_incident_and_on_recovery(
+    app, name, tmp_path, dest_url, hook, smtp
+):
+    alerts = app.in_workspace(app.workspace_id).alerts
+    slack = HttpApi()
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put({"id": 1}, {"id": 2})
+    _feed(shop, True)
+    configure(
+        app,
+        name,
+        source_url=shop.url,
+        dest_url=dest_url,
+        base_dir=tmp_path,
+        query="SELECT * FROM feed",
+    )
+    alerts.create_channel(
+        f"{name}-hook",
+        ChannelDoc(type="webhook", url=f"{hook.url}/alerts", secret=SECRET),
+        user_id=None,
+    )
+    alerts.create_channel(
+        f"{name}-slack", ChannelDoc(type="slack", url=f"{slack.url}/T/B/x"), user_id=None
+    )
+    alerts.create_channel(
+        f"{name}-mail", ChannelDoc(type="email", to=["oncall@example.com"]), user_id=None
+    )
+    rule_id = alerts.create_rule(
+        f"{name}-failed",
+        RuleDoc(
+            condition="run_failed",
+            sync=name,
+            channels=[f"{name}-hook", f"{name}-slack", f"{name}-mail"],
+        ),
+        user_id=None,
+    )
+    mails_before = len(smtp.messages)
+    assert run_sync(app, name).status is RunStatus.SUCCEEDED
+
+    _feed(shop, False)
+    first = run_sync(app, name)
+    assert first.status is RunStatus.FAILED
+    opened = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    assert len(opened) == 1 and opened[0].is_open and opened[0].run_id == first.id
+    assert "no such table: feed" in opened[0].summary
+    incident = _settled(app, opened[0].id)
+    assert {(d.channel_name, d.event, d.status) for d in incident.deliveries} == {
+        (f"{name}-{c}", Event.FIRING, DeliveryStatus.DELIVERED) for c in ("hook", "slack", "mail")
+    }
+    # A second failure is the same incident: no new notice.
+    assert run_sync(app, name).status is RunStatus.FAILED
+    time.sleep(0.6)  # a few judgements
+    assert len(alerts.incidents(rule_id=rule_id)) == 1 and len(hook.requests) == 1
+
+    _feed(shop, True)
+    assert run_sync(app, name).status is RunStatus.SUCCEEDED
+    closed = eventually(lambda: [i for i in alerts.incidents(rule_id=rule_id) if not i.is_open])
+    assert closed and closed[0].id == incident.id
+    incident = _settled(app, incident.id)
+    assert len(incident.deliveries) == 6 and all(
+        d.status is DeliveryStatus.DELIVERED for d in incident.deliveries
+    )
+
+    # The webhook: JSON, signed with HMAC-SHA256 over "<timestamp>.<body>".
+    assert [r.body["event"] for r in hook.requests] == ["alert.firing", "alert.resolved"]
+    for request in hook.requests:
+        sent = request.headers["x-syncwright-signature"]
+        body = request.raw
+        stamp = request.headers["x-syncwright-timestamp"].encode()
+        good = hmac.new(SECRET.encode(), stamp + b"." + body, hashlib.sha256).hexdigest()
+        assert sent == f"sha256={good}"
+    firing = hook.requests[0].body
+    assert firing["sync"] == {
+        "id": app.store.config.sync_by_name(app.workspace_id, name).id,
+        "name": name,
+    }
+    assert firing["run_id"] == first.id and firing["rule"]["condition"] == "run_failed"
+    assert firing["url"] == f"https://sync.example.com/w/{app.workspace_id}/runs/{first.id}"
+    # Slack: text.
+    texts = [r.body["text"] for r in slack.requests]
+    assert texts[0].startswith(f"[syncwright] FIRING: {name}-failed on sync {name}")
+    assert texts[1].startswith("[syncwright] RESOLVED") and "succeeded" in texts[1]
+    # E-mail.
+    mails = smtp.messages[mails_before:]
+    assert [m["Subject"].split(":")[0] for m in mails] == [
+        "[syncwright] FIRING",
+        "[syncwright] RESOLVED",
+    ]
+    assert mails[0]["To"] == "oncall@example.com" and mails[0]["From"] == "alerts@example.com"
+    assert "no such table: feed" in mails[0].get_content()
+    slack.close()
+
+
+def test_a_channel_that_is_down_is_retried_then_recorded_undelivered(
+    app, name, tmp_path, dest_url, hook
+):
+    alerts = app.in_workspace(app.workspace_id).alerts
+    hook.handler = lambda request: Answer(status=503, body={"error": "maintenance"})
+    good = HttpApi()
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put({"id": 1})
+    _feed(shop, False)
+    configure(
+        app,
+        name,
+        source_url=shop.url,
+        dest_url=dest_url,
+        base_dir=tmp_path,
+        query="SELECT * FROM feed",
+    )
+    alerts.create_channel(
+        f"{name}-down", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
+    )
+    alerts.create_channel(f"{name}-up", ChannelDoc(type="slack", url=good.url), user_id=None)
+    rule_id = alerts.create_rule(
+        f"{name}-r",
+        RuleDoc(condition="run_failed", sync=name, channels=[f"{name}-down", f"{name}-up"]),
+        user_id=None,
+    )
+    assert run_sync(app, name).status is RunStatus.FAILED
+    opened = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    incident = _settled(app, opened[0].id)
+    by_channel = {d.channel_name: d for d in incident.deliveries}
+    down = by_channel[f"{name}-down"]
+    assert down.status is DeliveryStatus.UNDELIVERED and down.attempts == 3  # 1 + 2 retries
+    assert down.last_error == "HTTP 503 Service Unavailable: maintenance"
+    assert len(hook.requests) == 3
+    assert by_channel[f"{name}-up"].status is DeliveryStatus.DELIVERED and len(good.requests) == 1
+    good.close()
+
+
+def test_freshness_fires_when_no_run_succeeds_in_time(app, name, tmp_path, dest_url, hook):
+    alerts = app.in_workspace(app.workspace_id).alerts
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put({"id": 1})
+    configure(app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path)
+    alerts.create_channel(
+        f"{name}-h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
+    )
+    rule_id = alerts.create_rule(
+        f"{name}-fresh",
+        RuleDoc(condition="freshness", sync=name, max_age="2s", channels=[f"{name}-h"]),
+        user_id=None,
+    )
+    opened = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    assert "no run succeeded" in opened[0].summary
+    assert run_sync(app, name).status is RunStatus.SUCCEEDED
+    assert eventually(lambda: not alerts.incidents(rule_id=rule_id)[0].is_open)
+    eventually(lambda: len(hook.requests) == 2)
+    assert [r.body["event"] for r in hook.requests] == ["alert.firing", "alert.resolved"]
+
+
+def test_a_workspace_rule_watches_every_sync_and_deleted_ones_close_quietly(
+    app, name, tmp_path, dest_url, hook
+):
+    ws_id = app.store.config.ensure_workspace(f"{name}-ws")
+    ws = app.in_workspace(ws_id)
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put({"id": 1})
+    _feed(shop, False)
+    for sync in ("one", "two"):
+        ws.configs.apply(
+            parse_config(
+                f"""
+sources: {{src: {{type: sql, url: "{shop.url}"}}}}
+models: {{m: {{source: src, query: "SELECT * FROM feed", primary_key: id}}}}
+destinations: {{d_{sync}: {{type: sql, url: "{dest_url}", table: t_{sync}}}}}
+syncs: {{{sync}: {{model: m, destination: d_{sync}}}}}
+"""
+            ),
+            base_dir=tmp_path,
+        )
+    ws.alerts.create_channel(
+        "h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
+    )
+    rule_id = ws.alerts.create_rule(
+        "any-failure", RuleDoc(condition="run_failed", channels=["h"]), user_id=None
+    )
+    for sync in ("one", "two"):
+        run = ws.runs.trigger(sync)
+        assert ws.runs.wait(run.id, timeout=60, poll=0.05).status is RunStatus.FAILED
+    found = eventually(
+        lambda: (
+            len(ws.alerts.incidents(rule_id=rule_id)) == 2 and ws.alerts.incidents(rule_id=rule_id)
+        )
+    )
+    assert sorted(i.sync_name for i in found) == ["one", "two"]
+    # Not visible from the other workspace.
+    assert not app.in_workspace(app.workspace_id).alerts.incidents(rule_id=rule_id)
+    eventually(lambda: len(hook.requests) == 2)
+    # Deleting the rule closes its incidents with no recovery notice.
+    ws.alerts.delete_rule(rule_id, user_id=None)
+    assert eventually(lambda: all(not i.is_open for i in ws.alerts.incidents(rule_id=rule_id)))
+    time.sleep(0.5)
+    assert len(hook.requests) == 2
+    assert {i.resolution for i in ws.alerts.incidents(rule_id=rule_id)} == {
+        "the rule was deleted or turned off"
+    }
+
+
+def test_an_incident_opens_once_whoever_judges(app, name, tmp_path, dest_url):
+    # (The sync never runs, so the engine's own judgements leave the incident alone.)
+    alerts = app.in_workspace(app.workspace_id).alerts
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put({"id": 1})
+    configure(app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path)
+    alerts.create_channel(
+        f"{name}-h", ChannelDoc(type="slack", url="http://127.0.0.1:9/x"), user_id=None
+    )
+    rule_id = alerts.create_rule(
+        f"{name}-r",
+        RuleDoc(condition="run_failed", sync=name, channels=[f"{name}-h"]),
+        user_id=None,
+    )
+    rule = app.store.alerts.rule(app.workspace_id, rule_id)
+    sync_id = app.store.config.sync_by_name(app.workspace_id, name).id
+    verdict = Verdict(firing=True, summary="x")
+    assert app.store.alerts.open(rule, sync_id, verdict, utcnow()) is not None
+    assert app.store.alerts.open(rule, sync_id, verdict, utcnow()) is None
+    (incident,) = alerts.incidents(rule_id=rule_id)
+    assert app.store.alerts.close(incident.id, "ok", utcnow(), rule.channel_ids)
+    assert not app.store.alerts.close(incident.id, "ok", utcnow(), rule.channel_ids)
+    assert [d.event for d in alerts.incident(incident.id).deliveries] == [
+        Event.FIRING,
+        Event.RESOLVED,
+    ]
+
+
+def test_bad_channels_and_rules_are_refused_naming_the_field(app, name):
+    alerts = app.in_workspace(app.workspace_id).alerts
+    cases = [
+        (ChannelDoc(type="webhook", url="ftp://x", secret=SECRET), "url"),
+        (ChannelDoc(type="webhook", url="http://x"), "secret"),
+        (ChannelDoc(type="slack"), "url"),
+        (ChannelDoc(type="slack", url="http://x", to=["a@b.c"]), "to"),
+        (ChannelDoc(type="email", to=["not an address"]), "to"),
+    ]
+    for doc, field in cases:
+        with pytest.raises(ConfigError) as found:
+            alerts.create_channel(f"{name}-bad", doc, user_id=None)
+        assert found.value.field == field, doc
+    alerts.create_channel(f"{name}-ok", ChannelDoc(type="slack", url="http://x/y"), user_id=None)
+    with pytest.raises(Conflict):
+        alerts.create_channel(
+            f"{name}-ok", ChannelDoc(type="slack", url="http://x/y"), user_id=None
+        )
+    rules = [
+        (RuleDoc(condition="freshness", channels=[f"{name}-ok"]), "max_age"),
+        (RuleDoc(condition="run_failed", channels=[f"{name}-ok"], max_age="1h"), "max_age"),
+        (RuleDoc(condition="run_failed", channels=["nope"]), "channels"),
+        (RuleDoc(condition="run_failed", sync="nope", channels=[f"{name}-ok"]), "sync"),
+        (
+            RuleDoc(condition="duration", max_duration="soon", channels=[f"{name}-ok"]),
+            "max_duration",
+        ),
+        (
+            RuleDoc(condition="volume", deviation=0.5, lookback=1, channels=[f"{name}-ok"]),
+            "lookback",
+        ),
+    ]
+    for doc, field in rules:
+        with pytest.raises(ConfigError) as found:
+            alerts.create_rule(f"{name}-bad", doc, user_id=None)
+        assert found.value.field == field, doc
+    rule_id = alerts.create_rule(
+        f"{name}-r", RuleDoc(condition="run_failed", channels=[f"{name}-ok"]), user_id=None
+    )
+    (channel,) = [c for c in alerts.channels() if c.name == f"{name}-ok"]
+    with pytest.raises(Conflict, match=f"{name}-r"):
+        alerts.delete_channel(channel.id, user_id=None)
+    alerts.delete_rule(rule_id, user_id=None)
+    alerts.delete_channel(channel.id, user_id=None)
