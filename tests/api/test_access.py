@@ -12,6 +12,9 @@ import yaml
 
 from syncwright.api.app import create_api
 from syncwright.domain.access import Role
+from syncwright.domain.alerts import Verdict
+from syncwright.domain.clock import utcnow
+from syncwright.services.alerts import ChannelDoc, RuleDoc
 from syncwright.services.config_file import ConnectionDoc, ModelDoc, SyncDoc, parse_config
 
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
@@ -95,7 +98,55 @@ BODIES = {
     "current source": lambda world, ws: _current(world, ws, "source"),
     "current model": lambda world, ws: _current(world, ws, "model"),
     "current destination": lambda world, ws: _current(world, ws, "destination"),
+    "new channel": lambda world, ws: {
+        "name": _unique("channel"),
+        "type": "slack",
+        "url": "http://127.0.0.1:9/x",
+    },
+    "channel": lambda world, ws: {"type": "slack", "url": "http://127.0.0.1:9/y"},
+    "new rule": lambda world, ws: {
+        "name": _unique("rule"),
+        "condition": "run_failed",
+        "channels": ["matrix_channel"],
+    },
+    "rule": lambda world, ws: {
+        "condition": "freshness",
+        "max_age": "1d",
+        "sync": "a_products",
+        "channels": ["matrix_channel"],
+    },
 }
+
+
+def _alerting(world, ws):
+    """A channel, a rule and an alert of the workspace (made once)."""
+    alerts = world.served.app.in_workspace(ws.id).alerts
+    found = {c.name: c.id for c in alerts.channels()}
+    if "matrix_channel" not in found:
+        doc = ChannelDoc(type="slack", url="http://127.0.0.1:9/x")
+        found["matrix_channel"] = alerts.create_channel("matrix_channel", doc, user_id=None)
+        alerts.create_rule(
+            "matrix_rule",
+            RuleDoc(condition="run_failed", sync=min(ws.syncs), channels=["matrix_channel"]),
+            user_id=None,
+        )
+    (rule,) = [r.rule for r in alerts.rules() if r.rule.name == "matrix_rule"]
+    if not alerts.incidents(rule_id=rule.id):
+        store = world.served.app.store
+        store.alerts.open(rule, rule.sync_id, Verdict(firing=True, summary="staged"), utcnow())
+    (alert,) = alerts.incidents(rule_id=rule.id)[:1]
+    return {"channel": found["matrix_channel"], "rule": rule.id, "alert": alert.id}
+
+
+def _fresh_alerting(world, ws, kind):
+    alerts = world.served.app.in_workspace(ws.id).alerts
+    if kind == "channel":
+        doc = ChannelDoc(type="slack", url="http://127.0.0.1:9/x")
+        return alerts.create_channel(_unique("channel"), doc, user_id=None)
+    _alerting(world, ws)
+    doc = RuleDoc(condition="run_incomplete", channels=["matrix_channel"])
+    return alerts.create_rule(_unique("rule"), doc, user_id=None)
+
 
 #: (method, path under the workspace, body, the role it needs, the status when allowed)
 ROUTES = [
@@ -148,6 +199,19 @@ ROUTES = [
     ("POST", "/entries/resync", {"sync": "a_products"}, OPERATOR, 202),
     ("POST", "/config?dry_run=true", "document", ADMIN, 200),
     ("GET", "/audit", None, ADMIN, 200),
+    ("GET", "/alert-channels", None, VIEWER, 200),
+    ("POST", "/alert-channels", "new channel", ADMIN, 201),
+    ("GET", "/alert-channels/{channel}", None, VIEWER, 200),
+    ("PUT", "/alert-channels/{channel}", "channel", ADMIN, 200),
+    ("DELETE", "/alert-channels/{fresh_channel}", None, ADMIN, 204),
+    ("POST", "/alert-channels/{channel}/test", None, ADMIN, 200),
+    ("GET", "/alert-rules", None, VIEWER, 200),
+    ("POST", "/alert-rules", "new rule", ADMIN, 201),
+    ("GET", "/alert-rules/{rule}", None, VIEWER, 200),
+    ("PUT", "/alert-rules/{rule}", "rule", ADMIN, 200),
+    ("DELETE", "/alert-rules/{fresh_rule}", None, ADMIN, 204),
+    ("GET", "/alerts", None, VIEWER, 200),
+    ("GET", "/alerts/{alert}", None, VIEWER, 200),
 ]
 
 
@@ -171,6 +235,11 @@ def _call(world, client, ws, method, path, body):
     for kind in ("source", "model", "destination", "sync"):
         if f"{{fresh_{kind}}}" in path:
             values[f"fresh_{kind}"] = _fresh(world, ws, kind)
+    if any(f"{{{k}}}" in path for k in ("channel", "rule", "alert")) or "rule" in str(body):
+        values.update(_alerting(world, ws))
+    for kind in ("channel", "rule"):
+        if f"{{fresh_{kind}}}" in path:
+            values[f"fresh_{kind}"] = _fresh_alerting(world, ws, kind)
     if isinstance(body, str):
         body = BODIES[body](world, ws)
     url = f"/api/v1/workspaces/{ws.id}" + path.format(**values)
@@ -254,6 +323,7 @@ def test_no_object_of_one_workspace_through_another(started):
     beta_source = beta_things.sources()[0].spec.id
     beta_model = beta_things.models()[0].id
     beta_destination = beta_things.destinations()[0].spec.id
+    beta_alerting = _alerting(world, beta)
     through_alpha = [
         ("GET", f"/syncs/{beta_sync}", None),
         ("POST", f"/syncs/{beta_sync}/enable", None),
@@ -289,6 +359,23 @@ def test_no_object_of_one_workspace_through_another(started):
         ),
         ("DELETE", f"/destinations/{beta_destination}", None),
         ("POST", f"/syncs/{beta_sync}/webhook", None),
+        ("GET", f"/alert-channels/{beta_alerting['channel']}", None),
+        (
+            "PUT",
+            f"/alert-channels/{beta_alerting['channel']}",
+            {"type": "slack", "url": "http://x/y"},
+        ),
+        ("DELETE", f"/alert-channels/{beta_alerting['channel']}", None),
+        ("POST", f"/alert-channels/{beta_alerting['channel']}/test", None),
+        ("GET", f"/alert-rules/{beta_alerting['rule']}", None),
+        (
+            "PUT",
+            f"/alert-rules/{beta_alerting['rule']}",
+            {"condition": "run_failed", "channels": ["matrix_channel"]},
+        ),
+        ("DELETE", f"/alert-rules/{beta_alerting['rule']}", None),
+        ("GET", f"/alerts/{beta_alerting['alert']}", None),
+        ("GET", f"/alerts?sync_id={beta_sync}", None),
     ]
     with world.as_(ADMIN) as c:
         for method, path, body in through_alpha:
@@ -306,6 +393,10 @@ def test_no_object_of_one_workspace_through_another(started):
         assert c.post(f"{entries}/resync", json={"entry_ids": beta_ids}).status_code == 404
         csv_text = c.get(f"{entries}/export.csv", params={"run_id": beta_run}).text
         assert len(csv_text.strip().splitlines()) == 1  # the header only
+        listed = c.get(f"/api/v1/workspaces/{alpha.id}/alerts").json()["items"]
+        assert beta_alerting["alert"] not in {a["id"] for a in listed}
+        channels = c.get(f"/api/v1/workspaces/{alpha.id}/alert-channels").json()["items"]
+        assert beta_alerting["channel"] not in {ch["id"] for ch in channels}
     # and nothing changed in beta
     services = world.served.app.in_workspace(beta.id)
     assert services.syncs.get(beta_sync).enabled
@@ -313,3 +404,6 @@ def test_no_object_of_one_workspace_through_another(started):
     assert services.connections.source(beta_source).config["url"] != "sqlite://"
     assert [r.id for r in services.runs.list(limit=500)] == [beta_run]
     assert world.served.app.accounts.members(beta.id)
+    beta_alerts = services.alerts
+    assert beta_alerts.channel(beta_alerting["channel"]).config["url"] != "http://x/y"
+    assert beta_alerts.rule(beta_alerting["rule"]).rule.sync_id == beta_sync

@@ -12,6 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from syncwright import __version__
 from syncwright.api import (
+    alerts,
     artifacts,
     config,
     connections,
@@ -58,6 +59,7 @@ def create_api(sw: App) -> FastAPI:
         report,
         artifacts,
         config,
+        alerts,
         hooks,
     ):
         api.include_router(module.router)

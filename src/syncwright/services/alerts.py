@@ -299,10 +299,11 @@ class AlertService:
         state: str | None = None,
         sync_id: str | None = None,
         rule_id: str | None = None,
-        before: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
         limit: int = 100,
     ) -> list[Incident]:
-        """Incidents, newest first; ``state`` is ``open`` or ``closed``."""
+        """Incidents, newest first; ``state`` is ``open`` or ``closed``; ``after`` (opened
+        at, id) continues after a page's last one."""
         if state not in (None, "open", "closed"):
             raise ConfigError("must be open or closed", field="state")
         if sync_id is not None:
@@ -312,7 +313,7 @@ class AlertService:
             open_only=None if state is None else state == "open",
             sync_id=sync_id,
             rule_id=rule_id,
-            before=before,
+            after=after,
             limit=limit,
         )
 

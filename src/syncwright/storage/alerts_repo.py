@@ -365,10 +365,11 @@ class AlertRepository:
         sync_id: str | None = None,
         rule_id: str | None = None,
         incident_id: str | None = None,
-        before: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
         limit: int = 100,
     ) -> list[Incident]:
-        """Newest first, with their deliveries; ``before`` continues after a page."""
+        """Newest first, with their deliveries; ``after`` (opened at, id) continues after
+        a page's last one."""
         i = alert_incidents
         query = (
             sa.select(
@@ -394,8 +395,11 @@ class AlertRepository:
         ):
             if value is not None:
                 query = query.where(column == value)
-        if before is not None:
-            query = query.where(i.c.opened_at < before)
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                sa.or_(i.c.opened_at < at, sa.and_(i.c.opened_at == at, i.c.id < last_id))
+            )
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
             sent = self._deliveries(conn, [r["id"] for r in rows])
