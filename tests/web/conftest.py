@@ -33,6 +33,7 @@ def demo(tmp_path_factory):
         **os.environ,
         "SYNCWRIGHT_POLL_INTERVAL": "0.05",
         "SYNCWRIGHT_UI_REFRESH": "1",
+        "SYNCWRIGHT_ALERT_INTERVAL": "0.5",
         "COLUMNS": "200",
     }
     env.pop("SYNCWRIGHT_HOME", None)

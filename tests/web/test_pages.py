@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -14,7 +15,10 @@ import pytest
 import uvicorn
 
 from syncwright.domain.access import Role
+from syncwright.domain.alerts import Verdict
+from syncwright.domain.clock import utcnow
 from syncwright.domain.statuses import RunStatus
+from syncwright.services.alerts import ChannelDoc, RuleDoc
 from syncwright.services.config_file import parse_config
 from syncwright.web.app import create_app
 from tests.api.conftest import _workspace
@@ -35,6 +39,7 @@ class Site:
     emails: dict[tuple[str, Role], str]
     run: str
     beta_run: str
+    app: object
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +71,7 @@ def site(app, tmp_path_factory):  # noqa: F811 (the fixture imported above)
         emails=emails,
         run=runs[0],
         beta_run=runs[1],
+        app=app,
     )
     server.should_exit = True
     thread.join(timeout=10)
@@ -119,16 +125,64 @@ PAGES = [
     ("GET", "/report/export.csv", None, VIEWER),
     ("GET", "/report/history?reference=SKU-1", None, VIEWER),
     ("POST", "/report/resync?sync={sync}", {"scope": "all"}, OPERATOR),
+    ("GET", "/alerts", None, VIEWER),
+    ("GET", "/alerts?state=open", None, VIEWER),
+    ("GET", "/alerts/{alert}", None, VIEWER),
+    (
+        "POST",
+        "/alerts/channels",
+        {"name": "{unique}", "type": "slack", "url": "http://127.0.0.1:9/x"},
+        ADMIN,
+    ),
+    ("POST", "/alerts/channels/{channel}/test", {}, ADMIN),
+    ("POST", "/alerts/channels/{fresh_channel}/delete", {}, ADMIN),
+    (
+        "POST",
+        "/alerts/rules",
+        {"name": "{unique}", "condition": "freshness", "threshold": "6h", "channels": "pages"},
+        ADMIN,
+    ),
+    ("POST", "/alerts/rules/{rule}/enabled", {"enabled": "on"}, ADMIN),
+    ("POST", "/alerts/rules/{fresh_rule}/delete", {}, ADMIN),
 ]
 
 
+def _alerting(app, ws) -> dict[str, str]:  # noqa: F811 (the fixture's name)
+    """A channel ``pages``, a rule and an alert of the workspace (made once), and a channel
+    and a rule nothing needs (made each time, for the forms that delete one)."""
+    alerts = app.in_workspace(ws.id).alerts
+    channels = {c.name: c.id for c in alerts.channels()}
+    if "pages" not in channels:
+        slack = ChannelDoc(type="slack", url="http://127.0.0.1:9/x")
+        channels["pages"] = alerts.create_channel("pages", slack, user_id=None)
+        rule = RuleDoc(condition="volume", deviation=0.5, sync=min(ws.syncs), channels=["pages"])
+        alerts.create_rule("pages", rule, user_id=None)
+    (rule,) = [r.rule for r in alerts.rules() if r.rule.name == "pages"]
+    if not alerts.incidents(rule_id=rule.id):
+        app.store.alerts.open(rule, rule.sync_id, Verdict(firing=True, summary="staged"), utcnow())
+    unique = f"x{uuid.uuid4().hex[:8]}"
+    spare = ChannelDoc(type="slack", url="http://127.0.0.1:9/y")
+    return {
+        "channel": channels["pages"],
+        "rule": rule.id,
+        "alert": alerts.incidents(rule_id=rule.id)[0].id,
+        "unique": unique,
+        "fresh_channel": alerts.create_channel(f"{unique}-c", spare, user_id=None),
+        "fresh_rule": alerts.create_rule(
+            f"{unique}-r", RuleDoc(condition="run_failed", channels=["pages"]), user_id=None
+        ),
+    }
+
+
 def _call(browser: Browser, site: Site, method: str, path: str, form):
-    sync = site.alpha.syncs["b_prices"]
-    target = f"/w/{site.alpha.id}" + path.format(sync=sync, run=site.run)
+    values = {"sync": site.alpha.syncs["b_prices"], "run": site.run}
+    if "alerts" in path:
+        values.update(_alerting(site.app, site.alpha))
+    target = f"/w/{site.alpha.id}" + path.format(**values)
     if method == "GET":
         return browser.get(target)
     browser.get(f"/w/{site.alpha.id}/syncs")  # a page of alpha, for its form token
-    data = {k: v.format(sync=sync) for k, v in (form or {}).items()}
+    data = {k: v.format(**values) for k, v in (form or {}).items()}
     return browser.post(target, data)
 
 

@@ -6,6 +6,7 @@ masked) and the incident history. Each change is in the audit log.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
@@ -212,7 +213,7 @@ class AlertService:
             summary="A test notice from syncwright: this channel works.",
             run_id=None,
             opened_at=now,
-            extra={"test": True},
+            extra={"event": "alert.test", "test": True},
         )
         try:
             self.notifier.send(channel.type, channel.config, notice, f"test-{uuid.uuid4()}")
@@ -285,6 +286,14 @@ class AlertService:
         kept = self.store.alerts.rule(self.workspace_id, rule_id)
         self.store.alerts.replace_rule(self._rule(rule_id, kept.name, doc), user_id)
         self._audit("alert_rule.replaced", "alert_rule", rule_id, kept.name, user_id)
+
+    def set_rule_enabled(self, rule_id: str, on: bool, *, user_id: str | None) -> str:
+        """Turn a rule on or off (off, its open incidents close quietly); its name."""
+        kept = self.store.alerts.rule(self.workspace_id, rule_id)
+        self.store.alerts.replace_rule(dataclasses.replace(kept, enabled=on), user_id)
+        action = "alert_rule.enabled" if on else "alert_rule.disabled"
+        self._audit(action, "alert_rule", rule_id, kept.name, user_id)
+        return kept.name
 
     def delete_rule(self, rule_id: str, *, user_id: str | None) -> None:
         """Delete a rule; its history stays, its open incidents close without a notice."""

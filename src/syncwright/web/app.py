@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from syncwright.api.app import create_api
 from syncwright.bootstrap.app import App
-from syncwright.web import auth, report, runs, syncs
+from syncwright.web import alerts, auth, report, runs, syncs
 
 STATIC = Path(__file__).parent / "static"
 
@@ -18,6 +18,6 @@ def create_app(sw: App) -> FastAPI:
     """The API (``/api/v1``, ``/docs``) and the pages (``/``), over one process's services."""
     app = create_api(sw)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, syncs, runs, report):
+    for module in (auth, syncs, runs, report, alerts):
         app.include_router(module.router)
     return app
