@@ -85,19 +85,19 @@ def test_every_connector_config_field_is_documented():
 
 
 def test_every_page_of_the_web_ui_is_in_its_guide():
-    from syncwright.web import report, runs, syncs
+    from syncwright.web import alerts, report, runs, syncs
 
     text = (DOCS / "ui.md").read_text()
     pages = [
         route.path
-        for module in (syncs, runs, report)
+        for module in (syncs, runs, report, alerts)
         for route in module.router.routes
         if "GET" in route.methods  # type: ignore[attr-defined]
         and not route.path.endswith(("/delete", "/latest", "/file", ".csv"))
     ]
-    assert len(pages) == 6
+    assert len(pages) == 8
     for path in pages:
-        documented = re.sub(r"\{(sync|run)_id\}", "{id}", path).replace(
+        documented = re.sub(r"\{(sync|run|alert)_id\}", "{id}", path).replace(
             "{workspace_id}", "{workspace}"
         )
         assert f"`{documented}" in text, path
