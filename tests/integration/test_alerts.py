@@ -369,3 +369,103 @@ def test_bad_channels_and_rules_are_refused_naming_the_field(app, name):
         alerts.delete_channel(channel.id, user_id=None)
     alerts.delete_rule(rule_id, user_id=None)
     alerts.delete_channel(channel.id, user_id=None)
+
+
+def _http_sync(app, name, shop, api, tmp_path):
+    text = f"""
+sources: {{{name}_src: {{type: sql, url: "{shop.url}"}}}}
+models:
+  {name}_model: {{source: {name}_src, query: "SELECT * FROM products", primary_key: id, reference: sku}}
+destinations:
+  {name}_dst: {{type: http, url: "{api.url}/items", batch_size: 50, results_path: results}}
+syncs:
+  {name}: {{model: {name}_model, destination: {name}_dst, retry: {{retries: 0}}}}
+"""
+    app.configs.apply(parse_config(text), base_dir=tmp_path)
+
+
+def test_failed_entries_above_a_share_fire_and_clear_when_they_go_through(
+    app, name, tmp_path, hook
+):
+    alerts = app.in_workspace(app.workspace_id).alerts
+    refused = {"SKU-2", "SKU-5", "SKU-7"}
+    api = HttpApi()
+    api.handler = lambda request: Answer(
+        body={
+            "results": [
+                {"error": "price missing"} if i["fields"]["sku"] in refused else {}
+                for i in request.body["items"]
+            ]
+        }
+    )
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put(*({"id": i} for i in range(1, 11)))
+    _http_sync(app, name, shop, api, tmp_path)
+    alerts.create_channel(
+        f"{name}-h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
+    )
+    rule_id = alerts.create_rule(
+        f"{name}-r",
+        RuleDoc(
+            condition="failed_entries", sync=name, failed_share_above=0.2, channels=[f"{name}-h"]
+        ),
+        user_id=None,
+    )
+    first = run_sync(app, name)
+    assert first.counters.failed == 3
+    (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    assert opened.summary == f"run {first.id}: 3 of 10 entries failed (30%)"
+    refused.clear()
+    second = run_sync(app, name)  # the next run sends the failed items again
+    assert second.counters.changes == 3 and second.counters.failed == 0
+    assert eventually(lambda: not alerts.incidents(rule_id=rule_id)[0].is_open)
+    eventually(lambda: len(hook.requests) == 2)
+    assert hook.requests[1].body["summary"] == f"run {second.id}: 0 of 3 entries failed (0%)"
+    api.close()
+
+
+def test_a_run_lasting_too_long_fires_while_it_goes_on(app, name, tmp_path, hook):
+    alerts = app.in_workspace(app.workspace_id).alerts
+    api = HttpApi()
+    api.handler = lambda request: Answer(body={"results": [{}] * 1}, delay=2.5)
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put({"id": 1})
+    _http_sync(app, name, shop, api, tmp_path)
+    alerts.create_channel(
+        f"{name}-h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
+    )
+    rule_id = alerts.create_rule(
+        f"{name}-r",
+        RuleDoc(condition="duration", sync=name, max_duration="1s", channels=[f"{name}-h"]),
+        user_id=None,
+    )
+    run = app.runs.trigger(name)
+    (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    assert opened.run_id == run.id and "has been running for" in opened.summary
+    assert app.runs.get(run.id).status.is_live  # told while it still runs
+    assert app.runs.wait(run.id, timeout=60, poll=0.05).status is RunStatus.SUCCEEDED
+    api.close()
+
+
+def test_a_volume_far_from_the_norm_fires(app, name, tmp_path, dest_url, hook):
+    alerts = app.in_workspace(app.workspace_id).alerts
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put(*({"id": i} for i in range(1, 11)))
+    configure(app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path)
+    alerts.create_channel(
+        f"{name}-h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
+    )
+    rule_id = alerts.create_rule(
+        f"{name}-r",
+        RuleDoc(condition="volume", sync=name, deviation=0.5, lookback=4, channels=[f"{name}-h"]),
+        user_id=None,
+    )
+    for _ in range(4):
+        assert run_sync(app, name).counters.read == 10
+    time.sleep(0.5)  # judged with four runs of 10 rows: nothing to say
+    assert alerts.incidents(rule_id=rule_id) == []
+    shop.put(*({"id": i} for i in range(11, 31)))
+    odd = run_sync(app, name)
+    (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    assert opened.run_id == odd.id
+    assert "read 30 rows, +200% against the mean of 10 over the 4 runs before" in opened.summary
