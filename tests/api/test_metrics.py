@@ -8,7 +8,10 @@ from collections import Counter
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from syncwright.domain.alerts import Verdict
+from syncwright.domain.clock import utcnow
 from syncwright.domain.statuses import RunStatus
+from syncwright.services.alerts import ChannelDoc, RuleDoc
 from syncwright.services.config_file import parse_config
 from tests.support.catalogue import Catalogue, run_sync
 from tests.support.http_api import Answer, HttpApi
@@ -100,3 +103,45 @@ def test_a_metrics_token_closes_the_metrics(served):
         assert ok.status_code == 200 and "syncwright_runs_total" in ok.text
     finally:
         served.app.settings = previous
+
+
+def test_metrics_count_open_alerts_and_their_notices(served, tmp_path):
+    app = served.app
+    shop = Catalogue(tmp_path / "alerted.db")
+    shop.put({"id": 1})
+    text = CONFIG.format(shop=shop.url, url="http://127.0.0.1:9").replace("metered", "alerted")
+    app.configs.apply(parse_config(text), base_dir=tmp_path)
+    alerts = app.in_workspace(app.workspace_id).alerts
+    alerts.create_channel(
+        "metrics-ch", ChannelDoc(type="slack", url="http://127.0.0.1:9/x"), user_id=None
+    )
+    # Volume needs runs to judge: the engine leaves this staged alert as it is.
+    rule_id = alerts.create_rule(
+        "metrics-rule",
+        RuleDoc(condition="volume", deviation=0.5, sync="alerted", channels=["metrics-ch"]),
+        user_id=None,
+    )
+    rule = app.store.alerts.rule(app.workspace_id, rule_id)
+    sync_id = app.store.config.sync_by_name(app.workspace_id, "alerted").id
+    incident = app.store.alerts.open(rule, sync_id, Verdict(firing=True, summary="x"), utcnow())
+    ours = {"workspace": app.settings.workspace}
+
+    def scrape():
+        with served.client() as c:
+            return _samples(c.get("/metrics").text)
+
+    found = scrape()
+    assert _value(found["syncwright_alerts_open"], rule="metrics-rule", sync="alerted", **ours) == 1
+    notices = [
+        s for s in found["syncwright_alert_notices_total"] if s.labels["channel"] == "metrics-ch"
+    ]
+    assert sum(s.value for s in notices) == 1
+    app.store.alerts.close(incident, "over", utcnow(), rule.channel_ids)
+    found = scrape()
+    assert not [
+        s for s in found.get("syncwright_alerts_open", []) if s.labels["rule"] == "metrics-rule"
+    ]
+    notices = [
+        s for s in found["syncwright_alert_notices_total"] if s.labels["channel"] == "metrics-ch"
+    ]
+    assert sum(s.value for s in notices) == 2

@@ -12,9 +12,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from syncwright.bootstrap.app import App
+from syncwright.bootstrap.settings import Settings
+from syncwright.services.alerts import ChannelDoc, RuleDoc
 from tests.support.catalogue import Catalogue
-from tests.support.cli import CLI, sw
+from tests.support.cli import CLI, environment, sw
 from tests.support.examples import SEED_RUN_FIELDS
+from tests.support.http_api import HttpApi
 
 CONFIG = """
 sources:   {shop: {type: sql, url: "sqlite:///shop.db"}}
@@ -261,3 +265,32 @@ def test_approve_goes_on_with_a_run_the_guard_stopped(workspace):
         assert db.execute("SELECT count(*) FROM products").fetchone()[0] == 2
     again = sw(workspace, "approve", run["id"], check=False)
     assert again.returncode == 2 and "already approved" in again.stderr
+
+
+def test_a_one_off_run_alerts_and_alerts_lists_them(workspace):
+    """``syncwright run`` with no engine elsewhere judges the rules before it exits, so a
+    cron job alerts too; ``syncwright alerts`` lists them (exit 1 while one is open)."""
+    hook = HttpApi()
+    try:
+        sw(workspace, "apply", "-f", "sw.yml")
+        with App(Settings.from_env(environment(workspace))) as app:
+            alerts = app.in_workspace(app.workspace_id).alerts
+            doc = ChannelDoc(type="webhook", url=hook.url, secret="s" * 16)
+            alerts.create_channel("ops", doc, user_id=None)
+            rule = RuleDoc(condition="run_failed", sync="broken", channels=["ops"])
+            alerts.create_rule("broken fails", rule, user_id=None)
+        assert sw(workspace, "alerts").stdout.strip() == "no alert"
+        assert sw(workspace, "run", "broken", check=False).returncode == 1
+        listed = sw(workspace, "alerts", "--open", "--json", check=False)
+        assert listed.returncode == 1
+        (alert,) = json.loads(listed.stdout)
+        assert (alert["rule"], alert["sync"], alert["state"]) == ("broken fails", "broken", "open")
+        assert "no such table: nowhere" in alert["summary"]
+        assert [(n["channel"], n["status"]) for n in alert["notices"]] == [("ops", "delivered")]
+        assert [r.body["event"] for r in hook.requests] == ["alert.firing"]
+        table = sw(workspace, "alerts", "--sync", "broken", check=False).stdout
+        assert "firing" in table and "1/1 delivered" in table
+        unknown = sw(workspace, "alerts", "--sync", "nope", check=False)
+        assert unknown.returncode != 0 and "nope" in unknown.stderr
+    finally:
+        hook.close()

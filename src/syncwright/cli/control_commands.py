@@ -92,6 +92,41 @@ def register(app: typer.Typer) -> None:
     for command in (cancel, approve, enable, disable, schedule, webhook):
         app.command()(command)
     app.command("dry-run")(dry_run)
+    app.command()(alerts)
+
+
+def alerts(
+    open_only: bool = typer.Option(False, "--open", help="Only the alerts open now."),
+    sync: str | None = typer.Option(None, "--sync", help="Only this sync's."),
+    limit: int = typer.Option(50, "--limit", min=1, max=500),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The alerts the rules raised, newest first, with how their notices went. Exit code 1
+    when one is open (for scripts and monitoring checks)."""
+    with open_app() as sw:
+        found = sw.in_workspace(sw.workspace_id).alerts.incidents(
+            state="open" if open_only else None, sync_name=sync, limit=limit
+        )
+    if as_json:
+        render.print_json(console, [render.alert_dict(i) for i in found])
+    else:
+        table = Table("state", "rule", "sync", "what", "opened", "closed", "notices")
+        for i in found:
+            delivered = sum(d.status.value == "delivered" for d in i.deliveries)
+            undelivered = sum(d.status.value == "undelivered" for d in i.deliveries)
+            table.add_row(
+                "firing" if i.is_open else "resolved",
+                i.rule_name,
+                i.sync_name,
+                i.summary,
+                f"{i.opened_at:%Y-%m-%d %H:%M:%S}",
+                f"{i.closed_at:%Y-%m-%d %H:%M:%S}" if i.closed_at else "",
+                f"{delivered}/{len(i.deliveries)} delivered"
+                + (f", {undelivered} undelivered" if undelivered else ""),
+            )
+        console.print(table if found else "no alert")
+    if any(i.is_open for i in found):
+        raise typer.Exit(1)
 
 
 def dry_run(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from syncwright.domain.alerts import Incident
 from syncwright.domain.entry import Entry
 from syncwright.domain.report import ErrorGroup
 from syncwright.domain.run import Run
@@ -51,6 +53,37 @@ def run_dict(run: Run) -> dict[str, Any]:
         "runner": run.runner,
         "created_by_user_id": run.created_by_user_id,
         "duration_seconds": run.duration_seconds,
+    }
+
+
+def alert_dict(found: Incident) -> dict[str, Any]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": found.id,
+        "state": "open" if found.is_open else "closed",
+        "rule": found.rule_name,
+        "rule_id": found.rule_id,
+        "condition": found.condition.value,
+        "sync": found.sync_name,
+        "sync_id": found.sync_id,
+        "run_id": found.run_id,
+        "summary": found.summary,
+        "opened_at": when(found.opened_at),
+        "closed_at": when(found.closed_at),
+        "resolution": found.resolution,
+        "notices": [
+            {
+                "channel": d.channel_name,
+                "event": d.event.value,
+                "status": d.status.value,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "delivered_at": when(d.delivered_at),
+            }
+            for d in found.deliveries
+        ],
     }
 
 

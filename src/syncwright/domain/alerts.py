@@ -23,7 +23,8 @@ class Condition(StrEnum):
     RUN_INCOMPLETE = "run_incomplete"
     """The sync's last run ended incomplete."""
     FAILED_ENTRIES = "failed_entries"
-    """The last run's failed entries are above a count or a share of its changes."""
+    """The last delivering run's failed entries are above a count or a share of its
+    changes."""
     FRESHNESS = "freshness"
     """No run succeeded for longer than a duration."""
     DURATION = "duration"
@@ -271,6 +272,9 @@ def judge(rule: AlertRule, facts: SyncFacts, now: datetime) -> Verdict | None:
                 firing=False, summary=f"run {last.id} {last.status.value}", run_id=last.id
             )
         case Condition.FAILED_ENTRIES:
+            # A run that failed may have stopped before delivering: it says nothing of the
+            # entries, so the last run that delivered is judged.
+            last = next((r for r in facts.ended if r.status is not RunStatus.FAILED), None)
             if last is None:
                 return None
             share = last.failed / last.changes if last.changes else 0.0

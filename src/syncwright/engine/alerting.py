@@ -211,11 +211,13 @@ class Alerting:
 
     def _loop(self) -> None:
         judged_at: datetime | None = None
-        while not self._stop.is_set():
+        while True:
+            stopping = self._stop.is_set()
             try:
                 now = utcnow()
                 if (
-                    self.wake.is_set()
+                    stopping
+                    or self.wake.is_set()
                     or judged_at is None
                     or (now - judged_at).total_seconds() >= self.interval
                 ):
@@ -225,11 +227,14 @@ class Alerting:
                 self.send_due(utcnow())
             except Exception:  # a store hiccup must not stop the alerts
                 logger.exception("syncwright alerting failed")
+            if stopping:
+                return  # after a last judgement and sending: a one-off `run` alerts too
             self.wake.wait(min(1.0, self.interval))
 
     def stop(self) -> None:
+        """Judge and send once more, then stop."""
         self._stop.set()
         self.wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=15)
+            self._thread.join(timeout=60)
             self._thread = None

@@ -439,13 +439,13 @@ class DbosEngine:
         a live engine from its last completed batch (or by the next one to start)."""
         global _runtime
         self._draining.set()
-        if self.alerting is not None:
-            self.alerting.stop()
         if self._launched:
             # The engine waits in whole seconds, and at least one: only when runs are here.
             grace = math.ceil(self.shutdown_grace) if self.runtime.active else 0
             DBOS.destroy(workflow_completion_timeout_sec=grace)
             self._launched = False
+        if self.alerting is not None:
+            self.alerting.stop()  # after the runs ending here: they are judged too
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=10)

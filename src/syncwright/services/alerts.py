@@ -307,6 +307,7 @@ class AlertService:
         *,
         state: str | None = None,
         sync_id: str | None = None,
+        sync_name: str | None = None,
         rule_id: str | None = None,
         after: tuple[datetime, str] | None = None,
         limit: int = 100,
@@ -317,6 +318,8 @@ class AlertService:
             raise ConfigError("must be open or closed", field="state")
         if sync_id is not None:
             self.store.config.live("sync", self.workspace_id, sync_id)
+        if sync_name is not None:
+            sync_id = self.store.config.sync_by_name(self.workspace_id, sync_name).id
         return self.store.alerts.incidents(
             self.workspace_id,
             open_only=None if state is None else state == "open",

@@ -109,6 +109,23 @@ class StoreCollector(Collector):
             value=alive,
         )
 
+        open_alerts = GaugeMetricFamily(
+            "syncwright_alerts_open",
+            "Alerts open now, by rule and sync.",
+            labels=["workspace", "rule", "sync"],
+        )
+        for workspace, rule, sync, count in self.repo.open_alerts():
+            open_alerts.add_metric([workspace, rule, sync], count)
+        yield open_alerts
+        notices = CounterMetricFamily(
+            "syncwright_alert_notices",
+            "Alert notices by channel and status: delivered, pending or undelivered.",
+            labels=["workspace", "channel", "status"],
+        )
+        for workspace, channel, status, count in self.repo.notices():
+            notices.add_metric([workspace, channel, status], count)
+        yield notices
+
 
 def exposition(repo: MetricsRepository, *, live_after: float) -> bytes:
     """The metrics in Prometheus' text format."""

@@ -12,7 +12,16 @@ import sqlalchemy as sa
 
 from syncwright.domain.clock import as_utc
 from syncwright.domain.statuses import RunStatus, Trigger
-from syncwright.storage.tables import runs, syncs, workers, workspaces
+from syncwright.storage.tables import (
+    alert_channels,
+    alert_deliveries,
+    alert_incidents,
+    alert_rules,
+    runs,
+    syncs,
+    workers,
+    workspaces,
+)
 
 #: Item outcomes counted per sync (the run counters of the same names).
 ITEM_STATUSES = ("ok", "sent", "pending", "failed", "skipped")
@@ -141,3 +150,31 @@ class MetricsRepository:
                 WorkerBeat(e, r, v, as_utc(h))  # type: ignore[arg-type]
                 for e, r, v, h in conn.execute(query)
             ]
+
+    def open_alerts(self) -> list[tuple[str, str, str, int]]:
+        """(workspace, rule, sync, open alerts) for the alerts open now."""
+        i = alert_incidents
+        query = (
+            sa.select(workspaces.c.name, alert_rules.c.name, syncs.c.name, sa.func.count())
+            .select_from(i)
+            .join(alert_rules, alert_rules.c.id == i.c.rule_id)
+            .join(syncs, syncs.c.id == i.c.sync_id)
+            .join(workspaces, workspaces.c.id == i.c.workspace_id)
+            .where(i.c.closed_at.is_(None))
+            .group_by(workspaces.c.name, alert_rules.c.name, syncs.c.name)
+        )
+        with self.engine.connect() as conn:
+            return [(w, r, s, int(n)) for w, r, s, n in conn.execute(query)]
+
+    def notices(self) -> list[tuple[str, str, str, int]]:
+        """(workspace, channel, status, notices) for the alert notices the store holds."""
+        d = alert_deliveries
+        query = (
+            sa.select(workspaces.c.name, alert_channels.c.name, d.c.status, sa.func.count())
+            .select_from(d)
+            .join(alert_channels, alert_channels.c.id == d.c.channel_id)
+            .join(workspaces, workspaces.c.id == alert_channels.c.workspace_id)
+            .group_by(workspaces.c.name, alert_channels.c.name, d.c.status)
+        )
+        with self.engine.connect() as conn:
+            return [(w, c, status, int(n)) for w, c, status, n in conn.execute(query)]

@@ -94,6 +94,11 @@ def test_failed_entries_above_a_count_or_a_share():
     assert not judge(share, facts(run(1, failed=0, changes=0)), NOW).firing
     both = rule(Condition.FAILED_ENTRIES, failed_above=100, failed_share_above=0.5)
     assert judge(both, facts(run(1, failed=6, changes=10)), NOW).firing
+    # A failed run (the source broke) says nothing of the entries: the one before is judged.
+    broken = run(0, RunStatus.FAILED, changes=0)
+    verdict = judge(count, facts(broken, run(1, failed=6, changes=10)), NOW)
+    assert verdict.firing and verdict.run_id == "run-1"
+    assert judge(count, facts(broken), NOW) is None
 
 
 def test_freshness_counts_from_the_last_success_or_the_sync_creation():
