@@ -109,7 +109,12 @@ def test_metrics_count_open_alerts_and_their_notices(served, tmp_path):
     app = served.app
     shop = Catalogue(tmp_path / "alerted.db")
     shop.put({"id": 1})
-    text = CONFIG.format(shop=shop.url, url="http://127.0.0.1:9").replace("metered", "alerted")
+    text = f"""
+sources: {{a_src: {{type: sql, url: "{shop.url}"}}}}
+models: {{a_model: {{source: a_src, query: "SELECT * FROM products", primary_key: id}}}}
+destinations: {{a_dst: {{type: sql, url: "sqlite:///{tmp_path / "dest.db"}", table: t}}}}
+syncs: {{alerted: {{model: a_model, destination: a_dst}}}}
+"""
     app.configs.apply(parse_config(text), base_dir=tmp_path)
     alerts = app.in_workspace(app.workspace_id).alerts
     alerts.create_channel(
