@@ -78,6 +78,15 @@ def eventually(check, timeout: float = 30.0):
         time.sleep(0.05)
 
 
+def watch(app, name: str, hook, condition: str, **settings) -> str:
+    """A rule on sync ``name`` notifying a signed webhook to ``hook``; the rule's id."""
+    alerts = app.in_workspace(app.workspace_id).alerts
+    doc = ChannelDoc(type="webhook", url=hook.url, secret=SECRET)
+    alerts.create_channel(f"{name}-h", doc, user_id=None)
+    rule = RuleDoc(condition=condition, sync=name, channels=[f"{name}-h"], **settings)
+    return alerts.create_rule(f"{name}-r", rule, user_id=None)
+
+
 def _feed(shop: Catalogue, present: bool) -> None:
     """The model reads the view ``feed``; without it, the source fails."""
     with sqlite3.connect(shop.path) as conn:
@@ -233,14 +242,7 @@ def test_freshness_fires_when_no_run_succeeds_in_time(app, name, tmp_path, dest_
     shop = Catalogue(tmp_path / "shop.db")
     shop.put({"id": 1})
     configure(app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path)
-    alerts.create_channel(
-        f"{name}-h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
-    )
-    rule_id = alerts.create_rule(
-        f"{name}-fresh",
-        RuleDoc(condition="freshness", sync=name, max_age="2s", channels=[f"{name}-h"]),
-        user_id=None,
-    )
+    rule_id = watch(app, name, hook, "freshness", max_age="2s")
     opened = eventually(lambda: alerts.incidents(rule_id=rule_id))
     assert "no run succeeded" in opened[0].summary
     assert run_sync(app, name).status is RunStatus.SUCCEEDED
@@ -401,16 +403,7 @@ def test_failed_entries_above_a_share_fire_and_clear_when_they_go_through(
     shop = Catalogue(tmp_path / "shop.db")
     shop.put(*({"id": i} for i in range(1, 11)))
     _http_sync(app, name, shop, api, tmp_path)
-    alerts.create_channel(
-        f"{name}-h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
-    )
-    rule_id = alerts.create_rule(
-        f"{name}-r",
-        RuleDoc(
-            condition="failed_entries", sync=name, failed_share_above=0.2, channels=[f"{name}-h"]
-        ),
-        user_id=None,
-    )
+    rule_id = watch(app, name, hook, "failed_entries", failed_share_above=0.2)
     first = run_sync(app, name)
     assert first.counters.failed == 3
     (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
@@ -431,14 +424,7 @@ def test_a_run_lasting_too_long_fires_while_it_goes_on(app, name, tmp_path, hook
     shop = Catalogue(tmp_path / "shop.db")
     shop.put({"id": 1})
     _http_sync(app, name, shop, api, tmp_path)
-    alerts.create_channel(
-        f"{name}-h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
-    )
-    rule_id = alerts.create_rule(
-        f"{name}-r",
-        RuleDoc(condition="duration", sync=name, max_duration="1s", channels=[f"{name}-h"]),
-        user_id=None,
-    )
+    rule_id = watch(app, name, hook, "duration", max_duration="1s")
     run = app.runs.trigger(name)
     (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
     assert opened.run_id == run.id and "has been running for" in opened.summary
@@ -452,14 +438,7 @@ def test_a_volume_far_from_the_norm_fires(app, name, tmp_path, dest_url, hook):
     shop = Catalogue(tmp_path / "shop.db")
     shop.put(*({"id": i} for i in range(1, 11)))
     configure(app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path)
-    alerts.create_channel(
-        f"{name}-h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
-    )
-    rule_id = alerts.create_rule(
-        f"{name}-r",
-        RuleDoc(condition="volume", sync=name, deviation=0.5, lookback=4, channels=[f"{name}-h"]),
-        user_id=None,
-    )
+    rule_id = watch(app, name, hook, "volume", deviation=0.5, lookback=4)
     for _ in range(4):
         assert run_sync(app, name).counters.read == 10
     time.sleep(0.5)  # judged with four runs of 10 rows: nothing to say

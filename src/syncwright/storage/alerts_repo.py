@@ -28,6 +28,7 @@ from syncwright.domain.alerts import (
 from syncwright.domain.clock import as_utc, utcnow
 from syncwright.domain.errors import NotFound
 from syncwright.domain.statuses import LIVE_RUN_STATUSES, RunStatus
+from syncwright.storage.config_repo import soft_delete
 from syncwright.storage.secrets import SecretBox
 from syncwright.storage.tables import (
     alert_channels,
@@ -130,20 +131,8 @@ class AlertRepository:
 
     def delete(self, kind: str, object_id: str, user_id: str | None) -> None:
         """Soft delete: the history still names it; its name is free again."""
-        table = _TABLES[kind]
-        now = utcnow()
         with self.engine.begin() as conn:
-            name = conn.execute(sa.select(table.c.name).where(table.c.id == object_id)).scalar_one()
-            conn.execute(
-                table.update()
-                .where(table.c.id == object_id)
-                .values(
-                    deleted_at=now,
-                    updated_at=now,
-                    updated_by_user_id=user_id,
-                    name=f"{name} (deleted {now:%Y-%m-%d %H:%M:%S})"[:200],
-                )
-            )
+            soft_delete(conn, _TABLES[kind], object_id, user_id=user_id)
 
     def create_channel(
         self, workspace_id: str, name: str, type: ChannelType, config: dict[str, Any], *,

@@ -26,6 +26,26 @@ KIND_TABLES: dict[str, sa.Table] = {
 _CONNECTIONS = frozenset({"source", "destination"})
 
 
+def soft_delete(
+    conn: sa.Connection, table: sa.Table, object_id: str, *, user_id: str | None
+) -> None:
+    """Mark a configured row deleted (any table with a name and the audit columns); its name
+    is freed for a new object (the old one keeps it with the time of deletion, so runs,
+    entries and alerts that name it still read well)."""
+    now = utcnow()
+    name = conn.execute(sa.select(table.c.name).where(table.c.id == object_id)).scalar_one()
+    conn.execute(
+        table.update()
+        .where(table.c.id == object_id)
+        .values(
+            deleted_at=now,
+            updated_at=now,
+            updated_by_user_id=user_id,
+            name=f"{name} (deleted {now:%Y-%m-%d %H:%M:%S})"[:200],
+        )
+    )
+
+
 class ConfigRepository:
     def __init__(self, engine: sa.Engine, box: SecretBox) -> None:
         self.engine = engine
@@ -183,21 +203,8 @@ class ConfigRepository:
     def soft_delete(
         self, conn: sa.Connection, kind: str, object_id: str, *, user_id: str | None
     ) -> None:
-        """Mark an object deleted; its name is freed for a new object (the old one keeps it
-        with the time of deletion, so runs and entries that name it still read well)."""
-        table = KIND_TABLES[kind]
-        now = utcnow()
-        name = conn.execute(sa.select(table.c.name).where(table.c.id == object_id)).scalar_one()
-        conn.execute(
-            table.update()
-            .where(table.c.id == object_id)
-            .values(
-                deleted_at=now,
-                updated_at=now,
-                updated_by_user_id=user_id,
-                name=f"{name} (deleted {now:%Y-%m-%d %H:%M:%S})"[:200],
-            )
-        )
+        """Mark an object deleted; its name is freed for a new object."""
+        soft_delete(conn, KIND_TABLES[kind], object_id, user_id=user_id)
 
     def users_of(self, kind: str, object_id: str) -> list[str]:
         """Names of the live objects that use this one: a source's models, a model's or a
