@@ -37,6 +37,13 @@ def test_channels_keep_their_secrets_and_show_them_masked(world, receiver):
             json={"type": "webhook", "url": f"{receiver.url}/v2"},
         )
         assert put.status_code == 200 and put.json()["config"]["url"] == f"{receiver.url}/v2"
+        # Sent back as read (masked), the secret stays too.
+        echoed = admin.put(f"{base}/alert-channels/{channel['id']}", json=put.json() | {"id": None})
+        assert echoed.status_code == 422  # (ids and names are not settings)
+        round_trip = {k: v for k, v in put.json().items() if k == "type"} | put.json()["config"]
+        assert (
+            admin.put(f"{base}/alert-channels/{channel['id']}", json=round_trip).status_code == 200
+        )
         tested = admin.post(f"{base}/alert-channels/{channel['id']}/test")
         assert tested.json() == {"ok": True, "problem": None}
         (request,) = receiver.requests

@@ -41,7 +41,8 @@ _EMAIL = r"^[^@\s,;<>]+@[^@\s,;<>]+$"
 
 class ChannelDoc(BaseModel):
     """A channel's settings: ``url`` and ``secret`` (webhook), ``url`` (slack), ``to``
-    (email). Left out on a replace, ``secret`` and a Slack ``url`` keep their stored value."""
+    (email). Left out on a replace, or sent back masked as read, ``secret`` and a Slack
+    ``url`` keep their stored value."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -49,7 +50,6 @@ class ChannelDoc(BaseModel):
     url: str | None = Field(default=None, description="webhook, slack: where notices go.")
     secret: str | None = Field(
         default=None,
-        min_length=16,
         description="webhook: the HMAC-SHA256 key notices are signed with (16+ characters).",
     )
     to: list[str] | None = Field(
@@ -133,6 +133,9 @@ class AlertService:
     def _settings(self, doc: ChannelDoc, kept: Channel | None = None) -> dict[str, Any]:
         """The stored settings of a channel, checked, naming the field at fault."""
         given = doc.model_dump(exclude={"type"}, exclude_none=True)
+        for key in SECRETS[doc.type]:
+            if MASK in str(given.get(key, "")):
+                del given[key]  # sent back as read: the stored value stays
         if kept is not None and kept.type is doc.type:
             for key in SECRETS[doc.type]:
                 if key not in given and key in kept.config:
@@ -162,8 +165,11 @@ class AlertService:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"not an http(s) URL: {url!r}", field="url")
-        if doc.type is ChannelType.WEBHOOK and not given.get("secret"):
-            raise ConfigError("a webhook channel needs a secret to sign with", field="secret")
+        if doc.type is ChannelType.WEBHOOK and len(given.get("secret") or "") < 16:
+            raise ConfigError(
+                "a webhook channel needs a secret of 16 characters or more to sign with",
+                field="secret",
+            )
         return given
 
     def create_channel(self, name: str, doc: ChannelDoc, *, user_id: str | None) -> str:
