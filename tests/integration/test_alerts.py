@@ -448,3 +448,16 @@ def test_a_volume_far_from_the_norm_fires(app, name, tmp_path, dest_url, hook):
     (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
     assert opened.run_id == odd.id
     assert "read 30 rows, +200% against the mean of 10 over the 4 runs before" in opened.summary
+
+
+def test_a_sync_a_rule_watches_is_not_deleted_from_under_it(app, name, tmp_path, dest_url, hook):
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put({"id": 1})
+    configure(app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path)
+    rule_id = watch(app, name, hook, "run_failed")
+    services = app.in_workspace(app.workspace_id)
+    sync_id = app.store.config.sync_by_name(app.workspace_id, name).id
+    with pytest.raises(Conflict, match=f"alert rules {name}-r watch sync {name!r}"):
+        services.objects.delete("sync", sync_id, user_id=None)
+    services.alerts.delete_rule(rule_id, user_id=None)
+    services.objects.delete("sync", sync_id, user_id=None)

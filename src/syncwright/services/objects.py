@@ -114,7 +114,8 @@ class ObjectService:
 
     def delete(self, kind: str, object_id: str, *, user_id: str | None) -> None:
         """Delete an object nothing live uses. A sync's planned runs go, its webhook stops
-        working; a sync with a live run, or that other syncs run after, is refused."""
+        working; a sync with a live run, that other syncs run after or that an alert rule
+        watches, is refused."""
         row = self.row(kind, object_id)
         users = self.store.config.users_of(kind, object_id)
         if users:
@@ -157,4 +158,12 @@ class ObjectService:
         if after:
             raise Conflict(
                 f"syncs {', '.join(after)} run after sync {row['name']!r}; change them first"
+            )
+        watching = [
+            r.name for r in self.store.alerts.rules(self.workspace_id) if r.sync_id == row["id"]
+        ]
+        if watching:
+            raise Conflict(
+                f"alert rules {', '.join(watching)} watch sync {row['name']!r};"
+                " delete them or point them elsewhere first"
             )
