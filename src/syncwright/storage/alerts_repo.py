@@ -324,6 +324,7 @@ class AlertRepository:
         event: Event,
         now: datetime,
     ) -> None:
+        channel_ids = list(channel_ids)
         live = set(
             conn.execute(
                 sa.select(alert_channels.c.id).where(
