@@ -22,6 +22,7 @@ from syncwright.services.alerts import ChannelDoc, RuleDoc
 from syncwright.services.config_file import parse_config
 from tests.integration.conftest import _ids
 from tests.support.catalogue import Catalogue, configure, run_sync
+from tests.support.cli import wait_for
 from tests.support.http_api import Answer, HttpApi
 from tests.support.smtp_server import SmtpServer
 
@@ -68,16 +69,6 @@ def hook():
     server.close()
 
 
-def eventually(check, timeout: float = 30.0):
-    """Wait until ``check()`` is truthy (the alert loop works in the background)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
-
-
 def watch(app, name: str, hook, condition: str, **settings) -> str:
     """A rule on sync ``name`` notifying a signed webhook to ``hook``; the rule's id."""
     alerts = app.in_workspace(app.workspace_id).alerts
@@ -103,7 +94,7 @@ def _settled(app, incident_id):
         waiting = [d for d in found.deliveries if d.status is DeliveryStatus.PENDING]
         return found if found.deliveries and not waiting else None
 
-    return eventually(check)
+    return wait_for(check)
 
 
 def test_a_failing_sync_notifies_once_per_incident_and_on_recovery(
@@ -148,7 +139,7 @@ def test_a_failing_sync_notifies_once_per_incident_and_on_recovery(
     _feed(shop, False)
     first = run_sync(app, name)
     assert first.status is RunStatus.FAILED
-    opened = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    opened = wait_for(lambda: alerts.incidents(rule_id=rule_id))
     assert len(opened) == 1 and opened[0].is_open and opened[0].run_id == first.id
     assert "no such table: feed" in opened[0].summary
     incident = _settled(app, opened[0].id)
@@ -162,7 +153,7 @@ def test_a_failing_sync_notifies_once_per_incident_and_on_recovery(
 
     _feed(shop, True)
     assert run_sync(app, name).status is RunStatus.SUCCEEDED
-    closed = eventually(lambda: [i for i in alerts.incidents(rule_id=rule_id) if not i.is_open])
+    closed = wait_for(lambda: [i for i in alerts.incidents(rule_id=rule_id) if not i.is_open])
     assert closed and closed[0].id == incident.id
     incident = _settled(app, incident.id)
     assert len(incident.deliveries) == 6 and all(
@@ -226,7 +217,7 @@ def test_a_channel_that_is_down_is_retried_then_recorded_undelivered(
         user_id=None,
     )
     assert run_sync(app, name).status is RunStatus.FAILED
-    opened = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    opened = wait_for(lambda: alerts.incidents(rule_id=rule_id))
     incident = _settled(app, opened[0].id)
     by_channel = {d.channel_name: d for d in incident.deliveries}
     down = by_channel[f"{name}-down"]
@@ -243,11 +234,11 @@ def test_freshness_fires_when_no_run_succeeds_in_time(app, name, tmp_path, dest_
     shop.put({"id": 1})
     configure(app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path)
     rule_id = watch(app, name, hook, "freshness", max_age="2s")
-    opened = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    opened = wait_for(lambda: alerts.incidents(rule_id=rule_id))
     assert "no run succeeded" in opened[0].summary
     assert run_sync(app, name).status is RunStatus.SUCCEEDED
-    assert eventually(lambda: not alerts.incidents(rule_id=rule_id)[0].is_open)
-    eventually(lambda: len(hook.requests) == 2)
+    assert wait_for(lambda: not alerts.incidents(rule_id=rule_id)[0].is_open)
+    wait_for(lambda: len(hook.requests) == 2)
     assert [r.body["event"] for r in hook.requests] == ["alert.firing", "alert.resolved"]
 
 
@@ -280,7 +271,7 @@ syncs: {{{sync}: {{model: m, destination: d_{sync}}}}}
     for sync in ("one", "two"):
         run = ws.runs.trigger(sync)
         assert ws.runs.wait(run.id, timeout=60, poll=0.05).status is RunStatus.FAILED
-    found = eventually(
+    found = wait_for(
         lambda: (
             len(ws.alerts.incidents(rule_id=rule_id)) == 2 and ws.alerts.incidents(rule_id=rule_id)
         )
@@ -288,10 +279,10 @@ syncs: {{{sync}: {{model: m, destination: d_{sync}}}}}
     assert sorted(i.sync_name for i in found) == ["one", "two"]
     # Not visible from the other workspace.
     assert not app.in_workspace(app.workspace_id).alerts.incidents(rule_id=rule_id)
-    eventually(lambda: len(hook.requests) == 2)
+    wait_for(lambda: len(hook.requests) == 2)
     # Deleting the rule closes its incidents with no recovery notice.
     ws.alerts.delete_rule(rule_id, user_id=None)
-    assert eventually(lambda: all(not i.is_open for i in ws.alerts.incidents(rule_id=rule_id)))
+    assert wait_for(lambda: all(not i.is_open for i in ws.alerts.incidents(rule_id=rule_id)))
     time.sleep(0.5)
     assert len(hook.requests) == 2
     assert {i.resolution for i in ws.alerts.incidents(rule_id=rule_id)} == {
@@ -406,13 +397,13 @@ def test_failed_entries_above_a_share_fire_and_clear_when_they_go_through(
     rule_id = watch(app, name, hook, "failed_entries", failed_share_above=0.2)
     first = run_sync(app, name)
     assert first.counters.failed == 3
-    (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    (opened,) = wait_for(lambda: alerts.incidents(rule_id=rule_id))
     assert opened.summary == f"run {first.id}: 3 of 10 entries failed (30%)"
     refused.clear()
     second = run_sync(app, name)  # the next run sends the failed items again
     assert second.counters.changes == 3 and second.counters.failed == 0
-    assert eventually(lambda: not alerts.incidents(rule_id=rule_id)[0].is_open)
-    eventually(lambda: len(hook.requests) == 2)
+    assert wait_for(lambda: not alerts.incidents(rule_id=rule_id)[0].is_open)
+    wait_for(lambda: len(hook.requests) == 2)
     assert hook.requests[1].body["summary"] == f"run {second.id}: 0 of 3 entries failed (0%)"
     api.close()
 
@@ -426,7 +417,7 @@ def test_a_run_lasting_too_long_fires_while_it_goes_on(app, name, tmp_path, hook
     _http_sync(app, name, shop, api, tmp_path)
     rule_id = watch(app, name, hook, "duration", max_duration="1s")
     run = app.runs.trigger(name)
-    (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    (opened,) = wait_for(lambda: alerts.incidents(rule_id=rule_id))
     assert opened.run_id == run.id and "has been running for" in opened.summary
     assert app.runs.get(run.id).status.is_live  # told while it still runs
     assert app.runs.wait(run.id, timeout=60, poll=0.05).status is RunStatus.SUCCEEDED
@@ -445,7 +436,7 @@ def test_a_volume_far_from_the_norm_fires(app, name, tmp_path, dest_url, hook):
     assert alerts.incidents(rule_id=rule_id) == []
     shop.put(*({"id": i} for i in range(11, 31)))
     odd = run_sync(app, name)
-    (opened,) = eventually(lambda: alerts.incidents(rule_id=rule_id))
+    (opened,) = wait_for(lambda: alerts.incidents(rule_id=rule_id))
     assert opened.run_id == odd.id
     assert "read 30 rows, +200% against the mean of 10 over the 4 runs before" in opened.summary
 

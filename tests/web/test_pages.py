@@ -220,6 +220,18 @@ def test_another_workspaces_objects_are_not_found(site):
     # the overview and the synchronisations list only this workspace's
     assert "d_other" not in admin.get(f"{alpha}/syncs").text
     assert "d_other" not in admin.get(f"{alpha}/runs").text
+    # nor are another workspace's alerts, rules and channels
+    beta = _alerting(site.app, site.beta)
+    assert admin.get(f"{alpha}/alerts/{beta['alert']}").status_code == 404
+    assert "d_other" not in admin.get(f"{alpha}/alerts").text
+    for form in (
+        f"/channels/{beta['channel']}/test",
+        f"/channels/{beta['fresh_channel']}/delete",
+        f"/rules/{beta['rule']}/enabled",
+        f"/rules/{beta['fresh_rule']}/delete",
+    ):
+        assert admin.post(f"{alpha}/alerts{form}", {"enabled": "off"}).status_code == 404, form
+    assert site.app.in_workspace(site.beta.id).alerts.rule(beta["rule"]).rule.enabled
     # a missing workspace and another's answer alike
     assert admin.get(f"/w/{site.beta.id}/syncs").status_code == 404
     assert admin.get("/w/00000000-0000-0000-0000-000000000000/syncs").status_code == 404
