@@ -452,3 +452,74 @@ def test_a_sync_a_rule_watches_is_not_deleted_from_under_it(app, name, tmp_path,
         services.objects.delete("sync", sync_id, user_id=None)
     services.alerts.delete_rule(rule_id, user_id=None)
     services.objects.delete("sync", sync_id, user_id=None)
+
+
+def test_alert_channels_and_rules_in_the_configuration_file(app, name, tmp_path, dest_url, hook):
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put({"id": 1})
+    _feed(shop, False)
+    text = f"""
+sources: {{{name}_src: {{type: sql, url: "{shop.url}"}}}}
+models: {{{name}_m: {{source: {name}_src, query: "SELECT * FROM feed", primary_key: id}}}}
+destinations: {{{name}_d: {{type: sql, url: "{dest_url}", table: t}}}}
+syncs: {{{name}: {{model: {name}_m, destination: {name}_d}}}}
+alert_channels:
+  {name}-ops: {{type: webhook, url: "{hook.url}", secret: "${{OPS_SECRET}}"}}
+  {name}-mail: {{type: email, to: [oncall@example.com]}}
+alert_rules:
+  {name}-failing: {{condition: run_failed, sync: {name}, channels: [{name}-ops, {name}-mail]}}
+  {name}-stale: {{condition: freshness, max_age: 6h, channels: [{name}-ops], enabled: false}}
+"""
+    env = {"OPS_SECRET": SECRET}
+    changes = app.configs.apply(parse_config(text, env=env), base_dir=tmp_path)
+    alerting = {(c.kind, c.name): c.action for c in changes if c.kind.startswith("alert")}
+    assert alerting == {
+        ("alert_channel", f"{name}-ops"): "created",
+        ("alert_channel", f"{name}-mail"): "created",
+        ("alert_rule", f"{name}-failing"): "created",
+        ("alert_rule", f"{name}-stale"): "created",
+    }
+    alerts = app.in_workspace(app.workspace_id).alerts
+    (failing,) = [r for r in alerts.rules() if r.rule.name == f"{name}-failing"]
+    assert failing.sync_name == name and failing.channel_names == (f"{name}-ops", f"{name}-mail")
+    (stale,) = [r for r in alerts.rules() if r.rule.name == f"{name}-stale"]
+    assert stale.rule.thresholds.max_age == 6 * 3600 and not stale.rule.enabled
+    (ops,) = [c for c in alerts.channels() if c.name == f"{name}-ops"]
+    assert ops.config["secret"] == "********"
+    # Applied again: unchanged (secrets are sealed alike); a threshold edited: updated.
+    again = app.configs.apply(parse_config(text, env=env), base_dir=tmp_path)
+    assert {c.action for c in again if c.kind.startswith("alert")} == {"unchanged"}
+    edited = text.replace("max_age: 6h", "max_age: 2h")
+    changed = app.configs.apply(parse_config(edited, env=env), base_dir=tmp_path)
+    assert [(c.name, c.action) for c in changed if c.action == "updated"] == [
+        (f"{name}-stale", "updated")
+    ]
+    # The rule from the file fires and its webhook is signed with the file's secret.
+    assert run_sync(app, name).status is RunStatus.FAILED
+    wait_for(lambda: hook.requests)
+    request = hook.requests[0]
+    stamp = request.headers["x-syncwright-timestamp"].encode()
+    good = hmac.new(SECRET.encode(), stamp + b"." + request.raw, hashlib.sha256).hexdigest()
+    assert request.headers["x-syncwright-signature"] == f"sha256={good}"
+    # Wrong files are refused naming the field, and nothing of them is applied.
+    for wrong, field in [
+        (
+            edited.replace(f"channels: [{name}-ops], enabled", "channels: [nope], enabled"),
+            f"alert_rules.{name}-stale.channels",
+        ),
+        (
+            edited.replace(f"sync: {name}, channels", "sync: nope, channels"),
+            f"alert_rules.{name}-failing.sync",
+        ),
+        (edited.replace("max_age: 2h", "max_age: soon"), f"alert_rules.{name}-stale.max_age"),
+        (
+            edited.replace('secret: "${OPS_SECRET}"', 'secret: "short"'),
+            f"alert_channels.{name}-ops.secret",
+        ),
+        (edited.replace("condition: freshness", "condition: sometimes"), "alert_rules"),
+    ]:
+        with pytest.raises(ConfigError) as found:
+            app.configs.apply(parse_config(wrong, env=env), base_dir=tmp_path)
+        assert (found.value.field or "").startswith(field), (field, found.value)
+    (stale,) = [r for r in alerts.rules() if r.rule.name == f"{name}-stale"]
+    assert stale.rule.thresholds.max_age == 2 * 3600

@@ -35,7 +35,8 @@ def test_config_examples_parse():
     assert blocks
     for block in blocks:
         assert yaml.safe_load(block)
-        doc = parse_config(block, env={"WAREHOUSE_URL": "sqlite:///w.db"})
+        env = {"WAREHOUSE_URL": "sqlite:///w.db", "OPS_SECRET": "s" * 16, "SLACK_WEBHOOK_URL": "x"}
+        doc = parse_config(block, env=env)
         assert doc.syncs
 
 

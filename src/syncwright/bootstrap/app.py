@@ -139,7 +139,9 @@ class App:
         """The services acting in one workspace (they are cheap: built per request)."""
         return WorkspaceServices(
             workspace_id=workspace_id,
-            configs=ConfigService(self.store, self.connectors, workspace_id),
+            configs=ConfigService(
+                self.store, self.connectors, workspace_id, smtp=self.settings.smtp is not None
+            ),
             runs=RunService(
                 self.store,
                 self.connectors,

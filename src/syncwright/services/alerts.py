@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from syncwright.domain.alerts import (
     AlertRule,
     Channel,
@@ -31,56 +29,13 @@ from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, Conflict, NotFound
 from syncwright.domain.triggers import parse_every
 from syncwright.engine.notify import NoticeFailed, Notifier
+from syncwright.services.config_file import ChannelDoc, RuleDoc
 from syncwright.storage.store import Store
 
 MASK = "********"
 #: The settings of each channel type that are secrets (sealed at rest, masked when read).
 SECRETS = {ChannelType.WEBHOOK: ("secret",), ChannelType.SLACK: ("url",), ChannelType.EMAIL: ()}
 _EMAIL = r"^[^@\s,;<>]+@[^@\s,;<>]+$"
-
-
-class ChannelDoc(BaseModel):
-    """A channel's settings: ``url`` and ``secret`` (webhook), ``url`` (slack), ``to``
-    (email). Left out on a replace, or sent back masked as read, ``secret`` and a Slack
-    ``url`` keep their stored value."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: ChannelType
-    url: str | None = Field(default=None, description="webhook, slack: where notices go.")
-    secret: str | None = Field(
-        default=None,
-        description="webhook: the HMAC-SHA256 key notices are signed with (16+ characters).",
-    )
-    to: list[str] | None = Field(
-        default=None, description="email: the addresses notices go to.", min_length=1
-    )
-
-
-class RuleDoc(BaseModel):
-    """A rule: its condition and the settings it needs, the sync it watches (by name; left
-    out, every sync of the workspace) and the channels it notifies (by name)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    condition: Condition
-    sync: str | None = Field(default=None, description="The sync watched; none: all of them.")
-    channels: list[str] = Field(min_length=1, description="The channels notified, by name.")
-    enabled: bool = True
-    failed_above: int | None = Field(default=None, description="failed_entries: a count.")
-    failed_share_above: float | None = Field(
-        default=None, description="failed_entries: a share of the run's changes (0.1 = 10 %)."
-    )
-    max_age: str | float | None = Field(
-        default=None, description="freshness: how long without a succeeded run (e.g. 6h)."
-    )
-    max_duration: str | float | None = Field(
-        default=None, description="duration: how long a run may last (e.g. 30m)."
-    )
-    deviation: float | None = Field(
-        default=None, description="volume: the allowed deviation from the norm (0.5 = 50 %)."
-    )
-    lookback: int = Field(default=10, description="volume: how many earlier runs make the norm.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +53,73 @@ class RuleView:
     rule: AlertRule
     sync_name: str | None
     channel_names: tuple[str, ...]
+
+
+def channel_config(
+    doc: ChannelDoc, *, smtp: bool, kept: Channel | None = None, where: str = ""
+) -> dict[str, Any]:
+    """A channel's settings as stored (secrets still plain), checked; a wrong one is refused
+    naming its field (under ``where``). ``kept``: the stored channel a replace keeps secrets
+    of; ``smtp``: whether this installation can send e-mail."""
+    given = doc.model_dump(exclude={"type"}, exclude_none=True)
+    for key in SECRETS[doc.type]:
+        if MASK in str(given.get(key, "")):
+            del given[key]  # sent back as read: the stored value stays
+    if kept is not None and kept.type is doc.type:
+        for key in SECRETS[doc.type]:
+            if key not in given and key in kept.config:
+                given[key] = kept.config[key]
+    allowed = {
+        ChannelType.WEBHOOK: {"url", "secret"},
+        ChannelType.SLACK: {"url"},
+        ChannelType.EMAIL: {"to"},
+    }[doc.type]
+    for key in sorted(set(given) - allowed):
+        raise ConfigError(f"is not a setting of a {doc.type.value} channel", field=where + key)
+    if doc.type is ChannelType.EMAIL:
+        if not given.get("to"):
+            raise ConfigError("an email channel needs at least one address", field=where + "to")
+        for address in given["to"]:
+            if not re.match(_EMAIL, address):
+                raise ConfigError(f"not an e-mail address: {address!r}", field=where + "to")
+        if not smtp:
+            raise ConfigError(
+                "no SMTP server is configured for this installation (set SYNCWRIGHT_SMTP_HOST)",
+                field=where + "type",
+            )
+        return given
+    url = given.get("url")
+    if not url:
+        raise ConfigError(f"a {doc.type.value} channel needs a url", field=where + "url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"not an http(s) URL: {url!r}", field=where + "url")
+    if doc.type is ChannelType.WEBHOOK and len(given.get("secret") or "") < 16:
+        raise ConfigError(
+            "a webhook channel needs a secret of 16 characters or more to sign with",
+            field=where + "secret",
+        )
+    return given
+
+
+def rule_thresholds(doc: RuleDoc, where: str = "") -> Thresholds:
+    """A rule's thresholds (durations in seconds), checked against its condition; a wrong
+    one is refused naming its field (under ``where``)."""
+    try:
+        thresholds = Thresholds(
+            failed_above=doc.failed_above,
+            failed_share_above=doc.failed_share_above,
+            max_age=None if doc.max_age is None else parse_every(doc.max_age, "max_age"),
+            max_duration=(
+                None if doc.max_duration is None else parse_every(doc.max_duration, "max_duration")
+            ),
+            deviation=doc.deviation,
+            lookback=doc.lookback,
+        )
+        check_thresholds(doc.condition, thresholds)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, field=where + (exc.field or "")) from None
+    return thresholds
 
 
 def _masked(channel: Channel) -> dict[str, Any]:
@@ -130,52 +152,10 @@ class AlertService:
             id=channel.id, name=channel.name, type=channel.type, config=_masked(channel)
         )
 
-    def _settings(self, doc: ChannelDoc, kept: Channel | None = None) -> dict[str, Any]:
-        """The stored settings of a channel, checked, naming the field at fault."""
-        given = doc.model_dump(exclude={"type"}, exclude_none=True)
-        for key in SECRETS[doc.type]:
-            if MASK in str(given.get(key, "")):
-                del given[key]  # sent back as read: the stored value stays
-        if kept is not None and kept.type is doc.type:
-            for key in SECRETS[doc.type]:
-                if key not in given and key in kept.config:
-                    given[key] = kept.config[key]
-        allowed = {
-            ChannelType.WEBHOOK: {"url", "secret"},
-            ChannelType.SLACK: {"url"},
-            ChannelType.EMAIL: {"to"},
-        }[doc.type]
-        for key in sorted(set(given) - allowed):
-            raise ConfigError(f"is not a setting of a {doc.type.value} channel", field=key)
-        if doc.type is ChannelType.EMAIL:
-            if not given.get("to"):
-                raise ConfigError("an email channel needs at least one address", field="to")
-            for address in given["to"]:
-                if not re.match(_EMAIL, address):
-                    raise ConfigError(f"not an e-mail address: {address!r}", field="to")
-            if self.notifier.smtp is None:
-                raise ConfigError(
-                    "no SMTP server is configured for this installation (set SYNCWRIGHT_SMTP_HOST)",
-                    field="type",
-                )
-            return given
-        url = given.get("url")
-        if not url:
-            raise ConfigError(f"a {doc.type.value} channel needs a url", field="url")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"not an http(s) URL: {url!r}", field="url")
-        if doc.type is ChannelType.WEBHOOK and len(given.get("secret") or "") < 16:
-            raise ConfigError(
-                "a webhook channel needs a secret of 16 characters or more to sign with",
-                field="secret",
-            )
-        return given
-
     def create_channel(self, name: str, doc: ChannelDoc, *, user_id: str | None) -> str:
         if self.store.alerts.name_taken("channel", self.workspace_id, name):
             raise Conflict(f"an alert channel named {name!r} exists already")
-        config = self._settings(doc)
+        config = channel_config(doc, smtp=self.notifier.smtp is not None)
         new_id = self.store.alerts.create_channel(
             self.workspace_id, name, doc.type, config, secrets=SECRETS[doc.type], user_id=user_id
         )
@@ -184,7 +164,7 @@ class AlertService:
 
     def replace_channel(self, channel_id: str, doc: ChannelDoc, *, user_id: str | None) -> None:
         kept = self.store.alerts.channel(self.workspace_id, channel_id)
-        config = self._settings(doc, kept)
+        config = channel_config(doc, smtp=self.notifier.smtp is not None, kept=kept)
         self.store.alerts.replace_channel(
             channel_id, doc.type, config, secrets=SECRETS[doc.type], user_id=user_id
         )
@@ -258,17 +238,7 @@ class AlertService:
         missing = [c for c in doc.channels if c not in by_name]
         if missing:
             raise ConfigError(f"no alert channel named {', '.join(missing)}", field="channels")
-        thresholds = Thresholds(
-            failed_above=doc.failed_above,
-            failed_share_above=doc.failed_share_above,
-            max_age=None if doc.max_age is None else parse_every(doc.max_age, "max_age"),
-            max_duration=(
-                None if doc.max_duration is None else parse_every(doc.max_duration, "max_duration")
-            ),
-            deviation=doc.deviation,
-            lookback=doc.lookback,
-        )
-        check_thresholds(doc.condition, thresholds)
+        thresholds = rule_thresholds(doc)
         return AlertRule(
             id=rule_id,
             workspace_id=self.workspace_id,

@@ -14,6 +14,7 @@ from syncwright.domain.statuses import ChangeDetection, Trigger, WriteMode
 from syncwright.domain.sync import ConnectionSpec
 from syncwright.domain.triggers import Missed, Schedule, Triggers, WhenBusy, parse_every
 from syncwright.engine.scheduler import Scheduler
+from syncwright.services.alerts import SECRETS, channel_config, rule_thresholds
 from syncwright.services.config_file import ConfigDoc, ConnectionDoc, SyncDoc
 from syncwright.storage.store import Store
 
@@ -43,11 +44,24 @@ class _Connection:
     cls: Any
 
 
+#: What a file configures, in the order applying writes them (each after what it names).
+KINDS = ("source", "destination", "model", "sync", "alert_channel", "alert_rule")
+
+
 class ConfigService:
-    def __init__(self, store: Store, connectors: ConnectorRegistry, workspace_id: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        connectors: ConnectorRegistry,
+        workspace_id: str,
+        *,
+        smtp: bool = False,
+    ) -> None:
         self.store = store
         self.connectors = connectors
         self.workspace_id = workspace_id
+        #: Whether this installation can send e-mail (e-mail alert channels need it).
+        self.smtp = smtp
 
     # -- checking ---------------------------------------------------------------------------
     def _connector_config(
@@ -93,6 +107,8 @@ class ConfigService:
             "model": {},
             "destination": {},
             "sync": {},
+            "alert_channel": {},
+            "alert_rule": {},
         }
         for name, source in doc.sources.items():
             if "max_runs" in (source.model_extra or {}):
@@ -175,7 +191,40 @@ class ConfigService:
                 },
             }
         self._check_chains(doc)
+        self._check_alerts(doc, planned)
         return planned
+
+    def _check_alerts(self, doc: ConfigDoc, planned: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """Alert channels (secrets sealed) and rules; a rule's sync and channels are named
+        in the file or exist already."""
+        for name, channel in doc.alert_channels.items():
+            config = channel_config(channel, smtp=self.smtp, where=f"alert_channels.{name}.")
+            for key in SECRETS[channel.type]:
+                config[key] = self.store.secrets.seal(config[key])
+            planned["alert_channel"][name] = {"type": channel.type.value, "config": config}
+        for name, rule in doc.alert_rules.items():
+            where = f"alert_rules.{name}."
+            thresholds = rule_thresholds(rule, where)
+            if (
+                rule.sync is not None
+                and rule.sync not in doc.syncs
+                and not self._existing("sync", rule.sync)
+            ):
+                raise ConfigError(f"no sync named {rule.sync!r}", field=where + "sync")
+            for channel_name in rule.channels:
+                if channel_name not in doc.alert_channels and not self._existing(
+                    "alert_channel", channel_name
+                ):
+                    raise ConfigError(
+                        f"no alert channel named {channel_name!r}", field=where + "channels"
+                    )
+            planned["alert_rule"][name] = {
+                "condition": rule.condition.value,
+                "sync": rule.sync,
+                "thresholds": thresholds.as_dict(),
+                "channels": list(dict.fromkeys(rule.channels)),
+                "enabled": rule.enabled,
+            }
 
     def _check_chains(self, doc: ConfigDoc) -> None:
         """Every ``after`` names a sync, and no chain comes back to where it started."""
@@ -266,7 +315,7 @@ class ConfigService:
             return ids[(kind, name)]
 
         with self.store.engine.connect() as conn, conn.begin() as transaction:
-            for kind in ("source", "destination", "model", "sync"):
+            for kind in KINDS:
                 for name, planned_values in planned[kind].items():
                     values = dict(planned_values)
                     if kind == "model":
@@ -274,6 +323,12 @@ class ConfigService:
                     if kind == "sync":
                         values["model_id"] = resolve("model", values.pop("model"))
                         values["destination_id"] = resolve("destination", values.pop("destination"))
+                    if kind == "alert_rule":
+                        sync = values.pop("sync")
+                        values["sync_id"] = None if sync is None else resolve("sync", sync)
+                        values["channel_ids"] = [
+                            resolve("alert_channel", c) for c in values.pop("channels")
+                        ]
                     object_id, action = self.store.config.save(
                         conn, kind, self.workspace_id, name, values, user_id=user_id
                     )

@@ -1,4 +1,5 @@
-"""The declarative configuration file: sources, models, destinations and syncs in YAML.
+"""The declarative configuration file: sources, models, destinations, syncs, and alert
+channels and rules, in YAML.
 
 Parsing checks shapes and references and reports the path of the first wrong field, e.g.
 ``syncs.products_to_warehouse.mode``. Connector settings are checked by each connector's
@@ -14,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from syncwright.domain.alerts import ChannelType, Condition
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.statuses import ChangeDetection, WriteMode
 
@@ -127,11 +129,57 @@ class SyncDoc(_Strict):
     disable_after_failures: int | None = Field(default=None, ge=1)
 
 
+class ChannelDoc(BaseModel):
+    """A channel's settings: ``url`` and ``secret`` (webhook), ``url`` (slack), ``to``
+    (email). Left out on a replace, or sent back masked as read, ``secret`` and a Slack
+    ``url`` keep their stored value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ChannelType
+    url: str | None = Field(default=None, description="webhook, slack: where notices go.")
+    secret: str | None = Field(
+        default=None,
+        description="webhook: the HMAC-SHA256 key notices are signed with (16+ characters).",
+    )
+    to: list[str] | None = Field(
+        default=None, description="email: the addresses notices go to.", min_length=1
+    )
+
+
+class RuleDoc(BaseModel):
+    """A rule: its condition and the settings it needs, the sync it watches (by name; left
+    out, every sync of the workspace) and the channels it notifies (by name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    condition: Condition
+    sync: str | None = Field(default=None, description="The sync watched; none: all of them.")
+    channels: list[str] = Field(min_length=1, description="The channels notified, by name.")
+    enabled: bool = True
+    failed_above: int | None = Field(default=None, description="failed_entries: a count.")
+    failed_share_above: float | None = Field(
+        default=None, description="failed_entries: a share of the run's changes (0.1 = 10 %)."
+    )
+    max_age: str | float | None = Field(
+        default=None, description="freshness: how long without a succeeded run (e.g. 6h)."
+    )
+    max_duration: str | float | None = Field(
+        default=None, description="duration: how long a run may last (e.g. 30m)."
+    )
+    deviation: float | None = Field(
+        default=None, description="volume: the allowed deviation from the norm (0.5 = 50 %)."
+    )
+    lookback: int = Field(default=10, description="volume: how many earlier runs make the norm.")
+
+
 class ConfigDoc(_Strict):
     sources: dict[str, ConnectionDoc] = Field(default_factory=dict)
     models: dict[str, ModelDoc] = Field(default_factory=dict)
     destinations: dict[str, ConnectionDoc] = Field(default_factory=dict)
     syncs: dict[str, SyncDoc] = Field(default_factory=dict)
+    alert_channels: dict[str, ChannelDoc] = Field(default_factory=dict)
+    alert_rules: dict[str, RuleDoc] = Field(default_factory=dict)
 
 
 def _expand(value: Any, path: str, env: dict[str, str]) -> Any:

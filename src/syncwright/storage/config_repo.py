@@ -11,7 +11,15 @@ from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import NotFound
 from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
 from syncwright.storage.secrets import SecretBox
-from syncwright.storage.tables import destinations, models, sources, syncs, workspaces
+from syncwright.storage.tables import (
+    alert_channels,
+    alert_rules,
+    destinations,
+    models,
+    sources,
+    syncs,
+    workspaces,
+)
 
 #: The tables of configured objects, by the kind name used in config files and messages.
 KIND_TABLES: dict[str, sa.Table] = {
@@ -19,6 +27,8 @@ KIND_TABLES: dict[str, sa.Table] = {
     "model": models,
     "destination": destinations,
     "sync": syncs,
+    "alert_channel": alert_channels,
+    "alert_rule": alert_rules,
 }
 
 
