@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from syncwright.api.deps import Acting, Admin, Viewer
+from syncwright.api.deps import Admin, Viewer, created
 from syncwright.api.problems import RESPONSES
 from syncwright.api.schemas import (
     Cursor,
@@ -149,13 +149,6 @@ class AlertOut(BaseModel):
         )
 
 
-def _created(acting: Acting, response: Response, plural: str, object_id: str) -> None:
-    response.status_code = 201
-    response.headers["Location"] = (
-        f"/api/v1/workspaces/{acting.ws.workspace_id}/{plural}/{object_id}"
-    )
-
-
 # -- channels ----------------------------------------------------------------------------------
 @router.get("/alert-channels", response_model=Page[ChannelOut], tags=["alerts"])
 def list_channels(acting: Viewer, limit: Limit = 100, cursor: Cursor = None) -> Page[ChannelOut]:
@@ -171,7 +164,7 @@ def create_channel(body: ChannelIn, acting: Admin, response: Response) -> Channe
     ``email`` (``to``); 409 when the name is taken, 422 names a missing or wrong setting."""
     doc = ChannelDoc.model_validate(body.model_dump(exclude={"name"}))
     new_id = acting.ws.alerts.create_channel(body.name, doc, user_id=acting.user_id)
-    _created(acting, response, "alert-channels", new_id)
+    created(acting, response, "alert-channels", new_id)
     return ChannelOut.of(acting.ws.alerts.channel(new_id))
 
 
@@ -216,7 +209,7 @@ def create_rule(body: RuleIn, acting: Admin, response: Response) -> RuleOut:
     setting, an unknown sync or channel."""
     doc = RuleDoc.model_validate(body.model_dump(exclude={"name"}))
     new_id = acting.ws.alerts.create_rule(body.name, doc, user_id=acting.user_id)
-    _created(acting, response, "alert-rules", new_id)
+    created(acting, response, "alert-rules", new_id)
     return RuleOut.of(acting.ws.alerts.rule(new_id))
 
 

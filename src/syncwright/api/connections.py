@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from syncwright.api.deps import Acting, Admin, Operator, Viewer
+from syncwright.api.deps import Admin, Operator, Viewer, created
 from syncwright.api.problems import RESPONSES
 from syncwright.api.schemas import Cursor, Limit, Page, page_by_name
 from syncwright.domain.sync import ModelSpec
@@ -164,13 +164,6 @@ class ModelIn(ModelDoc):
     name: str = Name
 
 
-def _created(acting: Acting, response: Response, plural: str, object_id: str) -> None:
-    response.status_code = 201
-    response.headers["Location"] = (
-        f"/api/v1/workspaces/{acting.ws.workspace_id}/{plural}/{object_id}"
-    )
-
-
 @router.post("/sources", response_model=ConnectionOut, status_code=201, tags=["sources"])
 def create_source(
     body: ConnectionIn, acting: Admin, response: Response, check: CheckFirst = True
@@ -180,7 +173,7 @@ def create_source(
     new_id = acting.ws.objects.create(
         "source", body.name, doc, user_id=acting.user_id, check_connections=check
     )
-    _created(acting, response, "sources", new_id)
+    created(acting, response, "sources", new_id)
     return ConnectionOut.of(acting.ws.connections.source(new_id))
 
 
@@ -206,7 +199,7 @@ def create_model(body: ModelIn, acting: Admin, response: Response) -> ModelOut:
     """Create a model over a source (admin); 409 when the name is taken."""
     doc = ModelDoc.model_validate(body.model_dump(exclude={"name"}))
     new_id = acting.ws.objects.create("model", body.name, doc, user_id=acting.user_id)
-    _created(acting, response, "models", new_id)
+    created(acting, response, "models", new_id)
     return ModelOut.of(acting.ws.connections.model(new_id))
 
 
@@ -232,7 +225,7 @@ def create_destination(
     new_id = acting.ws.objects.create(
         "destination", body.name, doc, user_id=acting.user_id, check_connections=check
     )
-    _created(acting, response, "destinations", new_id)
+    created(acting, response, "destinations", new_id)
     return ConnectionOut.of(acting.ws.connections.destination(new_id))
 
 

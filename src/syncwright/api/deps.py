@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Callable
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from syncwright.api.strict import check_query
@@ -46,6 +46,14 @@ class Acting:
     @property
     def user_id(self) -> str:
         return self.principal.user.id
+
+
+def created(acting: Acting, response: Response, plural: str, object_id: str) -> None:
+    """A 201 answer pointing at the new object of the workspace."""
+    response.status_code = 201
+    response.headers["Location"] = (
+        f"/api/v1/workspaces/{acting.ws.workspace_id}/{plural}/{object_id}"
+    )
 
 
 WorkspaceId = Annotated[str, Path(description="The workspace's id.")]

@@ -87,18 +87,21 @@ class Alerting:
         by_workspace: dict[str, list[AlertRule]] = defaultdict(list)
         for rule in self.store.alerts.rules():
             by_workspace[rule.workspace_id].append(rule)
-        for workspace_id, rules in by_workspace.items():
-            self._judge_workspace(workspace_id, rules, now)
-        # Workspaces whose rules were all deleted may still have open incidents.
-        for workspace_id in self.store.config.workspace_ids():
-            if workspace_id not in by_workspace:
-                self._judge_workspace(workspace_id, [], now)
+        open_ones = self.store.alerts.open_incidents()
+        # A workspace whose rules were all deleted may still have open incidents.
+        for workspace_id in by_workspace.keys() | open_ones.keys():
+            self._judge_workspace(
+                workspace_id, by_workspace[workspace_id], open_ones.get(workspace_id, {}), now
+            )
 
-    def _judge_workspace(self, workspace_id: str, rules: list[AlertRule], now: datetime) -> None:
+    def _judge_workspace(
+        self,
+        workspace_id: str,
+        rules: list[AlertRule],
+        open_ones: dict[tuple[str, str], str],
+        now: datetime,
+    ) -> None:
         alerts = self.store.alerts
-        open_ones = alerts.open_incidents(workspace_id)
-        if not rules and not open_ones:
-            return
         syncs = {s["id"]: s for s in alerts.live_syncs(workspace_id)}
         history = max(
             [r.thresholds.lookback + 1 for r in rules if r.condition is Condition.VOLUME] + [1]

@@ -11,7 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from syncwright.domain.alerts import (
@@ -122,6 +122,25 @@ def rule_thresholds(doc: RuleDoc, where: str = "") -> Thresholds:
     return thresholds
 
 
+def channel_values(
+    type: ChannelType, config: dict[str, Any], seal: Callable[[str], str]
+) -> dict[str, Any]:
+    """A channel's stored columns, its secrets sealed."""
+    sealed = {k: seal(v) if k in SECRETS[type] else v for k, v in config.items()}
+    return {"type": type.value, "config": sealed}
+
+
+def rule_values(rule: AlertRule) -> dict[str, Any]:
+    """A rule's stored columns."""
+    return {
+        "condition": rule.condition.value,
+        "sync_id": rule.sync_id,
+        "thresholds": rule.thresholds.as_dict(),
+        "channel_ids": list(rule.channel_ids),
+        "enabled": rule.enabled,
+    }
+
+
 def _masked(channel: Channel) -> dict[str, Any]:
     out = dict(channel.config)
     for key in SECRETS[channel.type]:
@@ -152,23 +171,53 @@ class AlertService:
             id=channel.id, name=channel.name, type=channel.type, config=_masked(channel)
         )
 
+    def _save(
+        self, kind: str, name: str, values: dict[str, Any], action: str, user_id: str | None
+    ) -> str:
+        """Create or update a channel or rule by name, with its audit record, at once."""
+        with self.store.engine.begin() as conn:
+            object_id, _ = self.store.config.save(
+                conn, kind, self.workspace_id, name, values, user_id=user_id
+            )
+            self.store.audit.record(
+                self.workspace_id,
+                f"{kind}.{action}",
+                kind,
+                object_id=object_id,
+                object_name=name,
+                user_id=user_id,
+                conn=conn,
+            )
+        return object_id
+
+    def _delete(self, kind: str, object_id: str, name: str, user_id: str | None) -> None:
+        with self.store.engine.begin() as conn:
+            self.store.config.soft_delete(conn, kind, object_id, user_id=user_id)
+            self.store.audit.record(
+                self.workspace_id,
+                f"{kind}.deleted",
+                kind,
+                object_id=object_id,
+                object_name=name,
+                user_id=user_id,
+                conn=conn,
+            )
+
+    def _refuse_taken(self, kind: str, name: str) -> None:
+        if self.store.config.find(kind, self.workspace_id, name) is not None:
+            raise Conflict(f"an {kind.replace('_', ' ')} named {name!r} exists already")
+
     def create_channel(self, name: str, doc: ChannelDoc, *, user_id: str | None) -> str:
-        if self.store.alerts.name_taken("channel", self.workspace_id, name):
-            raise Conflict(f"an alert channel named {name!r} exists already")
+        self._refuse_taken("alert_channel", name)
         config = channel_config(doc, smtp=self.notifier.smtp is not None)
-        new_id = self.store.alerts.create_channel(
-            self.workspace_id, name, doc.type, config, secrets=SECRETS[doc.type], user_id=user_id
-        )
-        self._audit("alert_channel.created", "alert_channel", new_id, name, user_id)
-        return new_id
+        values = channel_values(doc.type, config, self.store.secrets.seal)
+        return self._save("alert_channel", name, values, "created", user_id)
 
     def replace_channel(self, channel_id: str, doc: ChannelDoc, *, user_id: str | None) -> None:
         kept = self.store.alerts.channel(self.workspace_id, channel_id)
         config = channel_config(doc, smtp=self.notifier.smtp is not None, kept=kept)
-        self.store.alerts.replace_channel(
-            channel_id, doc.type, config, secrets=SECRETS[doc.type], user_id=user_id
-        )
-        self._audit("alert_channel.replaced", "alert_channel", channel_id, kept.name, user_id)
+        values = channel_values(doc.type, config, self.store.secrets.seal)
+        self._save("alert_channel", kept.name, values, "replaced", user_id)
 
     def delete_channel(self, channel_id: str, *, user_id: str | None) -> None:
         """Delete a channel no rule notifies; 409 names the rules that do."""
@@ -180,8 +229,7 @@ class AlertService:
         ]
         if users:
             raise Conflict(f"alert channel {kept.name!r} is used by rules {', '.join(users)}")
-        self.store.alerts.delete("channel", channel_id, user_id)
-        self._audit("alert_channel.deleted", "alert_channel", channel_id, kept.name, user_id)
+        self._delete("alert_channel", channel_id, kept.name, user_id)
 
     def test_channel(self, channel_id: str, *, user_id: str | None) -> str | None:
         """Send a test notice now; None when the channel took it, else why not."""
@@ -206,18 +254,29 @@ class AlertService:
         except NoticeFailed as exc:
             return str(exc)
         finally:
-            self._audit("alert_channel.tested", "alert_channel", channel_id, channel.name, user_id)
+            self.store.audit.record(
+                self.workspace_id,
+                "alert_channel.tested",
+                "alert_channel",
+                object_id=channel_id,
+                object_name=channel.name,
+                user_id=user_id,
+            )
         return None
 
     # -- rules --------------------------------------------------------------------------
     def rules(self) -> list[RuleView]:
-        return [self._rule_view(r) for r in self.store.alerts.rules(self.workspace_id)]
+        names = self._channel_names()
+        return [self._rule_view(r, names) for r in self.store.alerts.rules(self.workspace_id)]
 
     def rule(self, rule_id: str) -> RuleView:
-        return self._rule_view(self.store.alerts.rule(self.workspace_id, rule_id))
+        found = self.store.alerts.rule(self.workspace_id, rule_id)
+        return self._rule_view(found, self._channel_names())
 
-    def _rule_view(self, rule: AlertRule) -> RuleView:
-        names = {c.id: c.name for c in self.store.alerts.channels(self.workspace_id)}
+    def _channel_names(self) -> dict[str, str]:
+        return {c.id: c.name for c in self.store.alerts.channels(self.workspace_id)}
+
+    def _rule_view(self, rule: AlertRule, names: dict[str, str]) -> RuleView:
         sync_name = None
         if rule.sync_id is not None:
             sync_name = self.store.config.get("sync", rule.sync_id)["name"]
@@ -251,31 +310,27 @@ class AlertService:
         )
 
     def create_rule(self, name: str, doc: RuleDoc, *, user_id: str | None) -> str:
-        if self.store.alerts.name_taken("rule", self.workspace_id, name):
-            raise Conflict(f"an alert rule named {name!r} exists already")
-        new_id = self.store.alerts.create_rule(self._rule("", name, doc), user_id)
-        self._audit("alert_rule.created", "alert_rule", new_id, name, user_id)
-        return new_id
+        self._refuse_taken("alert_rule", name)
+        values = rule_values(self._rule("", name, doc))
+        return self._save("alert_rule", name, values, "created", user_id)
 
     def replace_rule(self, rule_id: str, doc: RuleDoc, *, user_id: str | None) -> None:
         """The rule's whole configuration, replaced; its open incidents are judged anew."""
         kept = self.store.alerts.rule(self.workspace_id, rule_id)
-        self.store.alerts.replace_rule(self._rule(rule_id, kept.name, doc), user_id)
-        self._audit("alert_rule.replaced", "alert_rule", rule_id, kept.name, user_id)
+        values = rule_values(self._rule(rule_id, kept.name, doc))
+        self._save("alert_rule", kept.name, values, "replaced", user_id)
 
     def set_rule_enabled(self, rule_id: str, on: bool, *, user_id: str | None) -> str:
         """Turn a rule on or off (off, its open incidents close quietly); its name."""
         kept = self.store.alerts.rule(self.workspace_id, rule_id)
-        self.store.alerts.replace_rule(dataclasses.replace(kept, enabled=on), user_id)
-        action = "alert_rule.enabled" if on else "alert_rule.disabled"
-        self._audit(action, "alert_rule", rule_id, kept.name, user_id)
+        values = rule_values(dataclasses.replace(kept, enabled=on))
+        self._save("alert_rule", kept.name, values, "enabled" if on else "disabled", user_id)
         return kept.name
 
     def delete_rule(self, rule_id: str, *, user_id: str | None) -> None:
         """Delete a rule; its history stays, its open incidents close without a notice."""
         kept = self.store.alerts.rule(self.workspace_id, rule_id)
-        self.store.alerts.delete("rule", rule_id, user_id)
-        self._audit("alert_rule.deleted", "alert_rule", rule_id, kept.name, user_id)
+        self._delete("alert_rule", rule_id, kept.name, user_id)
 
     # -- history ------------------------------------------------------------------------
     def incidents(
@@ -310,15 +365,3 @@ class AlertService:
         if not found:
             raise NotFound(f"no alert with id {incident_id}")
         return found[0]
-
-    def _audit(
-        self, action: str, kind: str, object_id: str, name: str, user_id: str | None
-    ) -> None:
-        self.store.audit.record(
-            self.workspace_id,
-            action,
-            kind,
-            object_id=object_id,
-            object_name=name,
-            user_id=user_id,
-        )

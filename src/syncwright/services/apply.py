@@ -14,7 +14,7 @@ from syncwright.domain.statuses import ChangeDetection, Trigger, WriteMode
 from syncwright.domain.sync import ConnectionSpec
 from syncwright.domain.triggers import Missed, Schedule, Triggers, WhenBusy, parse_every
 from syncwright.engine.scheduler import Scheduler
-from syncwright.services.alerts import SECRETS, channel_config, rule_thresholds
+from syncwright.services.alerts import channel_config, channel_values, rule_thresholds
 from syncwright.services.config_file import ConfigDoc, ConnectionDoc, SyncDoc
 from syncwright.storage.store import Store
 
@@ -199,9 +199,9 @@ class ConfigService:
         in the file or exist already."""
         for name, channel in doc.alert_channels.items():
             config = channel_config(channel, smtp=self.smtp, where=f"alert_channels.{name}.")
-            for key in SECRETS[channel.type]:
-                config[key] = self.store.secrets.seal(config[key])
-            planned["alert_channel"][name] = {"type": channel.type.value, "config": config}
+            planned["alert_channel"][name] = channel_values(
+                channel.type, config, self.store.secrets.seal
+            )
         for name, rule in doc.alert_rules.items():
             where = f"alert_rules.{name}."
             thresholds = rule_thresholds(rule, where)

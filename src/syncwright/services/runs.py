@@ -135,15 +135,16 @@ class RunService:
         approval = {"run_id": new.id, "by": user_id, "at": utcnow().isoformat()}
         with self.store.engine.begin() as conn:
             self.store.runs.update_infos(conn, run.id, {"approved": approval})
-        self.store.audit.record(
-            self.workspace_id,
-            "run.approved",
-            "sync",
-            object_id=sync.id,
-            object_name=sync.name,
-            user_id=user_id,
-            detail={"run_id": run.id, "approving_run_id": new.id, "guard": run.infos["guard"]},
-        )
+            self.store.audit.record(
+                self.workspace_id,
+                "run.approved",
+                "sync",
+                object_id=sync.id,
+                object_name=sync.name,
+                user_id=user_id,
+                detail={"run_id": run.id, "approving_run_id": new.id, "guard": run.infos["guard"]},
+                conn=conn,
+            )
         return new
 
     def cancel(self, run_id: str, *, user_id: str | None = None) -> Run:

@@ -25,10 +25,9 @@ from syncwright.domain.alerts import (
     Thresholds,
     Verdict,
 )
-from syncwright.domain.clock import as_utc, utcnow
-from syncwright.domain.errors import NotFound
+from syncwright.domain.clock import as_utc
 from syncwright.domain.statuses import LIVE_RUN_STATUSES, RunStatus
-from syncwright.storage.config_repo import soft_delete
+from syncwright.storage.config_repo import ConfigRepository
 from syncwright.storage.secrets import SecretBox
 from syncwright.storage.tables import (
     alert_channels,
@@ -38,8 +37,6 @@ from syncwright.storage.tables import (
     runs,
     syncs,
 )
-
-_TABLES = {"channel": alert_channels, "rule": alert_rules}
 
 
 def _rule(row: Any) -> AlertRule:
@@ -84,85 +81,16 @@ _FACT_COLUMNS = (
 
 
 class AlertRepository:
-    def __init__(self, engine: sa.Engine, box: SecretBox) -> None:
+    """Alert channels and rules are configured objects (kinds ``alert_channel`` and
+    ``alert_rule`` of the ``ConfigRepository``, which creates, updates and deletes them);
+    this reads them typed, and keeps the incidents and notices."""
+
+    def __init__(self, engine: sa.Engine, box: SecretBox, config: ConfigRepository) -> None:
         self.engine = engine
         self.box = box
+        self.config = config
 
     # -- channels and rules -------------------------------------------------------------
-    def _create(self, kind: str, values: dict[str, Any], user_id: str | None) -> str:
-        now = utcnow()
-        new_id = str(uuid.uuid4())
-        with self.engine.begin() as conn:
-            conn.execute(
-                _TABLES[kind]
-                .insert()
-                .values(
-                    id=new_id,
-                    created_at=now,
-                    updated_at=now,
-                    created_by_user_id=user_id,
-                    updated_by_user_id=user_id,
-                    **values,
-                )
-            )
-        return new_id
-
-    def _update(self, kind: str, object_id: str, values: dict[str, Any], user_id: str | None):
-        table = _TABLES[kind]
-        with self.engine.begin() as conn:
-            conn.execute(
-                table.update()
-                .where(table.c.id == object_id)
-                .values(updated_at=utcnow(), updated_by_user_id=user_id, **values)
-            )
-
-    def _rows(self, kind: str, workspace_id: str | None, **where: Any) -> list[dict[str, Any]]:
-        table = _TABLES[kind]
-        query = sa.select(table).where(table.c.deleted_at.is_(None)).order_by(table.c.name)
-        if workspace_id is not None:
-            query = query.where(table.c.workspace_id == workspace_id)
-        for column, value in where.items():
-            query = query.where(table.c[column] == value)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
-
-    def name_taken(self, kind: str, workspace_id: str, name: str) -> bool:
-        return bool(self._rows(kind, workspace_id, name=name))
-
-    def delete(self, kind: str, object_id: str, user_id: str | None) -> None:
-        """Soft delete: the history still names it; its name is free again."""
-        with self.engine.begin() as conn:
-            soft_delete(conn, _TABLES[kind], object_id, user_id=user_id)
-
-    def create_channel(
-        self, workspace_id: str, name: str, type: ChannelType, config: dict[str, Any], *,
-        secrets: Iterable[str], user_id: str | None,
-    ) -> str:  # fmt: skip
-        return self._create(
-            "channel",
-            {
-                "workspace_id": workspace_id,
-                "name": name,
-                "type": type.value,
-                "config": self._sealed(config, secrets),
-            },
-            user_id,
-        )
-
-    def replace_channel(
-        self, channel_id: str, type: ChannelType, config: dict[str, Any], *,
-        secrets: Iterable[str], user_id: str | None,
-    ) -> None:  # fmt: skip
-        values = {"type": type.value, "config": self._sealed(config, secrets)}
-        self._update("channel", channel_id, values, user_id)
-
-    def _sealed(self, config: dict[str, Any], secrets: Iterable[str]) -> dict[str, Any]:
-        out = dict(config)
-        for key in secrets:
-            if isinstance(out.get(key), str):
-                out[key] = self.box.seal(out[key])
-        return out
-
     def _channel(self, row: dict[str, Any]) -> Channel:
         return Channel(
             id=row["id"],
@@ -173,43 +101,21 @@ class AlertRepository:
         )
 
     def channels(self, workspace_id: str) -> list[Channel]:
-        return [self._channel(r) for r in self._rows("channel", workspace_id)]
+        return [self._channel(r) for r in self.config.rows("alert_channel", workspace_id)]
 
     def channel(self, workspace_id: str, channel_id: str) -> Channel:
-        found = self._rows("channel", workspace_id, id=channel_id)
-        if not found:
-            raise NotFound(f"no alert channel with id {channel_id}")
-        return self._channel(found[0])
-
-    def create_rule(self, rule: AlertRule, user_id: str | None) -> str:
-        return self._create("rule", self._rule_values(rule), user_id)
-
-    def replace_rule(self, rule: AlertRule, user_id: str | None) -> None:
-        values = self._rule_values(rule)
-        del values["name"], values["workspace_id"]
-        self._update("rule", rule.id, values, user_id)
-
-    @staticmethod
-    def _rule_values(rule: AlertRule) -> dict[str, Any]:
-        return {
-            "workspace_id": rule.workspace_id,
-            "name": rule.name,
-            "condition": rule.condition.value,
-            "sync_id": rule.sync_id,
-            "thresholds": rule.thresholds.as_dict(),
-            "channel_ids": list(rule.channel_ids),
-            "enabled": rule.enabled,
-        }
+        return self._channel(self.config.live("alert_channel", workspace_id, channel_id))
 
     def rules(self, workspace_id: str | None = None) -> list[AlertRule]:
         """A workspace's rules (every workspace's with None), by name."""
-        return [_rule(r) for r in self._rows("rule", workspace_id)]
+        if workspace_id is not None:
+            return [_rule(r) for r in self.config.rows("alert_rule", workspace_id)]
+        query = sa.select(alert_rules).where(alert_rules.c.deleted_at.is_(None))
+        with self.engine.connect() as conn:
+            return [_rule(r) for r in conn.execute(query.order_by(alert_rules.c.name)).mappings()]
 
     def rule(self, workspace_id: str, rule_id: str) -> AlertRule:
-        found = self._rows("rule", workspace_id, id=rule_id)
-        if not found:
-            raise NotFound(f"no alert rule with id {rule_id}")
-        return _rule(found[0])
+        return _rule(self.config.live("alert_rule", workspace_id, rule_id))
 
     # -- what rules judge ---------------------------------------------------------------
     def live_syncs(self, workspace_id: str) -> list[dict[str, Any]]:
@@ -264,15 +170,17 @@ class AlertRepository:
         )
 
     # -- incidents ----------------------------------------------------------------------
-    def open_incidents(self, workspace_id: str) -> dict[tuple[str, str], str]:
-        """The open incidents of a workspace by (rule id, sync id)."""
-        query = sa.select(
-            alert_incidents.c.id, alert_incidents.c.rule_id, alert_incidents.c.sync_id
-        ).where(
-            alert_incidents.c.workspace_id == workspace_id, alert_incidents.c.closed_at.is_(None)
+    def open_incidents(self) -> dict[str, dict[tuple[str, str], str]]:
+        """The open incidents by workspace, then by (rule id, sync id)."""
+        i = alert_incidents
+        query = sa.select(i.c.id, i.c.workspace_id, i.c.rule_id, i.c.sync_id).where(
+            i.c.closed_at.is_(None)
         )
+        found: dict[str, dict[tuple[str, str], str]] = {}
         with self.engine.connect() as conn:
-            return {(r.rule_id, r.sync_id): r.id for r in conn.execute(query)}
+            for r in conn.execute(query):
+                found.setdefault(r.workspace_id, {})[(r.rule_id, r.sync_id)] = r.id
+        return found
 
     def open(self, rule: AlertRule, sync_id: str, verdict: Verdict, now: datetime) -> str | None:
         """Open the rule's incident for the sync and queue its notices; None when one is

@@ -124,7 +124,7 @@ class ConfigRepository:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(table).where(table.c.id == object_id)).mappings().first()
         if row is None:
-            raise NotFound(f"no {kind} with id {object_id}")
+            raise NotFound(f"no {kind.replace('_', ' ')} with id {object_id}")
         return self._opened(kind, row)
 
     def live(self, kind: str, workspace_id: str, object_id: str) -> dict[str, Any]:
@@ -135,7 +135,7 @@ class ConfigRepository:
         except NotFound:
             row = None
         if row is None or row["workspace_id"] != workspace_id or row["deleted_at"]:
-            raise NotFound(f"no {kind} with id {object_id}")
+            raise NotFound(f"no {kind.replace('_', ' ')} with id {object_id}")
         return row
 
     def rows(self, kind: str, workspace_id: str) -> list[dict[str, Any]]:

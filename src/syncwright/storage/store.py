@@ -53,9 +53,10 @@ class Store:
         box = secrets or SecretBox.ephemeral()
         runs = RunRepository(engine)
         snapshots = SnapshotRepository(engine)
+        config = ConfigRepository(engine, box)
         return cls(
             engine=engine,
-            config=ConfigRepository(engine, box),
+            config=config,
             runs=runs,
             entries=EntryRepository(engine, runs, snapshots),
             snapshots=snapshots,
@@ -69,7 +70,7 @@ class Store:
             audit=AuditRepository(engine),
             sessions=SessionRepository(engine),
             metrics=MetricsRepository(engine),
-            alerts=AlertRepository(engine, box),
+            alerts=AlertRepository(engine, box, config),
             secrets=box,
         )
 
