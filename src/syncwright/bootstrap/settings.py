@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -59,6 +60,15 @@ class Settings:
     smtp: Smtp | None = None
     #: The address people reach the web UI at, for links in notices (None: no links).
     public_url: str | None = None
+    #: The only local directories connectors may read or write (SQLite files, file sources,
+    #: feeds, SFTP staging and keys). The home, the store and the key are refused even inside
+    #: one of them. Default: the folder holding the home, and the system's temporary folder.
+    connector_paths: tuple[Path, ...] = ()
+    #: The largest request body the HTTP server reads, in bytes; larger ones are refused with
+    #: 413 before they are parsed or authenticated. Configuration documents
+    #: (``POST /api/v1/workspaces/{id}/config``) may be up to ``max_config_body``.
+    max_body: int = 1024 * 1024
+    max_config_body: int = 16 * 1024 * 1024
 
     @property
     def is_postgres(self) -> bool:
@@ -106,7 +116,31 @@ class Settings:
             alert_retry_delay=_number(env, "SYNCWRIGHT_ALERT_RETRY_DELAY", 10.0, float),  # type: ignore[arg-type]
             smtp=_smtp(env),
             public_url=(env.get("SYNCWRIGHT_PUBLIC_URL") or "").rstrip("/") or None,
+            connector_paths=_directories(
+                env, "SYNCWRIGHT_CONNECTOR_PATHS", (home.parent, Path(tempfile.gettempdir()))
+            ),
+            max_body=_number(env, "SYNCWRIGHT_MAX_BODY", 1024 * 1024, int),  # type: ignore[arg-type]
+            max_config_body=_number(env, "SYNCWRIGHT_MAX_CONFIG_BODY", 16 * 1024 * 1024, int),  # type: ignore[arg-type]
         )
+
+
+def _directories(
+    env: Mapping[str, str], name: str, default: tuple[Path, ...]
+) -> tuple[Path, ...]:
+    """Absolute directories, separated by ``os.pathsep``; a relative one is refused, naming the
+    variable (it would depend on where a command happens to start)."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return tuple(p.resolve() for p in default)
+    found = []
+    for part in raw.split(os.pathsep):
+        if not part.strip():
+            continue
+        path = Path(part.strip()).expanduser()
+        if not path.is_absolute():
+            raise ConfigError(f"must list absolute directories, got {part!r}", field=name)
+        found.append(path.resolve())
+    return tuple(found)
 
 
 def _choice(
