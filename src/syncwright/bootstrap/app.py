@@ -77,7 +77,7 @@ class App:
         )
         if migrate:
             self.store.upgrade()
-        self.connectors = ConnectorRegistry()
+        self.connectors = ConnectorRegistry(confinement=settings.confinement)
         self.workspace_id = self.store.config.ensure_workspace(settings.workspace)
         self._lock: IO[str] | None = None
         self.engine: DbosEngine | None = None

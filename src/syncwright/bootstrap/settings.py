@@ -12,6 +12,7 @@ from typing import Mapping
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.retention import Retention
 from syncwright.engine.notify import Smtp
+from syncwright.sdk.confinement import Confinement, sqlite_path
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +76,24 @@ class Settings:
         return self.database_url.startswith(("postgresql", "postgres://"))
 
     @property
+    def confinement(self) -> Confinement:
+        """What connectors may reach: the connector paths, never the home (the store, the
+        engine's database, the key, work files), the store's own file wherever it lives, nor
+        the store's own network database."""
+        files, databases = [self.home], []
+        for url in (self.database_url, self.engine_database_url):
+            path = sqlite_path(url) if url.startswith("sqlite") else None
+            if path is not None:
+                files.append(Path(path))
+            elif not url.startswith("sqlite"):
+                databases.append(url)
+        return Confinement(
+            allowed=self.connector_paths,
+            forbidden=tuple(files),
+            databases=tuple(databases),
+        )
+
+    @property
     def work_dir(self) -> Path:
         return self.home / "work"
 
@@ -124,9 +143,7 @@ class Settings:
         )
 
 
-def _directories(
-    env: Mapping[str, str], name: str, default: tuple[Path, ...]
-) -> tuple[Path, ...]:
+def _directories(env: Mapping[str, str], name: str, default: tuple[Path, ...]) -> tuple[Path, ...]:
     """Absolute directories, separated by ``os.pathsep``; a relative one is refused, naming the
     variable (it would depend on where a command happens to start)."""
     raw = env.get(name)

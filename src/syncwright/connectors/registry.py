@@ -7,9 +7,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 from syncwright.domain.errors import ConfigError
+from syncwright.sdk.config import ConnectorConfig
+from syncwright.sdk.confinement import Confinement
 from syncwright.sdk.destination import Destination
 from syncwright.sdk.source import Source
 
@@ -29,8 +31,11 @@ BUILTIN: dict[tuple[Kind, str], str] = {
 
 @dataclass
 class ConnectorRegistry:
-    """Where connector classes are looked up. ``broken`` names plugins that failed to load."""
+    """Where connector classes are looked up, and the one place connectors are built: each is
+    given ``confinement`` (what it may reach on this machine), after its settings are checked
+    against it. ``broken`` names plugins that failed to load."""
 
+    confinement: Confinement = field(default_factory=Confinement)
     paths: dict[tuple[Kind, str], str] = field(default_factory=lambda: dict(BUILTIN))
     broken: dict[str, str] = field(default_factory=dict)
     _loaded: dict[tuple[Kind, str], type] = field(default_factory=dict)
@@ -78,3 +83,42 @@ class ConnectorRegistry:
 
     def destination_class(self, type_name: str) -> type[Destination]:
         return self._load("destination", type_name)
+
+    def config(
+        self, kind: Kind, type_name: str, values: Mapping[str, Any], *, where: str = "config"
+    ) -> ConnectorConfig:
+        """A connector's settings, parsed and checked against the confinement; ConfigError
+        naming the field (under ``where``) otherwise."""
+        config = self._load(kind, type_name).config_class.parse(values, where=where)
+        self.confinement.check_config(config, where=where)
+        return config
+
+    def source(
+        self, type_name: str, values: Mapping[str, Any] | ConnectorConfig, *, where: str = "config"
+    ) -> Source:
+        """A source ready to read, its settings checked (at every build: apply, preview, run)."""
+        config = self._checked("source", type_name, values, where)
+        source = self.source_class(type_name)(config)
+        source.confinement = self.confinement
+        return source
+
+    def destination(
+        self, type_name: str, values: Mapping[str, Any] | ConnectorConfig, *, where: str = "config"
+    ) -> Destination:
+        """A destination ready to write, its settings checked like a source's."""
+        config = self._checked("destination", type_name, values, where)
+        destination = self.destination_class(type_name)(config)
+        destination.confinement = self.confinement
+        return destination
+
+    def _checked(
+        self,
+        kind: Kind,
+        type_name: str,
+        values: Mapping[str, Any] | ConnectorConfig,
+        where: str,
+    ) -> ConnectorConfig:
+        if isinstance(values, ConnectorConfig):
+            self.confinement.check_config(values, where=where)
+            return values
+        return self.config(kind, type_name, values, where=where)

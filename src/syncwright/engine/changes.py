@@ -112,7 +112,9 @@ def read_model(store: Store, connectors: ConnectorRegistry, staging: Staging, sc
         cursor_column=model.cursor if scope.by_cursor else None,
         cursor_value=store.snapshots.cursor(sync.id) if scope.by_cursor else None,
     )
-    source = connectors.source_class(source_spec.type)(source_spec.config)
+    source = connectors.source(
+        source_spec.type, source_spec.config, where=f"sources.{source_spec.name}"
+    )
     try:
         _read(source, request, staging.add_rows, staging.forget_rows)
         if (

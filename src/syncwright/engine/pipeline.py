@@ -228,7 +228,9 @@ def _destination(rt: Runtime, run_id: str, spec: ConnectionSpec) -> Destination:
     """The run's destination, opened once per process and reused by its batches."""
     destination = rt.open_destinations.get(run_id)
     if destination is None:
-        destination = rt.connectors.destination_class(spec.type)(spec.config)
+        destination = rt.connectors.destination(
+            spec.type, spec.config, where=f"destinations.{spec.name}"
+        )
         rt.open_destinations[run_id] = destination
     return destination
 

@@ -5,6 +5,7 @@ from syncwright.domain.statuses import Operation, WriteMode
 from syncwright.sdk.capabilities import Capabilities
 from syncwright.sdk.changes import Change, ChangeBatch, ItemResult
 from syncwright.sdk.config import ConnectorConfig, redact
+from syncwright.sdk.confinement import Confinement, LocalPath
 from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.sdk.source import ReadAgain, ReadRequest, Source
 
@@ -13,10 +14,12 @@ __all__ = [
     "Change",
     "ChangeBatch",
     "ConfigError",
+    "Confinement",
     "ConnectorConfig",
     "Destination",
     "DestinationError",
     "ItemResult",
+    "LocalPath",
     "Operation",
     "Publication",
     "ReadAgain",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Annotated, Any, Callable, Mapping, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from syncwright.domain.errors import ConfigError
+from syncwright.sdk.confinement import LocalPathField
 
 C = TypeVar("C", bound="ConnectorConfig")
 
@@ -33,6 +34,23 @@ class ConnectorConfig(BaseModel):
         absolute; connectors that take paths override it."""
         return self
 
+    def local_paths(self) -> dict[str, str]:
+        """The paths on this machine these settings name, by field: every field typed
+        ``LocalPath``. The platform refuses any outside what connectors may use (see
+        ``syncwright.sdk.confinement``); a connector whose paths live elsewhere overrides it."""
+        found: dict[str, str] = {}
+        for name, info in type(self).model_fields.items():
+            if _names_a_path(info.metadata, info.annotation):
+                value = getattr(self, name)
+                if value:
+                    found[name] = str(value)
+        return found
+
+    def database_urls(self) -> dict[str, str]:
+        """The database URLs these settings name, by field (checked like ``local_paths``:
+        a SQLite file, or the installation's own database, is refused)."""
+        return {}
+
     def stored(self, seal: Callable[[str], str] | None = None) -> dict[str, Any]:
         """The settings as plain values to store, each secret passed through ``seal`` (the
         store's encryption) when given. A connector keeping a secret in a plain field (a
@@ -43,6 +61,16 @@ class ConnectorConfig(BaseModel):
     def public(self) -> dict[str, Any]:
         """The settings with every secret replaced by a mask, safe to print or return."""
         return redact(self)
+
+
+def _names_a_path(metadata: list[Any], annotation: Any) -> bool:
+    """Whether a field is typed ``LocalPath`` (also inside ``LocalPath | None``)."""
+    if any(isinstance(m, LocalPathField) for m in metadata):
+        return True
+    args = get_args(annotation)
+    if get_origin(annotation) is Annotated:
+        return _names_a_path(list(args[1:]), args[0])
+    return any(_names_a_path([], arg) for arg in args)
 
 
 def redact(config: BaseModel) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Mapping
 from syncwright.sdk.capabilities import Capabilities
 from syncwright.sdk.changes import ChangeBatch, Column, ItemResult
 from syncwright.sdk.config import ConnectorConfig
+from syncwright.sdk.confinement import Confinement
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +57,10 @@ class Destination(ABC):
     type: ClassVar[str]
     config_class: ClassVar[type[ConnectorConfig]] = ConnectorConfig
     supports: ClassVar[Capabilities] = Capabilities()
+    #: What this connector may reach on this machine; the platform sets it when it builds the
+    #: connector (unrestricted for one built by hand). Check with it every local path found
+    #: while running (``self.confinement.check_path(path, field="path")``).
+    confinement: Confinement = Confinement()
 
     def __init__(self, config: Mapping[str, Any] | ConnectorConfig) -> None:
         self.config = (

@@ -78,8 +78,10 @@ class ConfigService:
             raise ConfigError(
                 str(exc).removeprefix("type: "), field=f"{plural}.{name}.type"
             ) from None
-        config = cls.config_class.parse(doc.settings(), where=f"{plural}.{name}")
-        return config.resolved(base_dir).stored(seal=self.store.secrets.seal)
+        where = f"{plural}.{name}"
+        config = cls.config_class.parse(doc.settings(), where=where).resolved(base_dir)
+        self.connectors.confinement.check_config(config, where=where)
+        return config.stored(seal=self.store.secrets.seal)
 
     def _existing(self, kind: str, name: str) -> dict[str, Any] | None:
         return self.store.config.find(kind, self.workspace_id, name)
@@ -245,13 +247,12 @@ class ConfigService:
     # -- connections --------------------------------------------------------------------------
     def test_connection(self, kind: str, type_name: str, config: dict[str, Any]) -> str | None:
         """Connect to a source or destination as configured; the reason it fails, or None."""
-        cls = (
-            self.connectors.source_class(type_name)
-            if kind == "source"
-            else self.connectors.destination_class(type_name)
-        )
         try:
-            connector = cls(config)
+            connector = (
+                self.connectors.source(type_name, config)
+                if kind == "source"
+                else self.connectors.destination(type_name, config)
+            )
         except SyncwrightError as exc:
             return str(exc)
         try:

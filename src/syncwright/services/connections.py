@@ -87,7 +87,7 @@ class ConnectionService:
         """The model's first ``limit`` rows (at most PREVIEW_LIMIT), read from its source."""
         model = self.model(model_id)
         spec = ConnectionSpec.from_row(self._row("source", model.source_id))
-        source = self.connectors.source_class(spec.type)(spec.config)
+        source = self.connectors.source(spec.type, spec.config, where=f"sources.{spec.name}")
         limit = max(1, min(limit, PREVIEW_LIMIT))
         request = ReadRequest(query=model.query, primary_key=model.primary_key, batch_size=limit)
         rows: list[dict[str, Any]] = []

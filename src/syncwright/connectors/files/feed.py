@@ -29,6 +29,7 @@ from syncwright.sdk import (
     ConnectorConfig,
     Destination,
     ItemResult,
+    LocalPath,
     Publication,
     RunInfo,
 )
@@ -68,7 +69,7 @@ class FeedSettings(ConnectorConfig):
 
 class FileFeedConfig(FeedSettings):
     #: The folder the run files and the latest file are written to.
-    directory: str = Field(min_length=1)
+    directory: LocalPath = Field(min_length=1)
 
     def resolved(self, base_dir: Path) -> FileFeedConfig:
         return self.model_copy(update={"directory": absolute(self.directory, base_dir)})

@@ -17,12 +17,13 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from syncwright.connectors.files.formats import FileFormat, absolute, infer_format, sql_string
 from syncwright.domain.errors import SourceError
-from syncwright.sdk import Capabilities, ConnectorConfig, ReadRequest, Source
+from syncwright.sdk import Capabilities, ConnectorConfig, LocalPath, ReadRequest, Source
+from syncwright.sdk.confinement import sandboxed_duckdb
 
 
 class FileSourceConfig(ConnectorConfig):
     #: A file, a folder (every file of the format in it) or a glob such as ``exports/*.csv``.
-    path: str = Field(min_length=1)
+    path: LocalPath = Field(min_length=1)
     #: ``csv``, ``jsonl`` or ``parquet``; inferred from the extension when left out.
     format: FileFormat | None = Field(default=None, validate_default=True)
     #: CSV only: the field separator, whether the first line names the columns, the encoding,
@@ -58,6 +59,8 @@ class FileSource(Source):
     config: FileSourceConfig
 
     def files(self) -> list[str]:
+        """The files the path matches now, each one a connector may read (symlinks
+        resolved)."""
         path = self.config.path
         if os.path.isdir(path):
             pattern = os.path.join(path, "*")
@@ -70,7 +73,7 @@ class FileSource(Source):
             found = [f for f in glob.glob(path) if os.path.isfile(f)]
         if not found:
             raise SourceError(f"no {self.config.file_format} file matches {path}")
-        return sorted(found)
+        return sorted(str(self.confinement.check_path(f, field="path")) for f in found)
 
     def check(self) -> None:
         self.files()
@@ -100,7 +103,8 @@ class FileSource(Source):
             column = '"' + request.cursor_column.replace('"', '""') + '"'
             query = f"SELECT * FROM ({query}) AS model WHERE {column} >= ?"
             params.append(request.cursor_value)
-        db = duckdb.connect()
+        # The model's query is SQL a person wrote: it may read these files and nothing else.
+        db = sandboxed_duckdb(readable=files)
         try:
             db.execute(f"CREATE VIEW source AS SELECT * FROM {self._reader(files)}")
             reader = db.sql(query, params=params or None).to_arrow_reader(request.batch_size)

@@ -23,6 +23,7 @@ from syncwright.connectors.files.formats import absolute
 from syncwright.domain.errors import DestinationError
 from syncwright.sdk import (
     Capabilities,
+    LocalPath,
     Publication,
     RunInfo,
 )
@@ -34,7 +35,7 @@ class SftpConfig(FeedSettings):
     username: str = Field(min_length=1)
     password: SecretStr | None = None
     #: A private key file (OpenSSH or PEM); with ``password`` it is the key's passphrase.
-    private_key: str | None = Field(default=None, validate_default=True)
+    private_key: LocalPath | None = Field(default=None, validate_default=True)
     insecure_skip_host_key_check: bool = False
     #: The server's public key as in ``known_hosts`` (``ssh-ed25519 AAAA...``). Required
     #: unless ``insecure_skip_host_key_check`` is set.
@@ -46,7 +47,7 @@ class SftpConfig(FeedSettings):
     confirm_timeout: float = Field(default=3600.0, gt=0)
     confirm_interval: float = Field(default=30.0, gt=0)
     #: A local folder where files are built and kept as the runs' artifacts.
-    staging_directory: str = Field(
+    staging_directory: LocalPath = Field(
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "syncwright-sftp")
     )
     timeout: float = Field(default=30.0, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -82,7 +83,7 @@ class SqlSource(Source):
                 if sent:
                     raise ReadAgain(f"{type(exc).__name__}: {exc}") from exc
         try:
-            engine = sa.create_engine(self.config.url)
+            engine = _read_only_engine(self.config.url, path)
         except Exception as exc:
             raise SourceError(f"bad url {safe_url(self.config.url)}: {exc}") from exc
         try:
@@ -109,6 +110,10 @@ def _batches(
     raw = conn.connection.dbapi_connection
     assert raw is not None
     # On PostgreSQL a named (server-side) cursor streams; sqlite3 cursors stream anyway.
+    if conn.dialect.name == "postgresql":
+        # The model's query runs in a read-only transaction: it can change nothing.
+        with raw.cursor() as first:
+            first.execute("SET TRANSACTION READ ONLY")
     cursor = (
         raw.cursor(name="syncwright_read") if conn.dialect.name == "postgresql" else raw.cursor()
     )
@@ -123,6 +128,17 @@ def _batches(
             yield pa.RecordBatch.from_arrays([_column(list(c)) for c in columns], names=names)
     finally:
         cursor.close()
+
+
+def _read_only_engine(url: str, sqlite_file: str | None) -> sa.Engine:
+    """An engine for reading a model: a SQLite file is opened read-only (``mode=ro``), so a
+    model's query cannot write to it; PostgreSQL reads in a read-only transaction (above)."""
+    if sqlite_file is None:
+        return sa.create_engine(url)
+    uri = Path(sqlite_file).resolve().as_uri() + "?mode=ro"
+    return sa.create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+    )
 
 
 def _sqlite_file(url: str) -> str | None:

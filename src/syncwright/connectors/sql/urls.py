@@ -24,6 +24,9 @@ class DatabaseUrlConfig(ConnectorConfig):
     def public(self) -> dict[str, Any]:
         return {**super().public(), "url": safe_url(self.url)}
 
+    def database_urls(self) -> dict[str, str]:
+        return {"url": self.url}
+
     def stored(self, seal: Callable[[str], str] | None = None) -> dict[str, Any]:
         values = super().stored(seal)
         if seal is not None and safe_url(self.url) != self.url:  # a password in the URL
