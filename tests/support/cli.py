@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -60,6 +61,21 @@ def start_engine(
     """``syncwright serve`` (or ``command``) in the background, once it says it is running.
     Its log goes to ``engines.log`` in the folder (a pipe nobody reads would fill up and
     block the engine's next log line)."""
+    return _launch(folder, command, cli, env)[0]
+
+
+def start_server(folder: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
+    """``syncwright serve`` on a free loopback port, as ``start_engine`` starts it; the process
+    and the base URL it serves (``http://127.0.0.1:<port>``)."""
+    server, said = _launch(folder, ("serve", "--port", "0"), CLI, env)
+    found = re.search(r"web UI at (http://127\.0\.0\.1:\d+)/", said)
+    assert found, said
+    return server, found.group(1)
+
+
+def _launch(
+    folder: Path, command: tuple[str, ...], cli: list[str], env: dict[str, str]
+) -> tuple[subprocess.Popen[str], str]:
     with open(folder / "engines.log", "a") as log:
         engine = subprocess.Popen(
             [*cli, *command],
@@ -69,8 +85,9 @@ def start_engine(
             stderr=log,
             text=True,
         )
-    assert "engine running" in (engine.stdout.readline() if engine.stdout else "")
-    return engine
+    said = engine.stdout.readline() if engine.stdout else ""
+    assert "engine running" in said, said
+    return engine, said
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 60) -> Any:

@@ -3,6 +3,7 @@ then applied in one transaction; and the audit log of who changed what."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,6 +16,10 @@ from syncwright.api.schemas import decode_cursor, encode_cursor
 from syncwright.services.config_file import ConfigDoc
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", responses=RESPONSES)
+
+#: Where configuration documents are posted: their bodies may be larger than others
+#: (``SYNCWRIGHT_MAX_CONFIG_BODY``).
+DOCUMENT_PATH = re.compile(r"/api/v1/workspaces/[^/]+/config")
 
 
 class ChangeOut(BaseModel):
