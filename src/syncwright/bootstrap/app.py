@@ -152,7 +152,9 @@ class App:
             report=ReportService(self.store, workspace_id, self.settings.retention),
             syncs=SyncService(self.store, workspace_id),
             connections=ConnectionService(self.store, self.connectors, workspace_id),
-            objects=ObjectService(self.store, self.connectors, workspace_id, self.settings.home),
+            objects=ObjectService(
+                self.store, self.connectors, workspace_id, self.settings.documents_dir
+            ),
             alerts=AlertService(self.store, workspace_id, self.notifier),
         )
 

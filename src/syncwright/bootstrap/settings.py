@@ -94,6 +94,12 @@ class Settings:
         )
 
     @property
+    def documents_dir(self) -> Path:
+        """Where relative paths of a configuration document sent over HTTP are read from:
+        the first connector path (never the home, which connectors may not use)."""
+        return self.connector_paths[0] if self.connector_paths else self.home.parent
+
+    @property
     def work_dir(self) -> Path:
         return self.home / "work"
 

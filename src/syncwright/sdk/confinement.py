@@ -173,10 +173,11 @@ def sqlite_path(url: str) -> str | None:
     from sqlalchemy.engine import make_url
 
     try:
-        database = make_url(url).database
+        parsed = make_url(url)
     except Exception:
         return None
-    if not database or database == ":memory:" or database.startswith(":memory:"):
+    database = parsed.database
+    if not database or database.startswith(":memory:") or parsed.query.get("mode") == "memory":
         return None
     if database.startswith("file:"):
         parts = urlsplit(database)

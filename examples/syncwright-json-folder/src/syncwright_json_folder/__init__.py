@@ -10,12 +10,15 @@ from syncwright import (
     ConnectorConfig,
     Destination,
     ItemResult,
+    LocalPath,
     Operation,
 )
 
 
 class JsonFolderConfig(ConnectorConfig):
-    folder: str
+    #: Typed LocalPath: the platform refuses a folder outside its connector paths or inside
+    #: the installation's own files.
+    folder: LocalPath
     indent: int | None = 2
 
 
