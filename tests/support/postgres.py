@@ -96,6 +96,36 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"{suffix}')
         return self.url(name)
 
+    def create_role(self, name: str, password: str) -> str:
+        """A role that signs in with ``password`` over TCP (scram-sha-256; the server's other
+        roles keep signing in without one), owning a database of its name; its URL (password
+        included)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(name), sql.Literal(password)
+                )
+            )
+            conn.execute(sql.SQL("CREATE DATABASE {0} OWNER {0}").format(sql.Identifier(name)))
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {name} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "reload")
+        # The server reads the file again in its own time: until it refuses the role without
+        # its password.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(f"postgresql://{name}@127.0.0.1:{self.port}/{name}").close()
+            except psycopg.OperationalError:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL still lets {name} in without a password")
+            time.sleep(0.05)
+        return f"postgresql://{name}:{password}@127.0.0.1:{self.port}/{name}"
+
     def stop(self) -> None:
         try:
             self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")

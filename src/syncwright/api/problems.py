@@ -152,7 +152,9 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    # The route's template, not the path: a path may carry a secret (the webhook trigger's).
+    route = getattr(request.scope.get("route"), "path", "(no route)")
+    logger.exception("unexpected error on %s %s", request.method, route)
     return problem(500, "an unexpected error happened; the server's log has the details")
 
 

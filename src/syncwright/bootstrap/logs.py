@@ -14,6 +14,11 @@ from syncwright.engine.runtime import current_run
 #: Fields a log call may add (``extra=``) that the JSON lines carry.
 _EXTRA = ("run_id", "sync_id", "status", "worker")
 
+#: Libraries whose lines below WARNING carry what must not reach a log: httpx writes one INFO
+#: line per request with its whole URL (a Slack webhook's path is its secret, an API's query
+#: may hold a key), for every batch and notice; httpcore's debug lines follow each request.
+_QUIET = ("httpx", "httpcore")
+
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     found = dict(current_run.get() or {})
@@ -59,3 +64,6 @@ def configure_logging(form: str, level: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+    for name in _QUIET:
+        # Whatever the level asked for: a failed request is told by the code that made it.
+        logging.getLogger(name).setLevel(logging.WARNING)
