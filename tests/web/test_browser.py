@@ -7,6 +7,7 @@ import csv
 import io
 import re
 import subprocess
+import uuid
 
 import httpx
 from playwright.sync_api import expect
@@ -28,6 +29,38 @@ def test_sign_in_refuses_a_wrong_password_and_sets_a_safe_cookie(page, demo):
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     expect(page.get_by_role("heading", name="Syncs")).to_be_visible()
     assert "/w/" in base
+
+
+def test_a_locked_account_is_told_why_in_words_until_it_is_unlocked(page, demo):
+    email, password = f"locked-{uuid.uuid4().hex[:8]}@example.com", "locked-password"
+    subprocess.run(
+        [*CLI, "users", "create", email, "--role", "viewer", "--password-stdin"],
+        input=password + "\n",
+        env=demo.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    page.goto(f"{demo.url}/login")
+    alert = page.get_by_role("alert")
+    for n in range(10):  # the tenth failure locks, however fast they come
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_label("Password").fill(f"guess-{n}")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+    locked = (
+        "Too many failed sign-ins for this account: try again in 15 minutes, "
+        "or ask an admin to unlock it"
+    )
+    expect(alert).to_contain_text(locked)
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    expect(alert).to_contain_text(locked)  # the right password too
+    subprocess.run([*CLI, "users", "unlock", email], env=demo.env, check=True, capture_output=True)
+    sign_in(page, demo, email, password)
+    expect(page.get_by_role("heading", name="Syncs")).to_be_visible()
 
 
 def test_the_overview_lists_syncs_with_health_and_filters(page, demo):

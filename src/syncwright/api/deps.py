@@ -31,7 +31,8 @@ def current_user(
 ) -> User:
     if credentials is None:
         raise Unauthenticated("send an API token: Authorization: Bearer swt_...")
-    user = sw.accounts.authenticate(credentials.credentials)
+    address = request.client.host if request.client else None
+    user = sw.accounts.authenticate(credentials.credentials, address=address)
     check_query(request)  # once the caller is known (see strict)
     return user
 

@@ -22,6 +22,7 @@ from syncwright.domain.errors import (
     NotFound,
     SourceError,
     SyncwrightError,
+    Throttled,
     Unauthenticated,
 )
 
@@ -55,13 +56,16 @@ _TITLES = {
     409: "Conflict",
     413: "Content too large",
     422: "Invalid request",
+    429: "Too many requests",
     500: "Internal error",
     502: "Upstream failure",
 }
 
 #: The problems every authenticated route can answer, for the OpenAPI description.
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    **{code: {"model": Problem, "description": _TITLES[code]} for code in (401, 403, 404, 422)},
+    **{
+        code: {"model": Problem, "description": _TITLES[code]} for code in (401, 403, 404, 422, 429)
+    },
     "default": {"model": Problem, "description": "Another problem (409, 502, 500...)"},
 }
 
@@ -97,6 +101,7 @@ def problem(
 def status_of(exc: SyncwrightError) -> int:
     for kind, status in (
         (Unauthenticated, 401),
+        (Throttled, 429),
         (Forbidden, 403),
         (NotFound, 404),
         (IllegalTransition, 409),
@@ -125,6 +130,8 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ConfigError) and exc.field:
         return problem(status, str(exc), errors=[FieldProblem(field=exc.field, detail=exc.message)])
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem(status, str(exc), headers=headers)
 
 

@@ -33,6 +33,13 @@ class MemberIn(BaseModel):
     name: str | None = Field(None, max_length=200, description="For a new user.")
 
 
+class UnlockedOut(BaseModel):
+    """A member whose sign-in throttle was lifted."""
+
+    user: UserOut
+    was_locked: bool = Field(description="Whether their sign-ins were locked until now.")
+
+
 @router.get("", response_model=Page[WorkspaceOut])
 def list_workspaces(
     user: Annotated[User, Depends(current_user)],
@@ -87,3 +94,11 @@ def set_member(body: MemberIn, acting: Admin, sw: Annotated[App, Depends(the_app
 def remove_member(user_id: str, acting: Admin, sw: Annotated[App, Depends(the_app)]) -> None:
     """Take a user out of the workspace (admin); they no longer see it."""
     sw.accounts.remove_member(acting.ws.workspace_id, user_id, by=acting.user_id)
+
+
+@router.post("/{workspace_id}/members/{user_id}/unlock", response_model=UnlockedOut)
+def unlock_member(user_id: str, acting: Admin, sw: Annotated[App, Depends(the_app)]) -> UnlockedOut:
+    """Lift a member's sign-in throttle: their failed sign-ins are forgotten and they may
+    sign in again at once (admin). Recorded in the audit log."""
+    user, was_locked = sw.accounts.unlock_member(acting.ws.workspace_id, user_id, by=acting.user_id)
+    return UnlockedOut(user=UserOut.of(user), was_locked=was_locked)

@@ -72,6 +72,34 @@ def users_list(
     console.print(table)
 
 
+@users_app.command("unlock")
+def users_unlock(
+    email: str | None = typer.Argument(None, help="The user whose sign-ins to unlock."),
+    address: str | None = typer.Option(
+        None, "--address", help="Also lift the throttles of this client address."
+    ),
+) -> None:
+    """Lift the sign-in throttle of a user (and of a client address): their failed attempts
+    are forgotten, and they may sign in again at once."""
+    if email is None and address is None:
+        raise typer.BadParameter("name a user's e-mail, an --address, or both")
+    with open_app() as sw:
+        if email is not None:
+            was = sw.accounts.unlock(email)
+            console.print(
+                f"{email} unlocked" if was else f"{email} was not locked (failures forgotten)",
+                highlight=False,
+            )
+        if address is not None:
+            was = sw.accounts.unlock_address(address)
+            console.print(
+                f"address {address} unlocked"
+                if was
+                else f"address {address} was not locked (failures forgotten)",
+                highlight=False,
+            )
+
+
 @tokens_app.command("create")
 def tokens_create(
     email: str = typer.Argument(..., help="The user the token acts as."),

@@ -54,3 +54,12 @@ class Forbidden(SyncwrightError):
 
 class Conflict(SyncwrightError):
     """This cannot be done in the object's present state."""
+
+
+class Throttled(SyncwrightError):
+    """Too many failed attempts: try again later."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        #: Whole seconds before the next attempt is checked.
+        self.retry_after = retry_after
+        super().__init__(message)

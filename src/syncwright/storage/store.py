@@ -21,6 +21,7 @@ from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.secrets import SecretBox
 from syncwright.storage.sessions_repo import SessionRepository
 from syncwright.storage.snapshots_repo import SnapshotRepository
+from syncwright.storage.throttle_repo import ThrottleRepository
 from syncwright.storage.webhooks_repo import WebhookRepository
 from syncwright.storage.workers_repo import WorkerRepository
 
@@ -44,6 +45,7 @@ class Store:
     metrics: MetricsRepository
     alerts: AlertRepository
     secrets: SecretBox
+    throttle: ThrottleRepository
 
     @classmethod
     def open(cls, url: str, secrets: SecretBox | None = None) -> Store:
@@ -72,6 +74,7 @@ class Store:
             metrics=MetricsRepository(engine),
             alerts=AlertRepository(engine, box, config),
             secrets=box,
+            throttle=ThrottleRepository(engine),
         )
 
     @property

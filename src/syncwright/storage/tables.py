@@ -92,6 +92,20 @@ web_sessions = sa.Table(
     sa.Index("ix_web_sessions_user_id", "user_id"),
 )
 
+#: Failed attempts counted per key: sign-ins per account (``account``, by e-mail) and per
+#: client address (``address``), invalid API tokens per client address (``token``). Shared by
+#: every process of the installation; a row whose count holds nothing any more is deleted.
+throttle_failures = sa.Table(
+    "throttle_failures",
+    metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("first_at", UTCDateTime, nullable=False),
+    sa.Column("last_at", UTCDateTime, nullable=False),
+    sa.Index("ix_throttle_failures_kind_last_at", "kind", "last_at"),
+)
+
 sources = sa.Table(
     "sources",
     metadata,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from syncwright.domain.errors import Unauthenticated
+from syncwright.domain.errors import Throttled, Unauthenticated
 from syncwright.services.accounts import SESSION_LIFETIME
 from syncwright.web.session import (
     COOKIE,
@@ -40,13 +40,21 @@ def _local(target: str | None) -> str | None:
     return path
 
 
-def _login_page(request: Request, *, next: str | None, message: str | None, status: int = 200):
+def _login_page(
+    request: Request,
+    *,
+    next: str | None,
+    message: str | None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+):
     token = login_token(request)
     response = templates.TemplateResponse(
         request,
         "login.html",
         {"viewer": None, "login_csrf": token, "next": next or "", "message": message},
         status_code=status,
+        headers=headers,
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -78,8 +86,17 @@ def login(
             request, next=_local(next), message="The form had expired; try again.", status=403
         )
     sw = request.app.state.sw
+    address = request.client.host if request.client else None
     try:
-        token, _ = sw.accounts.sign_in(email, password)
+        token, _ = sw.accounts.sign_in(email, password, address=address)
+    except Throttled as exc:
+        return _login_page(
+            request,
+            next=_local(next),
+            message=str(exc).capitalize(),
+            status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     except Unauthenticated as exc:
         return _login_page(request, next=_local(next), message=str(exc).capitalize(), status=401)
     response = RedirectResponse(_local(next) or "/", status_code=303)
