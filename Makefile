@@ -23,8 +23,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests examples benchmarks scripts
 	$(BIN)/lint-imports
 
+# --durations=25: the 25 slowest tests, listed at the end.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 # The chaos suite alone (processes killed, PostgreSQL restarted, a full disk); `make test`
 # runs it too.

@@ -67,9 +67,11 @@ def _finish(cluster: Cluster, catalogue, rng: random.Random, *syncs: str) -> lis
 
 def test_kill_9_the_worker_that_owns_a_run(tmp_path, shop, cluster):
     rng = random.Random(SEED)
+    shop.api.hold(after=4)  # the run is live, on its fifth request, until released
     catalogue = _begin(tmp_path, shop, cluster, "one")
-    running = wait_for(lambda: _in_progress(cluster, "one", 40), timeout=60)
+    running = wait_for(lambda: shop.api.held and _in_progress(cluster, "one", 40), timeout=60)
     cluster.kill(cluster.owner(running))
+    shop.api.release()
     taken = [r for r in cluster.settled() if r["id"] == running["id"]][0]
     assert taken["status"] == "succeeded"
     assert taken["infos"]["taken_over"]["from"] == running["runner"]
@@ -79,7 +81,10 @@ def test_kill_9_the_worker_that_owns_a_run(tmp_path, shop, cluster):
 
 def test_kill_9_two_workers_at_once(tmp_path, shop, cluster):
     rng = random.Random(SEED)
+    for path in ("/a", "/b"):  # each run is live, on its third request, until released
+        shop.api.hold(after=2, path=path)
     catalogue = _begin(tmp_path, shop, cluster, "one", "two")
+    wait_for(lambda: sorted(r.path for r in shop.api.held) == ["/a", "/b"], timeout=60)
     one = wait_for(lambda: _in_progress(cluster, "one", 20), timeout=60)
     two = wait_for(lambda: _in_progress(cluster, "two", 20), timeout=60)
     owners = {cluster.owner(one), cluster.owner(two)}
@@ -87,6 +92,7 @@ def test_kill_9_two_workers_at_once(tmp_path, shop, cluster):
     if len(victims) == 1:  # both runs on one worker: that one and another
         victims.append(next(n for n in cluster.workers if n not in owners))
     cluster.kill(*victims)
+    shop.api.release()
     ended = {r["id"]: r for r in cluster.settled()}
     assert ended[one["id"]]["status"] == ended[two["id"]]["status"] == "succeeded"
     [survivor] = [n for n in cluster.workers if n not in victims]
@@ -99,9 +105,11 @@ def test_kill_9_two_workers_at_once(tmp_path, shop, cluster):
 
 def test_postgresql_restarts_mid_run(tmp_path, shop, cluster, server):
     rng = random.Random(SEED)
+    shop.api.hold(after=4)  # the run is live, on its fifth request, until released
     catalogue = _begin(tmp_path, shop, cluster, "one")
-    running = wait_for(lambda: _in_progress(cluster, "one", 40), timeout=60)
+    running = wait_for(lambda: shop.api.held and _in_progress(cluster, "one", 40), timeout=60)
     server.restart()
+    shop.api.release()
     ended = [r for r in cluster.settled() if r["id"] == running["id"]][0]
     assert ended["status"] == "succeeded", (
         str(ended["counters"]),
@@ -120,10 +128,12 @@ def test_the_store_turns_read_only_mid_run(tmp_path, shop, server):
     engine_db = server.create_database(f"engine_{tmp_path.name[-12:].lower()}")
     cluster = Cluster(tmp_path, server, SYNCWRIGHT_ENGINE_DATABASE_URL=engine_db)
     try:
+        shop.api.hold(after=4)  # the run is live, on its fifth request, until released
         catalogue = _begin(tmp_path, shop, cluster, "one")
-        running = wait_for(lambda: _in_progress(cluster, "one", 40), timeout=60)
+        running = wait_for(lambda: shop.api.held and _in_progress(cluster, "one", 40), timeout=60)
         database = cluster.store_url.rsplit("/", 1)[1]
         _read_only(server, database, True)
+        shop.api.release()  # the batch in flight ends, and cannot be recorded
         wait_for(lambda: quiet(shop), timeout=60)
         _read_only(server, database, False)
         ended = [r for r in cluster.settled() if r["id"] == running["id"]][0]

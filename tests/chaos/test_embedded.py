@@ -145,9 +145,11 @@ def test_the_store_s_disk_fills_up_during_a_run(tmp_path, small_volume):
         engine = start_engine(tmp_path, command=("worker",), **env)
         try:
             edit(catalogue, rng)
+            shop.api.hold(after=5)  # the run is live, on its sixth request, until released
             sw(tmp_path, "run", "one", env=env)
-            wait_for(lambda: shop.requests >= 5, timeout=60)
+            wait_for(lambda: shop.api.held, timeout=60)
             mend = _full(small_volume)
+            shop.api.release()
             # Deliveries stop: the batch in flight cannot be recorded.
             wait_for(lambda: quiet(shop), timeout=60)
             mend()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from syncwright.connectors.http.destination import RateLimiter
 from syncwright.domain.statuses import EntryStatus, Operation, RunStatus
 from tests.connectors.conftest import apply_sync, by_reference, catalogue_model, sql_source
@@ -123,17 +125,22 @@ def test_server_errors_retried_per_policy_then_failed_then_sent_next_run(
 
 
 def test_timeouts_are_retried(app, name, shop, api, tmp_path):
-    seen = {"count": 0}
+    retried = threading.Event()
 
     def answer(request):
-        seen["count"] += 1
-        return Answer(delay=1.5 if seen["count"] == 1 else 0)
+        if len(api.requests) == 1:
+            retried.wait(60)  # unanswered until the client gives up on it and tries again
+        else:
+            retried.set()
+        return Answer()
 
     api.handler = answer
-    configure(app, name, shop, api, tmp_path, batch_size=20, timeout=0.5)
+    # The retry is answered at once: well within the timeout, however slow the machine.
+    configure(app, name, shop, api, tmp_path, batch_size=20, timeout=2)
     run = run_sync(app, name)
 
     assert run.status is RunStatus.SUCCEEDED
+    assert retried.is_set() and len(api.requests) == 2
     assert {e.attempts for e in by_reference(app, run).values()} == {2}
 
 

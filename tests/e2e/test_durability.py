@@ -44,8 +44,11 @@ def test_a_worker_killed_during_backoff_resumes_the_retries_where_they_were(tmp_
     def answer(request):
         sku = request.body["fields"]["sku"]
         sent[sku] += 1
-        if sku == "SKU-2" and sent[sku] <= 3:  # busy three times, asking for 2 s each time
-            return Answer(status=503, headers={"Retry-After": "2"}, body={"message": "busy"})
+        if sku == "SKU-2" and sent[sku] <= 3:  # busy three times
+            # The first wait is long enough for the test to see it and kill the worker during
+            # it, however slow the machine; the others are short.
+            wait = "8" if sent[sku] == 1 else "1"
+            return Answer(status=503, headers={"Retry-After": wait}, body={"message": "busy"})
         return Answer()
 
     api.handler = answer

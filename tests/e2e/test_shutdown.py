@@ -9,7 +9,7 @@ import subprocess
 from collections import Counter
 
 from tests.support.catalogue import Catalogue
-from tests.support.cli import start_engine, sw, wait_for
+from tests.support.cli import read_until, start_engine, sw, wait_for
 from tests.support.http_api import Answer, HttpApi
 
 CONFIG = """
@@ -32,7 +32,7 @@ def test_sigterm_lets_the_run_in_flight_finish_and_takes_no_new_work(tmp_path):
 
     def answer(request):
         received[request.body["fields"]["sku"]] += 1
-        return Answer(delay=0.08)
+        return Answer()
 
     api.handler = answer
     try:
@@ -42,6 +42,7 @@ def test_sigterm_lets_the_run_in_flight_finish_and_takes_no_new_work(tmp_path):
         one = {"SYNCWRIGHT_WORKER_CONCURRENCY": "1"}
         worker = _worker(tmp_path, SYNCWRIGHT_SHUTDOWN_GRACE="60", **one)
         sw(tmp_path, "apply", "-f", "sw.yml")
+        api.hold(after=5)  # the first batch goes through; "slow" stays live on the second
         sw(tmp_path, "run", "slow")
 
         def run_of(name):
@@ -49,13 +50,15 @@ def test_sigterm_lets_the_run_in_flight_finish_and_takes_no_new_work(tmp_path):
                 r for r in json.loads(sw(tmp_path, "runs", "--json").stdout) if r["sync"] == name
             ][0]
 
-        wait_for(lambda: sum(received.values()) >= 5, timeout=60)
+        wait_for(lambda: api.held, timeout=60)
         sw(tmp_path, "run", "other")
+        assert run_of("slow")["status"] == "in_progress"
         assert run_of("other")["status"] == "queued"
         worker.send_signal(signal.SIGTERM)
+        # The run in flight goes on once the worker has said it takes no new work.
+        read_until(worker, "stopping: no new work")
+        api.release()
         assert worker.wait(timeout=90) == 0
-        out = worker.stdout.read() if worker.stdout else ""
-        assert "stopping: no new work" in out
         # The run in flight finished, each item sent once; the queued one was not started.
         slow = run_of("slow")
         assert slow["status"] == "succeeded" and slow["counters"]["ok"] == 40

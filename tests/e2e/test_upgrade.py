@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from tests.support.catalogue import Catalogue
-from tests.support.cli import release, start_engine, sw, wait_for
+from tests.support.cli import read_until, release, start_engine, sw, wait_for
 from tests.support.http_api import Answer, HttpApi
 
 OLD = "syncwright-0.0.1"
@@ -40,7 +40,7 @@ def shop(tmp_path):
         return Answer(delay=api.delay)
 
     api.handler = answer
-    api.delay = 0.08
+    api.delay = 0.0
     Catalogue(tmp_path / "shop.db").put(*({"id": i} for i in range(1, 61)))
     (tmp_path / "sw.yml").write_text(CONFIG.format(shop=tmp_path / "shop.db", url=api.url))
     api.received = received
@@ -75,12 +75,14 @@ def test_after_a_crash_the_new_version_resumes_the_old_one_s_runs(tmp_path, shop
     )
     try:
         sw(tmp_path, "apply", "-f", "sw.yml", env=env)
+        shop.hold(after=10)  # two batches go through; "slow" is live on its third when killed
         sw(tmp_path, "run", "slow", env=env)
-        wait_for(lambda: sum(shop.received.values()) >= 10, timeout=60)
+        wait_for(lambda: shop.held, timeout=60)
         sw(tmp_path, "run", "other", env=env)  # admitted, waiting for the old engine's slot
     finally:
         old.send_signal(signal.SIGKILL)
         old.wait(timeout=30)
+        shop.release()
     before = json.loads(sw(tmp_path, "runs", "--json", env=env).stdout)
     assert {r["sync"]: r["status"] for r in before} == {"slow": "in_progress", "other": "queued"}
 
@@ -121,7 +123,7 @@ def test_a_rolling_deploy_hands_the_old_version_s_run_to_the_new_one(tmp_path, s
         return {**shared, "SYNCWRIGHT_HOME": str(tmp_path / name)}
 
     env = home("old")  # commands hand their runs to the engines
-    shop.delay = 0.25  # 15 s a run: time to start the new worker beside the old one
+    shop.delay = 0.25  # 5 s from the 5th request to the 25th: the new worker lives beside
     old = start_engine(
         tmp_path,
         command=("worker",),
@@ -132,14 +134,19 @@ def test_a_rolling_deploy_hands_the_old_version_s_run_to_the_new_one(tmp_path, s
     new = None
     try:
         sw(tmp_path, "apply", "-f", "sw.yml", env=env)
+        shop.hold(after=25)  # "slow" stays live on the old worker, on its sixth batch
         sw(tmp_path, "run", "slow", env=env)
         wait_for(lambda: sum(shop.received.values()) >= 5, timeout=60)
         new = start_engine(tmp_path, command=("worker",), **home("new"))
-        wait_for(lambda: sum(shop.received.values()) >= 25, timeout=60)
+        wait_for(lambda: shop.held, timeout=60)
         [running] = json.loads(sw(tmp_path, "runs", "--json", env=env).stdout)
         assert running["status"] == "in_progress"
         assert running["runner"].endswith(f":{old.pid}")  # not adopted while its version lives
-        _stop(old)
+        old.send_signal(signal.SIGTERM)
+        read_until(old, "stopping: no new work")
+        shop.release()  # 35 items of 0.25 s left: more than its grace of 1 s
+        old.wait(timeout=60)
+        shop.delay = 0.0
         done = wait_for(
             lambda: (
                 (r := json.loads(sw(tmp_path, "runs", "--json", env=env).stdout)[0])["status"]

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from tests.support.catalogue import Catalogue
-from tests.support.cli import CLI, environment, wait_for
+from tests.support.cli import CLI, environment, start_engine, wait_for
 from tests.support.http_api import Answer, HttpApi
 
 CONFIG = """
@@ -28,13 +28,14 @@ syncs:
 
 @pytest.fixture
 def cluster(tmp_path, postgres):
-    """An HTTP destination answering slowly, and a store on PostgreSQL shared by two engines."""
+    """An HTTP destination (which the tests hold to keep a run live while they act), and a
+    store on PostgreSQL shared by two engines."""
     api = HttpApi()
     received = Counter()
 
     def answer(request):
         received[request.body["fields"]["sku"]] += 1
-        return Answer(delay=0.08)
+        return Answer()
 
     api.handler = answer
     Catalogue(tmp_path / "shop.db").put(*({"id": i} for i in range(1, 41)))
@@ -46,15 +47,7 @@ def cluster(tmp_path, postgres):
     def start(name: str) -> subprocess.Popen[str]:
         home = tmp_path / name
         home.mkdir(exist_ok=True)
-        process = subprocess.Popen(
-            [*CLI, "serve", "--port", "0"],
-            cwd=tmp_path,
-            env={**environment(tmp_path, **shared), "SYNCWRIGHT_HOME": str(home / "home")},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert "engine running" in (process.stdout.readline() if process.stdout else "")
+        process = start_engine(tmp_path, **shared, SYNCWRIGHT_HOME=str(home / "home"))
         engines[name] = process
         return process
 
@@ -80,6 +73,7 @@ def cluster(tmp_path, postgres):
     start("two")
     cli("apply", "-f", "sw.yml")
     yield c
+    api.release()  # a test that failed holding it: let the runs end
     for process in engines.values():
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -88,8 +82,14 @@ def cluster(tmp_path, postgres):
 
 
 def test_runs_of_one_sync_never_overlap_across_two_workers(cluster):
+    cluster.api.hold()
     cluster.cli("run", "slow")
+    wait_for(lambda: cluster.api.held)  # the first run is delivering, held there
     cluster.cli("run", "slow")
+    first_id = next(r["id"] for r in cluster.runs() if r["status"] == "in_progress")
+    # The second waits, on whichever worker, while the first is provably live.
+    assert sorted(r["status"] for r in cluster.runs()) == ["in_progress", "queued"]
+    cluster.api.release()
     runs = wait_for(
         lambda: (
             (r := cluster.runs())
@@ -100,14 +100,18 @@ def test_runs_of_one_sync_never_overlap_across_two_workers(cluster):
         timeout=90,
     )
     first, second = sorted(runs, key=lambda r: r["started_at"])
+    assert first["id"] == first_id
     assert second["started_at"] >= first["ended_at"]  # queued behind, never in parallel
     assert first["counters"]["added"] == 40 and second["counters"]["unchanged"] == 40
 
 
 def test_a_trigger_while_busy_is_skipped_across_two_workers(cluster):
+    cluster.api.hold()
     cluster.cli("run", "skippy")
-    wait_for(lambda: cluster.runs()[0]["status"] == "in_progress")
+    wait_for(lambda: cluster.api.held)  # the run is delivering its first batch, held there
+    assert [r["status"] for r in cluster.runs()] == ["in_progress"]
     assert "skipped: another run of the sync was live" in cluster.cli("run", "skippy")
+    cluster.api.release()
     runs = wait_for(
         lambda: (
             (r := cluster.runs())
@@ -120,18 +124,29 @@ def test_a_trigger_while_busy_is_skipped_across_two_workers(cluster):
     assert sorted(r["status"] for r in runs) == ["skipped", "succeeded"]
     [skipped] = [r for r in runs if r["status"] == "skipped"]
     assert skipped["infos"]["reason"] == "another run of the sync was live"
+    [succeeded] = [r for r in runs if r["status"] == "succeeded"]
+    assert succeeded["counters"]["ok"] == 40 and succeeded["created_at"] < skipped["created_at"]
 
 
 def test_a_killed_worker_s_run_is_taken_over_by_the_other(cluster):
+    cluster.api.hold(after=5)  # the first batch goes through, the second is held
     cluster.cli("run", "slow")
     running = wait_for(
-        lambda: (r := cluster.runs()) and r[0]["counters"]["ok"] >= 5 and r[0], timeout=60
+        lambda: (
+            cluster.api.held
+            and (r := cluster.runs())
+            and r[0]["status"] == "in_progress"
+            and r[0]["counters"]["ok"] == 5
+            and r[0]
+        ),
+        timeout=60,
     )
     pid = int(running["runner"].rsplit(":", 1)[1])
     [victim] = [name for name, p in cluster.engines.items() if p.pid == pid]
     os.kill(pid, signal.SIGKILL)
     cluster.engines[victim].wait(timeout=30)
     killed_at = time.monotonic()
+    cluster.api.release()
 
     done = wait_for(
         lambda: (r := cluster.runs()[0])["status"] in ("succeeded", "failed") and r, timeout=90
@@ -159,18 +174,9 @@ syncs:
 
 def test_runs_people_start_go_ahead_of_automatic_ones(tmp_path):
     api = HttpApi()
-    api.handler = lambda request: Answer(delay=0.1)
     Catalogue(tmp_path / "shop.db").put(*({"id": i} for i in range(1, 61)))
     config = tmp_path / "sw.yml"
     env = environment(tmp_path, SYNCWRIGHT_MAX_RUNS="1")
-    engine = subprocess.Popen(
-        [*CLI, "serve", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
     def cli(*args):
         done = subprocess.run(
@@ -182,26 +188,37 @@ def test_runs_people_start_go_ahead_of_automatic_ones(tmp_path):
     def runs():
         return json.loads(cli("runs", "--json"))
 
+    def apply(label):
+        config.write_text(
+            PRIORITY_CONFIG.format(shop=tmp_path / "shop.db", url=api.url, label=label)
+        )
+        cli("apply", "-f", str(config))
+
+    engine = start_engine(tmp_path, SYNCWRIGHT_MAX_RUNS="1")
     try:
-        assert "engine running" in (engine.stdout.readline() if engine.stdout else "")
-        for label in ("one", "two"):  # the second apply edits auto_a and auto_b
-            config.write_text(
-                PRIORITY_CONFIG.format(shop=tmp_path / "shop.db", url=api.url, label=label)
-            )
-            cli("apply", "-f", str(config))
-            if label == "one":
-                cli("run", "busy")  # capacity 1: everything else waits behind it
-                wait_for(lambda: runs()[0]["status"] == "in_progress")
+        apply("one")
+        api.hold()  # "busy" stays live, taking the only slot, until released below
+        cli("run", "busy")
+        wait_for(lambda: api.held)
+        apply("two")  # edits auto_a and auto_b: each plans a run, queued after its debounce
         wait_for(
             lambda: [r["status"] for r in runs() if r["trigger"] == "change"] == ["queued"] * 2
         )
         cli("run", "by_hand")  # asked by a person after the two automatic runs
-        assert [r["status"] for r in runs() if r["sync"] == "busy"] == ["in_progress"]
+        waiting = {r["sync"]: r["status"] for r in runs()}
+        assert waiting == {
+            "busy": "in_progress",
+            "auto_a": "queued",
+            "auto_b": "queued",
+            "by_hand": "queued",
+        }
+        api.release()
         done = wait_for(
             lambda: (r := runs()) and len([x for x in r if x["status"] == "succeeded"]) == 4 and r,
             timeout=120,
         )
     finally:
+        api.release()
         engine.send_signal(signal.SIGTERM)
         engine.wait(timeout=30)
         api.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
-import time
 
 import pytest
 
@@ -97,6 +96,26 @@ def _settled(app, incident_id):
     return wait_for(check)
 
 
+def judged(app, alerts, rule_id: str) -> list:
+    """The rule's incidents after a judgement made now, in the test's thread (the engine
+    makes the same every interval), once none of their notices waits any more: what that
+    judgement did not do was not done, rather than not yet."""
+    app.engine.alerting.judge(utcnow())
+    app.engine.alerting.send_due(utcnow())
+
+    def check():
+        found = alerts.incidents(rule_id=rule_id)
+        waiting = [
+            d
+            for i in found
+            for d in alerts.incident(i.id).deliveries
+            if d.status is DeliveryStatus.PENDING
+        ]
+        return None if waiting else (found,)
+
+    return wait_for(check)[0]
+
+
 def test_a_failing_sync_notifies_once_per_incident_and_on_recovery(
     app, name, tmp_path, dest_url, hook, smtp
 ):
@@ -148,8 +167,7 @@ def test_a_failing_sync_notifies_once_per_incident_and_on_recovery(
     }
     # A second failure is the same incident: no new notice.
     assert run_sync(app, name).status is RunStatus.FAILED
-    time.sleep(0.6)  # a few judgements
-    assert len(alerts.incidents(rule_id=rule_id)) == 1 and len(hook.requests) == 1
+    assert len(judged(app, alerts, rule_id)) == 1 and len(hook.requests) == 1
 
     _feed(shop, True)
     assert run_sync(app, name).status is RunStatus.SUCCEEDED
@@ -283,11 +301,9 @@ syncs: {{{sync}: {{model: m, destination: d_{sync}}}}}
     # Deleting the rule closes its incidents with no recovery notice.
     ws.alerts.delete_rule(rule_id, user_id=None)
     assert wait_for(lambda: all(not i.is_open for i in ws.alerts.incidents(rule_id=rule_id)))
-    time.sleep(0.5)
+    closed = judged(app, ws.alerts, rule_id)
     assert len(hook.requests) == 2
-    assert {i.resolution for i in ws.alerts.incidents(rule_id=rule_id)} == {
-        "the rule was deleted or turned off"
-    }
+    assert {i.resolution for i in closed} == {"the rule was deleted or turned off"}
 
 
 def test_an_incident_opens_once_whoever_judges(app, name, tmp_path, dest_url):
@@ -411,17 +427,21 @@ def test_failed_entries_above_a_share_fire_and_clear_when_they_go_through(
 def test_a_run_lasting_too_long_fires_while_it_goes_on(app, name, tmp_path, hook):
     alerts = app.in_workspace(app.workspace_id).alerts
     api = HttpApi()
-    api.handler = lambda request: Answer(body={"results": [{}] * 1}, delay=2.5)
-    shop = Catalogue(tmp_path / "shop.db")
-    shop.put({"id": 1})
-    _http_sync(app, name, shop, api, tmp_path)
-    rule_id = watch(app, name, hook, "duration", max_duration="1s")
-    run = app.runs.trigger(name)
-    (opened,) = wait_for(lambda: alerts.incidents(rule_id=rule_id))
-    assert opened.run_id == run.id and "has been running for" in opened.summary
-    assert app.runs.get(run.id).status.is_live  # told while it still runs
-    assert app.runs.wait(run.id, timeout=60, poll=0.05).status is RunStatus.SUCCEEDED
-    api.close()
+    api.handler = lambda request: Answer(body={"results": [{}] * 1})
+    try:
+        shop = Catalogue(tmp_path / "shop.db")
+        shop.put({"id": 1})
+        _http_sync(app, name, shop, api, tmp_path)
+        rule_id = watch(app, name, hook, "duration", max_duration="1s")
+        api.hold()  # the run goes on, delivering, until released
+        run = app.runs.trigger(name)
+        (opened,) = wait_for(lambda: alerts.incidents(rule_id=rule_id))
+        assert opened.run_id == run.id and "has been running for" in opened.summary
+        assert app.runs.get(run.id).status.is_live  # told while it still runs
+        api.release()
+        assert app.runs.wait(run.id, timeout=60, poll=0.05).status is RunStatus.SUCCEEDED
+    finally:
+        api.close()
 
 
 def test_a_volume_far_from_the_norm_fires(app, name, tmp_path, dest_url, hook):
@@ -432,8 +452,7 @@ def test_a_volume_far_from_the_norm_fires(app, name, tmp_path, dest_url, hook):
     rule_id = watch(app, name, hook, "volume", deviation=0.5, lookback=4)
     for _ in range(4):
         assert run_sync(app, name).counters.read == 10
-    time.sleep(0.5)  # judged with four runs of 10 rows: nothing to say
-    assert alerts.incidents(rule_id=rule_id) == []
+    assert judged(app, alerts, rule_id) == []  # four runs of 10 rows: nothing to say
     shop.put(*({"id": i} for i in range(11, 31)))
     odd = run_sync(app, name)
     (opened,) = wait_for(lambda: alerts.incidents(rule_id=rule_id))

@@ -18,7 +18,7 @@ from syncwright.engine.admission import Admission
 from syncwright.engine.scheduler import Scheduler
 from syncwright.services.config_file import parse_config
 from tests.support.catalogue import Catalogue, bare_run, run_sync
-from tests.support.http_api import Answer, HttpApi
+from tests.support.http_api import HttpApi
 
 
 @pytest.fixture
@@ -230,39 +230,40 @@ def test_the_engine_runs_an_after_chain(app, shop, tmp_path, name):
 
 
 @pytest.fixture
-def slow_api():
+def api():
+    """An HTTP destination; the tests hold it (``hold``, ``release``) to keep a run live."""
     server = HttpApi()
-    server.handler = lambda request: Answer(delay=0.15)
     yield server
     server.close()
 
 
-def slow(app, shop, tmp_path, name, slow_api, **values):
+def over_http(app, shop, tmp_path, name, api, **values):
+    """Sync ``name`` to ``api``: batches of 2 items, one request per item, one at a time."""
     destination = {
         "type": "http",
-        "url": f"{slow_api.url}/items",
+        "url": f"{api.url}/items",
         "batch_size": 1,
         "concurrency": 1,
     }
     apply(app, shop, tmp_path, {name: {"batch_size": 2, **values}}, destination=destination)
 
 
-def test_cancel_a_running_run_keeps_unsent_items_pending(app, shop, tmp_path, name, slow_api):
-    slow(app, shop, tmp_path, name, slow_api)
+def test_cancel_a_running_run_keeps_unsent_items_pending(app, shop, tmp_path, name, api):
+    over_http(app, shop, tmp_path, name, api)
+    api.hold(after=2)  # the first batch goes through; the second waits at the destination
     run = app.runs.trigger(name)
-    wait(lambda: app.runs.get(run.id).counters.ok >= 2)
+    wait(lambda: api.held and app.runs.get(run.id).counters.ok == 2)
     behind = app.runs.trigger(name)  # queued behind the live run
     cancelled = app.runs.cancel(run.id)
     assert cancelled.status is RunStatus.ABORTED and cancelled.infos["error"] == "cancelled"
     app.runs.cancel(behind.id)
-    time.sleep(1.0)  # the batch in flight finishes; nothing else is sent
-    sent = len(slow_api.requests)
-    time.sleep(1.0)
-    assert len(slow_api.requests) == sent < 10
+    api.release()  # the batch in flight finishes; nothing else is sent
+    wait(lambda: run.id not in app.engine.runtime.active)  # its workflow ended here
     entries = app.report.entries(run_id=run.id, limit=100)
     ok = [e for e in entries if e.status is EntryStatus.OK]
     pending = [e for e in entries if e.status is EntryStatus.PENDING]
-    assert len(ok) + len(pending) == 10 and pending and all(e.attempts == 0 for e in pending)
+    assert len(ok) == 4 and len(pending) == 6 and all(e.attempts == 0 for e in pending)
+    assert len(api.requests) == len(ok)  # what was sent is the first two batches, no more
     assert app.runs.get(behind.id).status is RunStatus.ABORTED
     assert app.report.entries(run_id=behind.id) == []  # it never started
     with pytest.raises(ConfigError, match="already ended"):
@@ -270,22 +271,32 @@ def test_cancel_a_running_run_keeps_unsent_items_pending(app, shop, tmp_path, na
     assert run_sync(app, name).status is RunStatus.SUCCEEDED  # the sync carries on
 
 
-def test_a_trigger_while_busy_is_skipped_when_configured(app, shop, tmp_path, name, slow_api):
-    slow(app, shop, tmp_path, name, slow_api, when_busy="skip")
+def test_a_trigger_while_busy_is_skipped_when_configured(app, shop, tmp_path, name, api):
+    over_http(app, shop, tmp_path, name, api, when_busy="skip")
+    api.hold()
     run = app.runs.trigger(name)
-    wait(lambda: app.runs.get(run.id).status.is_live and app.runs.get(run.id).counters.pending)
+    wait(lambda: api.held)  # the run is delivering, held there
+    assert app.runs.get(run.id).status is RunStatus.IN_PROGRESS
     skipped = app.runs.trigger(name)
     assert skipped.status is RunStatus.SKIPPED
     assert skipped.infos["reason"] == "another run of the sync was live"
+    api.release()
     assert app.runs.wait(run.id, timeout=60).status is RunStatus.SUCCEEDED
 
 
-def test_a_run_longer_than_the_timeout_is_aborted(app, shop, tmp_path, name, slow_api):
-    slow(app, shop, tmp_path, name, slow_api, timeout=1)
-    ended = app.runs.wait(app.runs.trigger(name).id, timeout=60)
+def test_a_run_longer_than_the_timeout_is_aborted(app, shop, tmp_path, name, api):
+    over_http(app, shop, tmp_path, name, api, timeout=3)
+    api.hold(after=2)  # the first batch goes through; the second is held past the timeout
+    run = app.runs.trigger(name)
+    wait(lambda: api.held)
+    started = app.runs.get(run.id).started_at
+    wait(lambda: utcnow() - started > timedelta(seconds=3))
+    assert app.runs.get(run.id).status is RunStatus.IN_PROGRESS
+    api.release()  # the batch in flight ends; the next one finds the run out of time
+    ended = app.runs.wait(run.id, timeout=60)
     assert ended.status is RunStatus.ABORTED
-    assert ended.error == "timed out: still running after 1 s (the sync's timeout)"
-    assert 0 < ended.counters.pending < 10
+    assert ended.error == "timed out: still running after 3 s (the sync's timeout)"
+    assert (ended.counters.ok, ended.counters.pending) == (4, 6)
 
 
 def test_a_sync_failing_n_times_in_a_row_is_turned_off(app, shop, tmp_path, name):

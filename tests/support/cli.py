@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -98,3 +99,23 @@ def wait_for(check: Callable[[], Any], timeout: float = 60) -> Any:
             return value
         time.sleep(0.2)
     raise AssertionError(f"not true within {timeout} s")
+
+
+def read_until(process: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
+    """What ``process`` printed on its standard output up to the line saying ``text``, which
+    it must within ``timeout`` seconds (a state the test can wait on, such as "stopping: no
+    new work" after a SIGTERM)."""
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout or ():
+            lines.append(line)
+            if text in line:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    said = "".join(lines)
+    assert text in said, f"not said within {timeout} s: {text!r}; said: {said!r}"
+    return said

@@ -1,5 +1,7 @@
 """A real HTTP server on 127.0.0.1 whose answers a test scripts: statuses, Retry-After,
-per-item errors, slow and malformed answers. It records every request it gets."""
+per-item errors, slow and malformed answers. It records every request it gets, and can hold
+requests unanswered until the test releases them (``hold``): a run sending to it is then
+provably live for as long as the test needs, however slow the machine."""
 
 from __future__ import annotations
 
@@ -33,6 +35,10 @@ class Answer:
 
 Handler = Callable[[Request], Answer]
 
+#: Seconds a held request waits at most (a test that fails before releasing must not leave
+#: the client hanging for ever); ``close`` releases them too.
+HOLD_LIMIT = 300.0
+
 
 class HttpApi:
     def __init__(self) -> None:
@@ -42,6 +48,11 @@ class HttpApi:
         self.lock = threading.Lock()
         self.in_flight = 0
         self.most_in_flight = 0
+        #: The requests waiting unanswered at the gate now (see ``hold``).
+        self.held: list[Request] = []
+        self._holds: dict[str | None, int] = {}
+        self._releases = 0
+        self._gate = threading.Condition(self.lock)
         api = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -73,6 +84,7 @@ class HttpApi:
                     api.in_flight += 1
                     api.most_in_flight = max(api.most_in_flight, api.in_flight)
                 try:
+                    api._wait_at_gate(request)
                     answer = api.handler(request)
                     if answer.delay:
                         time.sleep(answer.delay)
@@ -109,6 +121,36 @@ class HttpApi:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def hold(self, after: int = 0, path: str | None = None) -> None:
+        """From now on let ``after`` more requests (to ``path``, or to any path) through, then
+        hold each one that comes, unanswered, until ``release``. A hold per path counts on
+        its own. The held requests are in ``held``, already in ``requests``; the handler
+        answers them once released."""
+        with self.lock:
+            self._holds[path] = after
+
+    def release(self) -> None:
+        """Answer every held request, and hold no more."""
+        with self.lock:
+            self._holds.clear()
+            self._releases += 1
+            self._gate.notify_all()
+
+    def _wait_at_gate(self, request: Request) -> None:
+        with self.lock:
+            key = request.path if request.path in self._holds else None
+            if key not in self._holds:
+                return
+            if self._holds[key] > 0:
+                self._holds[key] -= 1
+                return
+            releases = self._releases
+            self.held.append(request)
+            try:
+                self._gate.wait_for(lambda: self._releases != releases, timeout=HOLD_LIMIT)
+            finally:
+                self.held[:] = [r for r in self.held if r is not request]
+
     def sent_items(self) -> list[Any]:
         """Every item the server received in a batch body ``{"items": [...]}``."""
         found = []
@@ -118,5 +160,6 @@ class HttpApi:
         return found
 
     def close(self) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()

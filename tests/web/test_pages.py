@@ -25,7 +25,7 @@ from tests.api.conftest import _workspace
 from tests.integration.conftest import app, backend, settings  # noqa: F401 (fixtures)
 from tests.support.catalogue import Catalogue
 from tests.support.cli import wait_for
-from tests.support.http_api import Answer, HttpApi
+from tests.support.http_api import HttpApi
 
 PASSWORD = "pages-password"
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
@@ -317,10 +317,9 @@ def test_pages_need_nothing_from_another_site(site):
 
 
 def test_a_live_run_shows_its_progress_and_can_be_cancelled(site, app, tmp_path):  # noqa: F811
-    """A run to a slow HTTP API: its page shows the stage, items done of the total, rate and
-    time left while it goes, and an operator's Cancel ends it."""
+    """A run to an HTTP API that holds it after 10 items: its page shows the stage, items
+    done of the total, rate and time left while it goes, and an operator's Cancel ends it."""
     api = HttpApi()
-    api.handler = lambda request: Answer(delay=0.05)
     shop = Catalogue(tmp_path / "slow.db")
     shop.put(*({"id": i} for i in range(1, 201)))
     services = app.in_workspace(site.alpha.id)
@@ -336,8 +335,9 @@ syncs: {{slow_sync: {{model: slow_model, destination: slow_api, batch_size: 5}}}
         base_dir=tmp_path,
     )
     try:
+        api.hold(after=10)  # two batches go through; the run stays live on the third
         run = services.runs.trigger("slow_sync")
-        wait_for(lambda: services.runs.get(run.id).counters.ok >= 10, timeout=60)
+        wait_for(lambda: api.held and services.runs.get(run.id).counters.ok == 10, timeout=60)
         operator = as_(site, OPERATOR)
         page = operator.get(f"/w/{site.alpha.id}/runs/{run.id}")
         assert 'data-status="in_progress"' in page.text
@@ -348,6 +348,7 @@ syncs: {{slow_sync: {{model: slow_model, destination: slow_api, batch_size: 5}}}
         assert "Cancel run" not in viewer.text  # a viewer sees no button
         cancelled = operator.post(f"/w/{site.alpha.id}/runs/{run.id}/cancel")
         assert cancelled.status_code == 303
+        api.release()
         ended = services.runs.wait(run.id, timeout=60, poll=0.05)
         assert ended.status is RunStatus.ABORTED and ended.counters.problems() == []
         final = operator.get(f"/w/{site.alpha.id}/runs/{run.id}").text
