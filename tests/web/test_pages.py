@@ -316,6 +316,52 @@ def test_pages_need_nothing_from_another_site(site):
     assert viewer.client.get("/static/app.css").status_code == 200
 
 
+def test_every_response_carries_the_browsers_security_headers(site):
+    """Pages (an error page too), the API (an answer and a problem), static files, the API
+    docs and a refused body: each forbids inline scripts and framing, and sniffing, and sends
+    other sites no referrer. No page relies on an inline script, handler or javascript: URL."""
+    viewer = as_(site, VIEWER)
+    alpha = f"/w/{site.alpha.id}"
+    pages = {
+        path: viewer.get(path)
+        for path in (f"{alpha}/syncs", f"{alpha}/runs/{site.run}", f"{alpha}/runs/no-such-run")
+    }
+    assert [a.status_code for a in pages.values()] == [200, 200, 404]
+    anonymous = httpx.Client(base_url=site.url, timeout=30)
+    answers = {
+        **pages,
+        "login": anonymous.get("/login"),
+        "health": anonymous.get("/healthz"),
+        "problem": anonymous.get("/api/v1/me"),
+        "script": anonymous.get("/static/app.js"),
+        "style": anonymous.get("/static/app.css"),
+        "docs": anonymous.get("/docs"),
+        "docs script": anonymous.get("/docs/init.js"),
+        "swagger": anonymous.get("/docs/assets/swagger-ui-bundle.js"),
+        "too large": anonymous.post("/api/v1/me/tokens", content=b"x" * (1024 * 1024 + 1)),
+    }
+    assert answers["problem"].status_code == 401 and answers["too large"].status_code == 413
+    for name, answer in answers.items():
+        headers = answer.headers
+        policy = dict(
+            (part.split(" ", 1) + [""])[:2]
+            for part in headers.get("content-security-policy", "").split("; ")
+        )
+        assert policy.get("script-src") == "'self'", name
+        assert policy.get("default-src") == "'self'" and policy.get("object-src") == "'none'"
+        assert policy.get("frame-ancestors") == "'none'", name
+        assert headers.get("x-frame-options") == "DENY", name
+        assert headers.get("x-content-type-options") == "nosniff", name
+        assert headers.get("referrer-policy") == "same-origin", name
+    for name in (*pages, "login", "docs"):
+        html = answers[name].text
+        assert re.findall(r"<script\b[^>]*>", html), name  # scripts there are, all files
+        assert not re.findall(r"<script(?![^>]*\ssrc=)[^>]*>", html), name
+        assert not re.findall(r"\son[a-z]+=|javascript:|\sstyle=|<style", html, re.I), name
+    assert answers["docs script"].headers["content-type"].startswith("text/javascript")
+    assert "SwaggerUIBundle(" in answers["docs script"].text
+
+
 def test_a_live_run_shows_its_progress_and_can_be_cancelled(site, app, tmp_path):  # noqa: F811
     """A run to an HTTP API that holds it after 10 items: its page shows the stage, items
     done of the total, rate and time left while it goes, and an operator's Cancel ends it."""

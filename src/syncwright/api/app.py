@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 from syncwright import __version__
 from syncwright.api import (
@@ -34,6 +34,29 @@ API token (`Authorization: Bearer swt_...`), except the webhook trigger, whose s
 credential. A workspace the token's user is not a member of answers 404, exactly as one that
 does not exist. Errors are RFC 9457 problem details (`application/problem+json`).
 """
+
+#: The interactive docs: Swagger UI's files, started by a script of ours (no inline script,
+#: which the pages' Content-Security-Policy refuses).
+DOCS_PAGE = """\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>syncwright API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="icon" href="/docs/assets/favicon.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
+</body>
+</html>
+"""
+DOCS_SCRIPT = Path(__file__).parent / "static" / "docs.js"
+#: Swagger UI 5 (it reads OpenAPI 3.1), as the ``fastapi-offline`` package ships it.
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 
 
 def create_api(sw: App) -> FastAPI:
@@ -72,17 +95,15 @@ def create_api(sw: App) -> FastAPI:
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
-    # Interactive docs served from the package's own copy of Swagger UI: no CDN needed.
-    api.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    # Interactive docs from an installed package's copy of Swagger UI: no CDN needed.
+    api.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI), name="docs-assets")
 
     @api.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="syncwright API",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon-32x32.png",
-        )
+        return HTMLResponse(DOCS_PAGE)
+
+    @api.get("/docs/init.js", include_in_schema=False)
+    def docs_script() -> FileResponse:
+        return FileResponse(DOCS_SCRIPT, media_type="text/javascript")
 
     return api

@@ -72,8 +72,22 @@ function selection() {
   update();
 }
 
+// "Go back" links: the previous page when there is one (the link goes home otherwise). A
+// listener, not a javascript: URL, which the Content-Security-Policy refuses.
+function backLinks() {
+  for (const link of document.querySelectorAll("a[data-back]")) {
+    link.addEventListener("click", (event) => {
+      if (history.length > 1) {
+        event.preventDefault();
+        history.back();
+      }
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   startRefresh();
   selection();
+  backLinks();
 });
