@@ -167,7 +167,8 @@ def sandboxed_duckdb(
 
 
 def sqlite_path(url: str) -> str | None:
-    """The file a SQLite (or DuckDB) URL opens, ``file:`` URIs included; None for memory."""
+    """The file a SQLite (or DuckDB) URL opens, ``file:`` URIs included; None for memory and
+    for any other database."""
     from urllib.parse import unquote, urlsplit
 
     from sqlalchemy.engine import make_url
@@ -177,6 +178,8 @@ def sqlite_path(url: str) -> str | None:
     except Exception:
         return None
     database = parsed.database
+    if parsed.get_backend_name() not in ("sqlite", "duckdb"):
+        return None
     if not database or database.startswith(":memory:") or parsed.query.get("mode") == "memory":
         return None
     if database.startswith("file:"):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import sqlalchemy as sa
 
+from syncwright.sdk import sqlite_files
+from syncwright.sdk.confinement import sqlite_path
 from syncwright.storage.accounts_repo import AccountRepository
 from syncwright.storage.alerts_repo import AlertRepository
 from syncwright.storage.artifacts_repo import ArtifactRepository
@@ -46,11 +49,17 @@ class Store:
     alerts: AlertRepository
     secrets: SecretBox
     throttle: ThrottleRepository
+    #: Lets go of the store's SQLite file (see ``syncwright.sdk.sqlite_files``).
+    release_file: Callable[[], None] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, url: str, secrets: SecretBox | None = None) -> Store:
         """The store at ``url``; connector secrets sealed with ``secrets`` (a key of its own
         when not given: for a store nobody opens again)."""
+        path = sqlite_path(url)
+        # Python's sqlite3 has the store's file: no second SQLite library of this process may
+        # open it while the store is open (connectors are refused it anyway).
+        release_file = sqlite_files.hold(path, "sqlite3") if path is not None else None
         engine = create_store_engine(url)
         box = secrets or SecretBox.ephemeral()
         runs = RunRepository(engine)
@@ -75,6 +84,7 @@ class Store:
             alerts=AlertRepository(engine, box, config),
             secrets=box,
             throttle=ThrottleRepository(engine),
+            release_file=release_file,
         )
 
     @property
@@ -91,3 +101,6 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.release_file is not None:
+            self.release_file()
+            self.release_file = None

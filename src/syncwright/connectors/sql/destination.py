@@ -17,7 +17,8 @@ from syncwright.connectors.sql.types import sql_type
 from syncwright.connectors.sql.urls import DatabaseUrlConfig
 from syncwright.domain.errors import ConfigError, DestinationError
 from syncwright.domain.statuses import Operation, WriteMode
-from syncwright.sdk import Capabilities, ChangeBatch, Destination, ItemResult
+from syncwright.sdk import Capabilities, ChangeBatch, Destination, ItemResult, sqlite_files
+from syncwright.sdk.confinement import sqlite_path
 
 #: Errors that belong to one row's values; anything else fails the whole batch.
 ROW_ERRORS = (sa.exc.IntegrityError, sa.exc.DataError)
@@ -50,10 +51,16 @@ class SqlDestination(Destination):
         super().__init__(config)
         self._engine: sa.Engine | None = None
         self._table: sa.Table | None = None
+        self._release_file: Callable[[], None] | None = None
 
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
+            path = sqlite_path(self.config.url)
+            if path is not None and self._release_file is None:
+                # Python's sqlite3 has the file while this destination lives: no ADBC reader
+                # of this process opens it meanwhile (see syncwright.sdk.sqlite_files).
+                self._release_file = sqlite_files.hold(path, "sqlite3")
             self._engine = sa.create_engine(self.config.url)
         return self._engine
 
@@ -68,6 +75,9 @@ class SqlDestination(Destination):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+        if self._release_file is not None:
+            self._release_file()
+            self._release_file = None
 
     # -- table ---------------------------------------------------------------------------
     def table(self, batch: ChangeBatch) -> sa.Table:

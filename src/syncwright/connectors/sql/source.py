@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from syncwright.connectors.sql.errors import database_message
 from syncwright.connectors.sql.urls import DatabaseUrlConfig, safe_url
 from syncwright.domain.errors import SourceError
-from syncwright.sdk import Capabilities, ReadAgain, ReadRequest, Source
+from syncwright.sdk import Capabilities, ReadAgain, ReadRequest, Source, sqlite_files
 
 
 class SqlSourceConfig(DatabaseUrlConfig):
@@ -45,6 +45,7 @@ class SqlSource(Source):
         on_file = self.config.url.startswith("sqlite") and database != ":memory:"
         if on_file and not Path(database).exists():  # connecting would create an empty one
             raise SourceError(f"no database file {database}")
+        release = sqlite_files.hold(database) if on_file else _nothing
         engine = sa.create_engine(self.config.url)
         try:
             with engine.connect() as conn:
@@ -53,6 +54,7 @@ class SqlSource(Source):
             raise SourceError(database_message(exc)) from exc
         finally:
             engine.dispose()
+            release()
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         sql = request.query.strip().rstrip(";")
@@ -67,14 +69,21 @@ class SqlSource(Source):
             )
             params["syncwright_cursor"] = request.cursor_value
         path = _sqlite_file(self.config.url)
-        if path is not None and not self._typed_by_python:
-            # SQLite files are read by the ADBC driver, straight into Arrow columns. It types
-            # a column from its first rows; a later value of another type (SQLite allows it)
-            # sends the read back to the path below, which types each batch from its own
-            # values (a column with mixed values in a batch becomes text).
+        # SQLite files are read by the ADBC driver, straight into Arrow columns, unless
+        # Python's sqlite3 has the file open in this process (a destination writing it): one
+        # SQLite library per file per process (see syncwright.sdk.sqlite_files).
+        adbc = (
+            sqlite_files.try_hold(path, "adbc")
+            if path is not None and not self._typed_by_python
+            else None
+        )
+        if adbc is not None:
+            # The driver types a column from its first rows; a later value of another type
+            # (SQLite allows it) sends the read back to the path below, which types each
+            # batch from its own values (a column with mixed values in a batch becomes text).
             sent = False
             try:
-                for batch in _adbc_batches(path, sql, params, request.batch_size):
+                for batch in _adbc_batches(path, sql, params, request.batch_size):  # type: ignore[arg-type]
                     sent = True
                     yield batch
                 return
@@ -82,19 +91,29 @@ class SqlSource(Source):
                 self._typed_by_python = True
                 if sent:
                     raise ReadAgain(f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                adbc()
+        release = sqlite_files.hold(path, "sqlite3") if path is not None else _nothing
         try:
-            engine = _read_only_engine(self.config.url, path)
-        except Exception as exc:
-            raise SourceError(f"bad url {safe_url(self.config.url)}: {exc}") from exc
-        try:
-            with engine.connect() as conn:
-                # The driver's own cursor: rows go straight from it into Arrow columns, with
-                # none of the per-row work of result objects.
-                yield from _batches(conn, sql, params, request.batch_size)
-        except sa.exc.SQLAlchemyError as exc:
-            raise SourceError(database_message(exc)) from exc
+            try:
+                engine = _read_only_engine(self.config.url, path)
+            except Exception as exc:
+                raise SourceError(f"bad url {safe_url(self.config.url)}: {exc}") from exc
+            try:
+                with engine.connect() as conn:
+                    # The driver's own cursor: rows go straight from it into Arrow columns,
+                    # with none of the per-row work of result objects.
+                    yield from _batches(conn, sql, params, request.batch_size)
+            except sa.exc.SQLAlchemyError as exc:
+                raise SourceError(database_message(exc)) from exc
+            finally:
+                engine.dispose()
         finally:
-            engine.dispose()
+            release()
+
+
+def _nothing() -> None:
+    """Nothing to release."""
 
 
 def _batches(
