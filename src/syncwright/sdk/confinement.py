@@ -91,8 +91,9 @@ class Confinement:
         for own in self._forbidden_real:
             if resolved == own or resolved.is_relative_to(own):
                 raise ConfigError(
-                    f"{text} reaches the installation's own files ({own}); connectors may not"
-                    " use them",
+                    # The message names the path given, not which of the installation's
+                    # files it reached: a tenant learns nothing of where they are.
+                    f"{text} reaches the installation's own files; connectors may not use them",
                     field=field,
                 )
         if self.allowed is not None and not any(
