@@ -4,20 +4,18 @@ SQLite and on PostgreSQL, with two workspaces and a member of each role."""
 from __future__ import annotations
 
 import itertools
-import socket
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from syncwright.api.app import create_api
 from syncwright.bootstrap.app import App
 from syncwright.domain.access import Role
 from tests.integration.conftest import app, backend, settings  # noqa: F401 (fixtures)
 from tests.support.catalogue import Catalogue, configure
+from tests.support.threaded_server import serving
 
 _ids = itertools.count()
 
@@ -34,20 +32,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(app):  # noqa: F811 (the fixture imported above)
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_api(app), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        if server.started:
-            break
-        threading.Event().wait(0.05)
-    yield Served(url=url, app=app)
-    server.should_exit = True
-    thread.join(timeout=10)
-    listener.close()
+    with serving(create_api(app)) as url:
+        yield Served(url=url, app=app)
 
 
 @dataclass

@@ -5,14 +5,11 @@ found, forms need their CSRF token, and errors are pages."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import uuid
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from syncwright.domain.access import Role
 from syncwright.domain.alerts import Verdict
@@ -26,6 +23,7 @@ from tests.integration.conftest import app, backend, settings  # noqa: F401 (fix
 from tests.support.catalogue import Catalogue
 from tests.support.cli import wait_for
 from tests.support.http_api import HttpApi
+from tests.support.threaded_server import serving
 
 PASSWORD = "pages-password"
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
@@ -58,24 +56,16 @@ def site(app, tmp_path_factory):  # noqa: F811 (the fixture imported above)
         services = app.in_workspace(ws.id)
         first = sorted(ws.syncs)[0]
         runs.append(services.runs.wait(services.runs.trigger(first).id, timeout=60, poll=0.05).id)
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(app), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.05)
-    yield Site(
-        url=f"http://127.0.0.1:{listener.getsockname()[1]}",
-        alpha=alpha,
-        beta=beta,
-        emails=emails,
-        run=runs[0],
-        beta_run=runs[1],
-        app=app,
-    )
-    server.should_exit = True
-    thread.join(timeout=10)
-    listener.close()
+    with serving(create_app(app)) as url:
+        yield Site(
+            url=url,
+            alpha=alpha,
+            beta=beta,
+            emails=emails,
+            run=runs[0],
+            beta_run=runs[1],
+            app=app,
+        )
 
 
 class Browser:

@@ -11,21 +11,19 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import socket
 import subprocess
-import threading
 import uuid
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from syncwright.domain.access import Role
 from syncwright.web.app import create_app
 from tests.api.conftest import Workspace, _workspace
 from tests.integration.conftest import app, backend, settings  # noqa: F401 (fixtures)
 from tests.support.cli import CLI
+from tests.support.threaded_server import serving
 
 PASSWORD = "throttle-password"
 ACCOUNT_LOCKED = (
@@ -87,21 +85,13 @@ def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
 @pytest.fixture(scope="module")
 def site(app, settings, tmp_path_factory):  # noqa: F811 (the fixtures imported above)
     ws = _workspace(app, "locks", tmp_path_factory.mktemp("locks"), {})
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(app), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.05)
     env = {
         **os.environ,
         "SYNCWRIGHT_HOME": str(settings.home),
         "SYNCWRIGHT_DATABASE_URL": settings.database_url,
     }
-    yield Site(url=f"http://127.0.0.1:{listener.getsockname()[1]}", ws=ws, app=app, env=env)
-    server.should_exit = True
-    thread.join(timeout=10)
-    listener.close()
+    with serving(create_app(app)) as url:
+        yield Site(url=url, ws=ws, app=app, env=env)
 
 
 def test_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(site):

@@ -82,7 +82,7 @@ class Settings:
         the store's own network database."""
         files, databases = [self.home], []
         for url in (self.database_url, self.engine_database_url):
-            path = sqlite_path(url) if url.startswith("sqlite") else None
+            path = sqlite_path(url)
             if path is not None:
                 files.append(Path(path))
             elif not url.startswith("sqlite"):

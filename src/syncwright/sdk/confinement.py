@@ -231,6 +231,7 @@ def _local_addresses() -> frozenset[str]:
     return frozenset(found)
 
 
+@cache
 def _hosts(host: str | None) -> frozenset[str]:
     """The addresses a host name stands for; this machine's own ones (a Unix socket, a
     loopback or local address) all as ``local``."""
