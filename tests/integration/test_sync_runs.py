@@ -168,9 +168,11 @@ def test_a_rejected_row_fails_alone_and_is_sent_again_next_run(
     dest = table_rows(dest_url)
     assert all(dest[i]["price"] == 500.0 for i in range(10, 30))
 
-    # Nothing else changed: the next run retries exactly the failed item.
+    # Nothing else changed: the next run retries exactly the failed item. Its only failure
+    # was already failing: the run succeeds with a failure, and the sync is `warning`.
     retry = run_sync(app, name)
     assert (retry.counters.changed, retry.counters.failed) == (1, 1)
+    assert retry.status is RunStatus.SUCCEEDED and retry.error is None
     shop.put({"id": 5, "name": "fixed"})
     healed = run_sync(app, name)
     assert (healed.counters.changed, healed.counters.ok, healed.counters.failed) == (1, 1, 0)
@@ -427,3 +429,30 @@ syncs: {{{name}: {{model: {name}_m, destination: {name}_d, mode: mirror}}}}
         rows = sorted(tuple(r) for r in conn.execute(sa.text("SELECT id, shop, qty FROM stock")))
     engine.dispose()
     assert rows == [(1, "a", 1), (2, "a", 9)]
+
+
+def test_items_already_failing_do_not_fail_quiet_runs_nor_turn_the_sync_off(
+    app, shop, dest_url, name, tmp_path, backend
+):
+    """Three rows the destination keeps refusing out of 50: every quiet run after the one
+    where they first failed succeeds with three failures; the sync is `warning`, stays on
+    (it stops after two failed runs), and a new refusal alone still fails a run."""
+    sync = ", batch_size: 20, disable_after_failures: 2"
+    configure(app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path, sync=sync)
+    run_sync(app, name)
+    refuse_null_names(dest_url, backend)
+    shop.put(*({"id": i, "name": None} for i in (3, 4, 5)))
+    first = run_sync(app, name)
+    assert (first.status, first.counters.failed, first.counters.ok) == (RunStatus.FAILED, 3, 0)
+    for _ in range(3):
+        quiet = run_sync(app, name)
+        assert (quiet.status, quiet.counters.failed) == (RunStatus.SUCCEEDED, 3)
+    spec = app.store.config.sync_by_name(app.workspace_id, name)
+    [summary] = app.in_workspace(app.workspace_id).syncs.overview([spec])
+    assert summary.sync.enabled and summary.health == "warning"
+    # A row that was fine and is now refused is a new failure: that run fails (the second
+    # failed run in a row, since the quiet ones broke the first streak, is not reached).
+    shop.put({"id": 7, "name": None})
+    fresh = run_sync(app, name)
+    assert (fresh.status, fresh.counters.failed) == (RunStatus.FAILED, 4)
+    assert app.store.config.sync_by_name(app.workspace_id, name).enabled

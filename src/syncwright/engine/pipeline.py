@@ -368,7 +368,11 @@ def finish(rt: Runtime, run_id: str) -> str:
         infos.update(_timing(run, "delivering", time.time() - float(run.infos["delivering_since"])))
     if counters.pending:
         status = RunStatus.INCOMPLETE
-    elif entries_total and counters.failed == entries_total:
+    elif (
+        entries_total and counters.failed == entries_total and rt.store.entries.new_failures(run_id)
+    ):
+        # Every item failed, and not only items already failing before this run (those make
+        # a run that succeeded with failures: the sync is `warning`, not `failed`).
         status = RunStatus.FAILED
         first = rt.store.entries.first_error(run_id)
         infos["error"] = f"all {entries_total} items failed; first error: {first}"

@@ -469,6 +469,27 @@ class EntryRepository:
             )
             return {status: int(n) for status, n in rows}
 
+    def new_failures(self, run_id: str) -> int:
+        """The run's failed entries that are not a retry of an item already failing before the
+        run (an entry with no ``retry_of``, or one retrying an entry that had not failed)."""
+        before = entries.alias("before")
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(entries)
+                    .outerjoin(before, before.c.id == entries.c.retry_of)
+                    .where(
+                        entries.c.run_id == run_id,
+                        entries.c.status == EntryStatus.FAILED.value,
+                        sa.or_(
+                            before.c.id.is_(None),
+                            before.c.status != EntryStatus.FAILED.value,
+                        ),
+                    )
+                ).scalar_one()
+            )
+
     def first_error(self, run_id: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(
