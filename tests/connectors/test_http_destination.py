@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import threading
 
-from syncwright.connectors.http.destination import RateLimiter
-from syncwright.domain.statuses import EntryStatus, Operation, RunStatus
+import pytest
+
+from syncwright.connectors.http.destination import (
+    HttpDestination,
+    HttpDestinationConfig,
+    RateLimiter,
+)
+from syncwright.connectors.http.template import names, render, render_url
+from syncwright.domain.errors import ConfigError
+from syncwright.domain.statuses import EntryStatus, Operation, RunStatus, WriteMode
+from syncwright.sdk.testing import sample_batch
 from tests.connectors.conftest import apply_sync, by_reference, catalogue_model, sql_source
 from tests.support.catalogue import run_sync
 from tests.support.http_api import Answer
+from tests.support.rest_collection import RestCollection
 
 
 def skus(request) -> list[str]:
@@ -212,6 +222,196 @@ def test_one_item_per_request_with_url_template_and_removals(app, name, shop, ap
     assert entry.operation is Operation.REMOVE and entry.status is EntryStatus.OK
 
 
+def rest_destination(api, **extra):
+    """One destination mirroring a REST collection: POST to create, PUT and DELETE the item."""
+    return {
+        "type": "http",
+        "url": f"{api.url}/items",
+        "item_template": {"id": "{{ id }}", "sku": "{{ sku }}", "price": "{{ price }}"},
+        "add": {"method": "POST", "url": f"{api.url}/items"},
+        "change": {"method": "PUT", "url": f"{api.url}/items/{{{{ key.id }}}}"},
+        "remove": {"method": "DELETE", "url": f"{api.url}/items/{{{{ key.id }}}}"},
+        **extra,
+    }
+
+
+def operations(app, run) -> dict[str, tuple]:
+    return {
+        ref: (e.operation, e.status, e.attempts, e.endpoint_id)
+        for ref, e in by_reference(app, run).items()
+    }
+
+
+def test_one_destination_mirrors_a_rest_collection_first_load_included(
+    app, name, shop, api, tmp_path
+):
+    collection = RestCollection()
+    api.handler = collection
+    apply_sync(
+        app,
+        name,
+        source=sql_source(shop),
+        model=catalogue_model(),
+        destination=rest_destination(api),
+        sync={"mode": "mirror"},
+        base_dir=tmp_path,
+    )
+    first = run_sync(app, name)
+
+    assert first.status is RunStatus.SUCCEEDED and first.counters.ok == 20
+    assert {(r.method, r.path) for r in api.requests} == {("POST", "/items")}
+    assert sorted(r.body["id"] for r in api.requests) == list(range(1, 21))  # each once
+    assert collection.items["7"] == {"id": 7, "sku": "SKU-7", "price": 7.0}
+    assert operations(app, first)["SKU-7"] == (Operation.ADD, EntryStatus.OK, 1, "item-7")
+    assert {op[:3] for op in operations(app, first).values()} == {
+        (Operation.ADD, EntryStatus.OK, 1)
+    }
+
+    shop.put({"id": 3, "price": 99.0})
+    shop.remove(5)
+    api.requests.clear()
+    second = run_sync(app, name)
+
+    assert second.status is RunStatus.SUCCEEDED
+    assert sorted((r.method, r.path) for r in api.requests) == [
+        ("DELETE", "/items/5"),
+        ("PUT", "/items/3"),
+    ]
+    put = next(r for r in api.requests if r.method == "PUT")
+    assert put.body == {"id": 3, "sku": "SKU-3", "price": 99.0}
+    delete = next(r for r in api.requests if r.method == "DELETE")
+    assert delete.raw == b""  # a DELETE carries no body unless the remove says so
+    assert "5" not in collection.items and collection.items["3"]["price"] == 99.0
+    assert len(collection.items) == 19
+    assert operations(app, second) == {
+        "SKU-3": (Operation.CHANGE, EntryStatus.OK, 1, "item-3"),
+        "SKU-5": (Operation.REMOVE, EntryStatus.OK, 1, None),
+    }
+
+    api.requests.clear()
+    assert run_sync(app, name).counters.changes == 0
+    assert api.requests == []
+
+
+def test_a_rest_collection_that_drifted_is_mirrored_again(app, name, shop, api, tmp_path):
+    collection = RestCollection()
+    collection.items["2"] = {"id": 2, "sku": "SKU-2", "price": 0.5}  # there before the sync
+    api.handler = collection
+    apply_sync(
+        app,
+        name,
+        source=sql_source(shop),
+        model=catalogue_model(),
+        destination=rest_destination(api),
+        sync={"mode": "mirror"},
+        base_dir=tmp_path,
+    )
+    first = run_sync(app, name)
+
+    assert first.counters.ok == 20
+    assert [(r.method, r.path) for r in api.requests if r.body["id"] == 2] == [
+        ("POST", "/items"),  # 409: it exists
+        ("PUT", "/items/2"),
+    ]
+    assert collection.items["2"]["price"] == 2.0
+    assert operations(app, first)["SKU-2"] == (Operation.ADD, EntryStatus.OK, 1, "item-2")
+
+    # Someone deletes items 4 and 6 at the API; the model changes 4 and drops 6.
+    del collection.items["4"], collection.items["6"]
+    shop.put({"id": 4, "price": 44.0})
+    shop.remove(6)
+    api.requests.clear()
+    second = run_sync(app, name)
+
+    assert sorted((r.method, r.path) for r in api.requests) == [
+        ("DELETE", "/items/6"),  # 404: gone already, which is what a removal wants
+        ("POST", "/items"),  # the change of 4, sent again as an addition
+        ("PUT", "/items/4"),  # 404
+    ]
+    assert collection.items["4"] == {"id": 4, "sku": "SKU-4", "price": 44.0}
+    assert "6" not in collection.items
+    assert operations(app, second) == {
+        "SKU-4": (Operation.CHANGE, EntryStatus.OK, 1, "item-4"),
+        "SKU-6": (Operation.REMOVE, EntryStatus.OK, 1, None),
+    }
+
+
+def test_only_upsert_and_mirror_syncs_turn_a_refused_operation_into_the_other(api):
+    collection = RestCollection()
+    collection.items["1"] = {"id": 1}
+    api.handler = collection
+    config = rest_destination(api)
+    config.pop("type")
+    destination = HttpDestination(config)
+    try:
+        [inserted] = destination.write(
+            sample_batch([{"id": 1, "sku": "SKU-1"}], write_mode=WriteMode.INSERT)
+        )
+        [updated] = destination.write(
+            sample_batch(
+                [{"id": 2, "sku": "SKU-2"}], operation=Operation.CHANGE, write_mode=WriteMode.UPDATE
+            )
+        )
+    finally:
+        destination.close()
+    assert (inserted.status, inserted.error) == (
+        EntryStatus.FAILED,
+        "HTTP 409 Conflict: item 1 exists",
+    )
+    assert (updated.status, updated.error) == (EntryStatus.FAILED, "HTTP 404 Not Found: no item 2")
+    assert [(r.method, r.path) for r in api.requests] == [("POST", "/items"), ("PUT", "/items/2")]
+
+
+def test_each_item_of_a_multi_status_answer_is_read_like_an_answer(api):
+    statuses = {
+        "SKU-1": {"status": 201, "id": "p-1"},
+        "SKU-2": {"status": 503, "error": "busy", "retry_after": 7},
+        "SKU-3": {"status": "502", "error": {"code": "upstream"}},
+        "SKU-4": {"status": 429, "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"},
+        "SKU-5": {"status": 404, "error": "no such product"},
+        "SKU-6": {"status": 422},
+        "SKU-7": {"error": "discontinued"},
+        "SKU-8": {"status": "ok", "id": "p-8"},
+    }
+    api.handler = lambda request: Answer(
+        status=207,
+        body={"results": [statuses[item["fields"]["sku"]] for item in request.body["items"]]},
+        headers={"Retry-After": "3"},
+    )
+    destination = HttpDestination({"url": f"{api.url}/products", "results_path": "results"})
+    try:
+        rows = [{"id": i, "sku": f"SKU-{i}"} for i in range(1, 9)]
+        results = destination.write(sample_batch(rows))
+    finally:
+        destination.close()
+    assert [(r.status, r.error, r.retryable, r.retry_after, r.endpoint_id) for r in results] == [
+        (EntryStatus.OK, None, False, None, "p-1"),
+        (EntryStatus.FAILED, "HTTP 503 Service Unavailable: busy", True, 7.0, None),
+        (EntryStatus.FAILED, 'HTTP 502 Bad Gateway: {"code": "upstream"}', True, 3.0, None),
+        (EntryStatus.FAILED, "HTTP 429 Too Many Requests", True, 0.0, None),  # a past date
+        (EntryStatus.FAILED, "HTTP 404 Not Found: no such product", False, None, None),
+        (EntryStatus.FAILED, "HTTP 422 Unprocessable Entity", False, None, None),
+        (EntryStatus.FAILED, "discontinued", False, None, None),
+        (EntryStatus.OK, None, False, None, "p-8"),  # not an HTTP status: not read as one
+    ]
+
+
+def test_a_multi_status_answer_without_results_path_fails_its_items(api):
+    api.handler = lambda request: Answer(status=207, body={"results": []})
+    destination = HttpDestination({"url": f"{api.url}/products"})
+    try:
+        results = destination.write(sample_batch())
+    finally:
+        destination.close()
+    assert {(r.status, r.error, r.retryable) for r in results} == {
+        (
+            EntryStatus.FAILED,
+            "HTTP 207 Multi-Status: the answer has a result per item; set results_path",
+            False,
+        )
+    }
+
+
 def test_rate_limiter_spaces_request_starts():
     now = {"t": 100.0}
     slept: list[float] = []
@@ -225,3 +425,29 @@ def test_rate_limiter_spaces_request_starts():
         limiter.wait()
     assert slept == [0.25, 0.25, 0.25, 0.25]
     assert RateLimiter(None).interval == 0.0
+
+
+def test_templates_reach_into_objects_and_encode_url_values():
+    values = {"id": 7, "key": {"id": "a/b c"}, "fields": {"price": 1.5}, "a.b": "flat"}
+    assert render({"p": "{{ fields.price }}", "k": "{{ key }}"}, values) == {
+        "p": 1.5,
+        "k": {"id": "a/b c"},
+    }
+    assert render("{{ a.b }} {{ key.missing }}!", values) == "flat !"
+    assert render_url("http://x/items/{{ key.id }}?n={{ id }}", values) == (
+        "http://x/items/a%2Fb%20c?n=7"
+    )
+    assert names("http://x/{{ key.id }}/{{ sku }}") == {"key.id", "sku"}
+
+
+def test_a_url_naming_fields_needs_one_item_per_request():
+    item_url = {"url": "http://x/items/{{ key.id }}", "add": {"url": "http://x/items"}}
+    every = {**item_url, "change": {"method": "PUT"}, "remove": {"method": "DELETE"}}
+    config = HttpDestinationConfig.parse(every)
+    assert (config.method_for(Operation.ADD), config.method_for(Operation.REMOVE)) == (
+        "POST",
+        "DELETE",
+    )
+    with pytest.raises(ConfigError) as refused:  # removals would go in batches to that url
+        HttpDestinationConfig.parse({**item_url, "change": {"method": "PUT"}})
+    assert refused.value.field == "config.batch_size"

@@ -60,6 +60,41 @@ def test_an_item_failing_three_times_then_accepted_ends_ok_after_four_attempts(
     assert run.status is RunStatus.SUCCEEDED and run.counters.ok == 20
 
 
+def test_one_item_of_a_batch_answered_503_in_a_207_is_retried_alone_then_ok(
+    app, name, shop, api, tmp_path
+):
+    tries = Counter()
+
+    def result(sku: str) -> dict:
+        tries[sku] += 1
+        if sku == "SKU-7" and tries[sku] == 1:
+            return {"status": 503, "error": "warehouse busy"}
+        if sku == "SKU-3":
+            return {"status": 422, "error": "price below the floor"}
+        return {"status": 201, "id": sku.lower()}
+
+    api.handler = lambda request: Answer(
+        status=207,
+        body={"results": [result(s) for s in skus(request)]},
+        headers={"Retry-After": "0"},
+    )
+    configure(app, name, shop, api, tmp_path)
+    run = run_sync(app, name)
+
+    assert [len(skus(r)) for r in api.requests] == [20, 1]
+    assert skus(api.requests[1]) == ["SKU-7"]  # only the item to retry is sent again
+    entries = by_reference(app, run)
+    retried = entries["SKU-7"]
+    assert (retried.status, retried.attempts, retried.error) == (EntryStatus.OK, 2, None)
+    assert retried.endpoint_id == "sku-7"
+    refused = entries["SKU-3"]
+    assert (refused.status, refused.attempts) == (EntryStatus.FAILED, 1)
+    assert refused.error == "HTTP 422 Unprocessable Entity: price below the floor"
+    assert (entries["SKU-8"].status, entries["SKU-8"].attempts) == (EntryStatus.OK, 1)
+    assert run.status is RunStatus.SUCCEEDED
+    assert (run.counters.ok, run.counters.failed) == (19, 1)
+
+
 def test_an_always_failing_item_gives_up_then_the_next_run_retries_it_linked(
     app, name, shop, api, tmp_path
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any, Literal
 
 import httpx
@@ -45,8 +46,17 @@ class HttpAuth(BaseModel):
 
 def retry_after(response: httpx.Response) -> float | None:
     """Seconds a ``Retry-After`` header asks to wait (a number or an HTTP date), or None."""
-    value = response.headers.get("Retry-After")
-    if not value:
+    return wait_asked(response.headers.get("Retry-After"))
+
+
+def wait_asked(value: Any) -> float | None:
+    """Seconds a ``Retry-After`` value asks to wait: a number of seconds (JSON number or
+    text) or an HTTP date; None when there is none or it cannot be read."""
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return max(float(value), 0.0)
+    if not isinstance(value, str):
         return None
     try:
         return max(float(value), 0.0)
@@ -56,6 +66,30 @@ def retry_after(response: httpx.Response) -> float | None:
         return max((parsedate_to_datetime(value) - utcnow()).total_seconds(), 0.0)
     except (TypeError, ValueError):
         return None
+
+
+def status_code(value: Any) -> int | None:
+    """An HTTP status given in a JSON answer (``503`` or ``"503"``); None for anything else
+    (``"ok"``, ``1``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and 100 <= value <= 599:
+        return value
+    return None
+
+
+def status_reason(status: int, message: Any = None, limit: int = 300) -> str:
+    """``HTTP 503 Service Unavailable: <message>`` for a status read from an answer's body."""
+    try:
+        head = f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        head = f"HTTP {status}"
+    if message in (None, ""):
+        return head
+    text = message if isinstance(message, str) else json.dumps(message, default=str)
+    return f"{head}: {' '.join(text.split())[:limit]}"
 
 
 def is_retryable(status: int) -> bool:
