@@ -17,6 +17,8 @@ from typing import Any
 from syncwright.domain.clock import utcnow
 from syncwright.domain.counters import Counters
 from syncwright.domain.errors import (
+    ConfigError,
+    DestinationError,
     GuardTripped,
     IllegalTransition,
 )
@@ -56,11 +58,19 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return Plan(batches=0, total=0)
+    if "batches" in run.infos:
+        # Prepared already: the process stopped after the change set was saved (with the
+        # run's move to in_progress, in one transaction) and before the engine recorded it.
+        total = int(run.infos.get("progress", {}).get("total", 0))
+        return Plan(batches=int(run.infos["batches"]), total=total)
     sync = rt.store.config.sync(run.sync_id)
     scope = changes.scope_of(rt.store, rt.connectors, sync, run.mode)
 
     started = time.monotonic()
-    run = rt.store.runs.transition(run_id, RunStatus.QUERYING, runner=rt.runner, started=True)
+    if run.status in (RunStatus.QUEUED, RunStatus.QUERYING):
+        run = rt.store.runs.transition(run_id, RunStatus.QUERYING, runner=rt.runner, started=True)
+    # else preparing: a process stopped while preparing this run; nothing of it was saved,
+    # and it is prepared again from the model's rows.
     staging = changes.staging_for(rt.work_dir / f"{run_id}.duckdb", scope)
     try:
         changes.read_model(rt.store, rt.connectors, staging, scope)
@@ -75,6 +85,9 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
                 rt.store.runs.update_infos(conn, run_id, {"guard": reason})
             raise GuardTripped(reason)
         kept, forgotten = staging.skipped()
+        # The change set, the snapshot's skipped items and the move to in_progress commit
+        # together: a process stopping at any point leaves the run either prepared or not
+        # at all (then it is prepared again, as above).
         with rt.store.engine.begin() as conn:
             total = rt.store.changesets.save(
                 conn, run_id, staging.deliverable_batches(), sync.batch_size
@@ -91,25 +104,30 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
                     [False] * len(kept) + [True] * len(forgotten),
                 ),
             )
-        counters = diff.counters(pending=total)
-        infos = {
-            **_timing(run, "preparing", time.monotonic() - queried),
-            "columns": [{"name": c.name, "type": c.type} for c in staging.model_columns()],
-            "cursor_candidate": staging.max_cursor,
-            "progress": {"done": 0, "total": total},
-        }
+            cancelled = rt.store.runs.get(run_id, conn).status.is_final
+            batches = math.ceil(total / sync.batch_size) if total else 0
+            if not cancelled:
+                rt.store.runs.transition(
+                    run_id,
+                    RunStatus.IN_PROGRESS if total else RunStatus.PREPARING,
+                    counters=diff.counters(pending=total),
+                    infos={
+                        **_timing(run, "preparing", time.monotonic() - queried),
+                        "columns": [
+                            {"name": c.name, "type": c.type} for c in staging.model_columns()
+                        ],
+                        "cursor_candidate": staging.max_cursor,
+                        "progress": {"done": 0, "total": total},
+                        "batches": batches,
+                        "delivering_since": time.time(),
+                    },
+                    conn=conn,
+                )
     finally:
         staging.close()
-    if rt.store.runs.get(run_id).status.is_final:  # cancelled meanwhile
+    if cancelled:  # meanwhile: its items are recorded as not attempted
         rt.store.entries.leave_pending(run_id, rt.store.changesets)
         return Plan(batches=0, total=0)
-    batches = math.ceil(total / sync.batch_size) if total else 0
-    rt.store.runs.transition(
-        run_id,
-        RunStatus.IN_PROGRESS if total else RunStatus.PREPARING,
-        counters=counters,
-        infos={**infos, "batches": batches, "delivering_since": time.time()},
-    )
     return Plan(batches=batches, total=total)
 
 
@@ -183,6 +201,11 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
             ] * len(items)
     except Exception as exc:
         rt.release(run_id)
+        if isinstance(exc, ConfigError) or (
+            isinstance(exc, DestinationError) and not exc.retryable
+        ):
+            # Waiting mends nothing (a missing table, a permission refused): the run fails.
+            raise DestinationError(f"destination {spec.name}: {exc}", retryable=False) from exc
         results = [ItemResult.failed(f"destination {spec.name}: {exc}", retryable=True)] * len(
             items
         )

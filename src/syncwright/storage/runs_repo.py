@@ -295,46 +295,64 @@ class RunRepository:
         started: bool = False,
         ended: bool = False,
         expected: RunStatus | None = None,
+        conn: sa.Connection | None = None,
     ) -> Run:
         """Move a run to ``status`` (checked against the legal transitions), merging ``infos``.
-        With ``expected``, only from that status: of two processes racing, one wins."""
+        With ``expected``, only from that status: of two processes racing, one wins. With
+        ``conn``, inside that connection's transaction (it commits with the caller's)."""
+        if conn is not None:
+            return self._transition(
+                conn, run_id, status, infos, counters, runner, started, ended, expected
+            )
+        with self.engine.begin() as own:
+            return self._transition(
+                own, run_id, status, infos, counters, runner, started, ended, expected
+            )
+
+    def _transition(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        status: RunStatus,
+        infos: dict[str, Any] | None,
+        counters: Counters | None,
+        runner: str | None,
+        started: bool,
+        ended: bool,
+        expected: RunStatus | None,
+    ) -> Run:
         now = utcnow()
-        with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    sa.select(runs.c.status, runs.c.infos, runs.c.started_at).where(
-                        runs.c.id == run_id
-                    )
-                )
-                .mappings()
-                .first()
+        row = (
+            conn.execute(
+                sa.select(runs.c.status, runs.c.infos, runs.c.started_at).where(runs.c.id == run_id)
             )
-            if row is None:
-                raise NotFound(f"no run with id {run_id}")
-            current = RunStatus(row["status"])
-            if expected is not None and current is not expected:
-                raise IllegalTransition(f"run {run_id} is {current.value}, not {expected.value}")
-            check_transition(current, status)
-            merged = {**(row["infos"] or {}), **(infos or {}), "stage": status.value}
-            values: dict[str, Any] = {"status": status.value, "infos": merged, "updated_at": now}
-            if counters is not None:
-                values.update(counters.as_dict())
-            if runner is not None:
-                values["runner"] = runner
-            if started and row["started_at"] is None:
-                values["started_at"] = now
-            if ended:
-                values["ended_at"] = now
-            updated = conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id, runs.c.status == current.value)
-                .values(**values)
-            )
-            if updated.rowcount != 1:
-                raise IllegalTransition(
-                    f"run {run_id} changed status while moving to {status.value}"
-                )
-        return self.get(run_id)
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"no run with id {run_id}")
+        current = RunStatus(row["status"])
+        if expected is not None and current is not expected:
+            raise IllegalTransition(f"run {run_id} is {current.value}, not {expected.value}")
+        check_transition(current, status)
+        merged = {**(row["infos"] or {}), **(infos or {}), "stage": status.value}
+        values: dict[str, Any] = {"status": status.value, "infos": merged, "updated_at": now}
+        if counters is not None:
+            values.update(counters.as_dict())
+        if runner is not None:
+            values["runner"] = runner
+        if started and row["started_at"] is None:
+            values["started_at"] = now
+        if ended:
+            values["ended_at"] = now
+        updated = conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status == current.value)
+            .values(**values)
+        )
+        if updated.rowcount != 1:
+            raise IllegalTransition(f"run {run_id} changed status while moving to {status.value}")
+        return self.get(run_id, conn)
 
     def update_infos(self, conn: sa.Connection, run_id: str, patch: dict[str, Any]) -> None:
         infos = conn.execute(sa.select(runs.c.infos).where(runs.c.id == run_id)).scalar_one()
