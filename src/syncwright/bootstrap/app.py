@@ -82,6 +82,9 @@ class App:
         self._lock: IO[str] | None = None
         self.engine: DbosEngine | None = None
         submitter: RunSubmitter | None = None
+        #: A command that runs here only what it starts (``run``, ``resync``, ``approve``
+        #: with no engine on this home), not an engine serving every run.
+        self.one_off = role is EngineRole.AUTO
         if role is EngineRole.AUTO:
             role = EngineRole.EXECUTE if self._take_lock() else EngineRole.SUBMIT
         elif role is EngineRole.EXECUTE and not self._take_lock():
@@ -100,8 +103,13 @@ class App:
                 runtime,
                 system_database_url=settings.engine_database_url,
                 application_version=APPLICATION_VERSION,
-                executor_id=settings.executor_id
-                or (f"{socket.gethostname()}-{os.getpid()}" if settings.is_postgres else None),
+                executor_id=(
+                    f"once-{socket.gethostname()}-{os.getpid()}"
+                    if self.one_off
+                    else settings.executor_id
+                    or (f"{socket.gethostname()}-{os.getpid()}" if settings.is_postgres else None)
+                ),
+                one_off=self.one_off,
                 worker_concurrency=settings.worker_concurrency,
                 polling_interval=settings.poll_interval,
                 purge_schedule=settings.purge_schedule,

@@ -12,7 +12,7 @@ from syncwright.bootstrap.app import App, EngineBusy, EngineRole
 from syncwright.bootstrap.logs import configure_logging
 from syncwright.bootstrap.settings import Settings
 from syncwright.cli import account_commands, control_commands, render, report_commands
-from syncwright.cli.common import console, errors, follow, open_app
+from syncwright.cli.common import console, errors, follow, open_app, run_chain
 from syncwright.connectors.sql.urls import safe_url
 from syncwright.domain.access import Role
 from syncwright.domain.errors import NotFound, SyncwrightError
@@ -109,9 +109,18 @@ def artifacts_latest(name: str = typer.Argument(..., help="The sync's name.")) -
 def run(
     name: str = typer.Argument(..., help="The sync's name."),
     full: bool = typer.Option(False, "--full", help="Resend everything and rebuild the snapshot."),
-    wait: bool = typer.Option(False, "--wait", help="Follow the run with a progress bar."),
+    wait: bool = typer.Option(
+        False,
+        "--wait",
+        help="Follow the run with a progress bar; with no engine running, also run here the"
+        " syncs that run after it.",
+    ),
 ) -> None:
-    """Start a run of a sync. Exit code 1 when a followed run fails."""
+    """Start a run of a sync. Exit code 1 when a followed run fails.
+
+    With no engine on this home, the run goes on in this process, which runs nothing else;
+    syncs planned after it (``after:``) wait for an engine (syncwright serve or worker), or
+    run here, one after the other, with --wait."""
     with _open(EngineRole.AUTO) as sw:
         started = sw.runs.trigger(name, full=full)
         if started.status is RunStatus.SKIPPED:
@@ -125,8 +134,11 @@ def run(
             finished = sw.runs.wait(started.id)
         else:
             finished = follow(sw, started)
-    console.print(render.summary(finished))
-    if finished.status is RunStatus.FAILED:
+        console.print(render.summary(finished))
+        chained = run_chain(sw, finished, wait=wait)
+    for run in chained:
+        console.print(render.summary(run))
+    if any(r.status is RunStatus.FAILED for r in (finished, *chained)):
         raise typer.Exit(1)
 
 

@@ -20,11 +20,18 @@ _LOCK = 0x5359_4E43  # "SYNC"
 
 class Admission:
     def __init__(
-        self, store: Store, enqueue: Callable[[Run], None], *, max_runs: int | None = None
+        self,
+        store: Store,
+        enqueue: Callable[[Run], None],
+        *,
+        max_runs: int | None = None,
+        only: set[str] | None = None,
     ) -> None:
         self.store = store
         self.enqueue = enqueue
         self.max_runs = max_runs
+        #: Admit only these runs (a one-off process admits the runs it started, no other).
+        self.only = only
 
     def admit(self) -> list[Run]:
         admitted: list[str] = []
@@ -38,6 +45,8 @@ class Admission:
             caps: dict[str, int | None] = {}
             now = utcnow()
             for run in self.store.runs.waiting(conn):
+                if self.only is not None and run["id"] not in self.only:
+                    continue
                 if self.max_runs is not None and total >= self.max_runs:
                     break
                 if run["sync_id"] in busy_syncs:

@@ -404,7 +404,11 @@ def finish(rt: Runtime, run_id: str) -> str:
     if sync.detection is ChangeDetection.CURSOR and run.mode is not RunMode.RESYNC:
         _advance_cursor(rt, run, counters)
     infos.update(_turn_off_if_failing(rt, run, status, infos.get("error")))
-    rt.store.runs.transition(run_id, status, counters=counters, infos=infos, ended=True)
+    # The process that finishes the run is its runner (a resumed run names the one that
+    # resumed it; the one that started it is in infos when it was taken over).
+    rt.store.runs.transition(
+        run_id, status, counters=counters, infos=infos, ended=True, runner=rt.runner
+    )
     ended(rt, run_id)
     return status.value
 
@@ -442,7 +446,7 @@ def fail(rt: Runtime, run_id: str, message: str, in_flight: int | None = None) -
     if run.status.is_final:
         return run.status.value
     infos = {"error": message, **_turn_off_if_failing(rt, run, RunStatus.FAILED, message)}
-    rt.store.runs.transition(run_id, RunStatus.FAILED, infos=infos, ended=True)
+    rt.store.runs.transition(run_id, RunStatus.FAILED, infos=infos, ended=True, runner=rt.runner)
     ended(rt, run_id)
     return RunStatus.FAILED.value
 
@@ -471,7 +475,10 @@ def _timed_out(rt: Runtime, run: Run, sync: SyncSpec) -> bool:
 
 def ended(rt: Runtime, run_id: str) -> None:
     """Plan the syncs that run after this one's run ended as it did. Idempotent."""
-    Scheduler(rt.store).plan_after(rt.store.runs.get(run_id))
+    planned = Scheduler(rt.store).plan_after(rt.store.runs.get(run_id))
+    if planned:
+        with rt.store.engine.begin() as conn:
+            rt.store.runs.update_infos(conn, run_id, {"planned_after": [r.id for r in planned]})
 
 
 def _turn_off_if_failing(

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, SetEnqueueOptions, SetWorkflowID, WorkflowStatus
 
 from syncwright.domain.clock import utcnow
-from syncwright.domain.errors import ConfigError
+from syncwright.domain.errors import ConfigError, IllegalTransition
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import LIVE_RUN_STATUSES, RunStatus
 from syncwright.engine import pipeline
@@ -207,8 +207,15 @@ class DbosEngine:
         max_runs: int | None = None,
         shutdown_grace: float = 30.0,
         alerting: Alerting | None = None,
+        one_off: bool = False,
     ) -> None:
         self.runtime = runtime
+        #: A one-off process (a CLI command): it runs the runs it starts and nothing else. No
+        #: schedules, no queue of other runs, no take-over; it beats, so that an engine takes
+        #: over what it leaves in flight.
+        self.one_off = one_off
+        #: The runs this process started (what a one-off process admits).
+        self.owned: set[str] = set()
         self.alerting = alerting
         self.version = application_version
         self.config: DBOSConfig = {
@@ -231,7 +238,12 @@ class DbosEngine:
         self._beating_since: float | None = None
         #: The embedded store has one engine process (the home's engine lock).
         self._alone = runtime.store.engine.dialect.name == "sqlite"
-        self.admission = Admission(runtime.store, self._enqueue, max_runs=max_runs)
+        self.admission = Admission(
+            runtime.store,
+            self._start_here if one_off else self._enqueue,
+            max_runs=max_runs,
+            only=self.owned if one_off else None,
+        )
         self.executor_id = executor_id or "local"
         self._launched = False
         self._stop = threading.Event()
@@ -243,6 +255,12 @@ class DbosEngine:
         logging.getLogger("dbos").setLevel(logging.WARNING)
         DBOS(config=self.config)
         DBOS.launch()
+        if self.one_off:
+            # The queue of runs is not registered here: this process never dequeues a run
+            # another one admitted, and the runs it starts run here (see _start_here).
+            self._launched = True
+            self._start_ticker()
+            return
         self.queue = DBOS.register_queue(
             QUEUE,
             partition_concurrency=1,
@@ -269,6 +287,9 @@ class DbosEngine:
             ) from None
         self.resubmit_orphans()
         Scheduler(self.runtime.store, self.submit).plan_schedules(utcnow())
+        self._start_ticker()
+
+    def _start_ticker(self) -> None:
         self._stop.clear()
         self._ticker = threading.Thread(
             target=self._tick_loop, name="syncwright-ticks", daemon=True
@@ -292,7 +313,40 @@ class DbosEngine:
 
     def submit(self, run: Run) -> None:
         """A run is waiting: admit what the capacity allows now (this one, if it can)."""
+        self.owned.add(run.id)
         self.admission.admit()
+
+    def _start_here(self, run: Run) -> None:
+        """A one-off process runs its admitted run itself, outside the queue (a run of the
+        same sync cannot be live elsewhere: admission holds one per sync)."""
+        with SetWorkflowID(run.id):
+            DBOS.start_workflow(run_workflow, run.id)
+
+    def settle(self, run_id: str, timeout: float = 60.0) -> None:
+        """Wait until the run's workflow here has returned (after its end planned what runs
+        after it). Nothing to wait for when it does not run in this process."""
+        if run_id not in self.owned:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = DBOS.get_workflow_status(run_id)
+            if status is None or status.status not in ("PENDING", "ENQUEUED"):
+                return
+            time.sleep(0.05)
+
+    def start_planned(self, run: Run) -> Run | None:
+        """Queue a planned run now and run it here (None: another process took it)."""
+        try:
+            queued = self.runtime.store.runs.transition(
+                run.id,
+                RunStatus.QUEUED,
+                infos={"planned_for": run.scheduled_for.isoformat() if run.scheduled_for else None},
+                expected=RunStatus.SCHEDULED,
+            )
+        except IllegalTransition:
+            return None
+        self.submit(queued)
+        return queued
 
     def _enqueue(self, run: Run) -> None:
         with (
@@ -311,6 +365,19 @@ class DbosEngine:
         beat_every = max(0.5, min(5.0, self.takeover_after / 4))
         beaten_at = 0.0
         while not self._stop.wait(self.polling_interval):
+            if self.one_off:
+                try:
+                    if time.monotonic() - beaten_at > beat_every:
+                        self.runtime.store.workers.beat(
+                            self.executor_id, self.runtime.runner, utcnow(), self.version
+                        )
+                        beaten_at = time.monotonic()
+                    if not self._draining.is_set():
+                        self.admission.admit()  # its own runs that waited for capacity
+                    self._release_ended()
+                except Exception:  # a store hiccup must not stop the beats
+                    logger.exception("syncwright heartbeat failed")
+                continue
             if self._draining.is_set():
                 # Shutting down: take no new work, but keep beating so that no other engine
                 # takes over the runs finishing here.
