@@ -294,3 +294,19 @@ def test_a_one_off_run_alerts_and_alerts_lists_them(workspace):
         assert unknown.returncode != 0 and "nope" in unknown.stderr
     finally:
         hook.close()
+
+
+def test_a_store_that_cannot_be_opened_is_one_line_and_exit_code_2(tmp_path, postgres):
+    url = postgres.create_role("store_owner", "right-password")
+    wrong_password = url.replace("right-password", "wrong-password")
+    unreachable = "postgresql://someone:hidden-pw@127.0.0.1:1/nowhere"
+    for store, expected in (
+        (wrong_password, "password authentication failed"),
+        (unreachable, "Connection refused"),
+        ("nonsense://x", "SYNCWRIGHT_DATABASE_URL: not a store URL"),
+    ):
+        done = sw(tmp_path, "runs", check=False, env={"SYNCWRIGHT_DATABASE_URL": store})
+        assert done.returncode == 2, done
+        assert done.stderr.startswith("error: ") and expected in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        assert "wrong-password" not in done.stderr and "hidden-pw" not in done.stderr

@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO
 
+import sqlalchemy as sa
+
 from syncwright import __version__
 from syncwright.bootstrap.settings import Settings
 from syncwright.connectors.registry import ConnectorRegistry
-from syncwright.domain.errors import NotFound
+from syncwright.connectors.sql.errors import database_message
+from syncwright.connectors.sql.urls import safe_url
+from syncwright.domain.errors import ConfigError, NotFound, SyncwrightError
 from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.run import Run
 from syncwright.engine.alerting import Alerting
@@ -48,6 +52,35 @@ class EngineRole(StrEnum):
     """Execute when no other engine holds this home's engine lock, else submit."""
 
 
+def _open_store(settings: Settings, migrate: bool) -> Store:
+    """The store, upgraded: a URL that does not parse, a server that cannot be reached or a
+    refused password is one line naming the store (its password masked), not a traceback."""
+    box = SecretBox(load_key(settings.home, settings.secret_key))
+    where = safe_url(settings.database_url)
+    try:
+        store = Store.open(settings.database_url, box)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(
+            f"not a store URL: {where} ({exc})", field="SYNCWRIGHT_DATABASE_URL"
+        ) from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreUnavailable(f"cannot open the store {where}: {database_message(exc)}") from None
+    try:
+        if migrate:
+            store.upgrade()
+        else:
+            with store.engine.connect():
+                pass
+    except sa.exc.SQLAlchemyError as exc:
+        store.close()
+        raise StoreUnavailable(f"cannot open the store {where}: {database_message(exc)}") from None
+    return store
+
+
+class StoreUnavailable(SyncwrightError):
+    """The store cannot be reached or refuses this process."""
+
+
 class EngineBusy(Exception):
     """Another engine already runs on this home."""
 
@@ -72,11 +105,7 @@ class App:
     ) -> None:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.store = Store.open(
-            settings.database_url, SecretBox(load_key(settings.home, settings.secret_key))
-        )
-        if migrate:
-            self.store.upgrade()
+        self.store = _open_store(settings, migrate)
         self.connectors = ConnectorRegistry(confinement=settings.confinement)
         self.workspace_id = self.store.config.ensure_workspace(settings.workspace)
         self._lock: IO[str] | None = None

@@ -303,5 +303,5 @@ def main() -> None:
     try:
         app()
     except SyncwrightError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         raise SystemExit(2) from None
