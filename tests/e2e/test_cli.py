@@ -67,6 +67,13 @@ def test_apply_run_runs_and_report(workspace):
     assert [e["source_id"] for e in one["entries"]] == ["7"] and one["next"] is None
     assert "SKU-7" in sw(workspace, "report", "--sync", "products_to_warehouse").stdout
 
+    # At 80 columns the runs table keeps every line within them, and its words whole.
+    narrow = sw(workspace, "runs", env={"COLUMNS": "80"}).stdout
+    lines = narrow.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, narrow
+    [row] = [line for line in lines if runs[0]["id"][:8] in line]
+    assert "succeeded" in row and "+20 ~0 -0" in row and "20/0" in row, narrow
+
 
 def test_report_pages_export_history_errors_and_resync(workspace):
     sw(workspace, "apply", "-f", "sw.yml")

@@ -155,7 +155,7 @@ def runs(
     if as_json:
         render.print_json(console, [render.run_dict(r) for r in found])
     else:
-        console.print(render.runs_table(found))
+        console.print(render.runs_table(found, width=console.width))
 
 
 @app.command()

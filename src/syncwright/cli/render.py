@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -134,7 +135,16 @@ def print_json(console: Console, data: Any) -> None:
     console.print_json(json.dumps(data, default=str))
 
 
-def runs_table(runs: list[Run]) -> Table:
+#: Below this many columns, ``runs_table`` shows the compact form.
+WIDE = 150
+
+
+def runs_table(runs: list[Run], width: int = 200) -> Table:
+    """Runs, newest first. A terminal narrower than ``WIDE`` gets the compact form: id, sync,
+    status, when, duration, changes as ``+added ~changed -removed`` and ``ok / failed``,
+    readable at 80 columns (type, trigger and mode are in ``--json``)."""
+    if width < WIDE:
+        return _compact_runs_table(runs)
     table = Table(title="Runs")
     for col in (
         "id",
@@ -171,6 +181,31 @@ def runs_table(runs: list[Run]) -> Table:
             str(c.ok),
             str(c.failed),
             run.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    return table
+
+
+def _compact_runs_table(runs: list[Run]) -> Table:
+    table = Table(title="Runs", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("sync", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("when", no_wrap=True)
+    table.add_column("took", no_wrap=True, justify="right")
+    table.add_column("+ ~ -", no_wrap=True, justify="right")
+    table.add_column("ok/fail", no_wrap=True, justify="right")
+    for run in runs:
+        c = run.counters
+        duration = run.duration_seconds
+        when = run.started_at or run.scheduled_for or run.created_at
+        table.add_row(
+            run.id[:8],
+            run.sync_name or "",
+            styled(run.status.value),
+            when.astimezone().strftime("%m-%d %H:%M"),
+            "" if duration is None else f"{duration:.1f}s",
+            f"+{c.added} ~{c.changed} -{c.removed}",
+            f"{c.ok}/{c.failed}",
         )
     return table
 
