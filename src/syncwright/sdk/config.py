@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections.abc
+import difflib
+import types
 from pathlib import Path
-from typing import Annotated, Any, Callable, Mapping, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Callable, Mapping, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -13,6 +16,7 @@ from syncwright.sdk.confinement import LocalPathField
 C = TypeVar("C", bound="ConnectorConfig")
 
 REDACTED = "********"
+_CONTAINERS = (dict, list, tuple, collections.abc.Mapping, collections.abc.Sequence)
 
 
 class ConnectorConfig(BaseModel):
@@ -25,9 +29,7 @@ class ConnectorConfig(BaseModel):
         try:
             return cls.model_validate(dict(data))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            path = ".".join(str(part) for part in (where, *first["loc"]))
-            raise ConfigError(first["msg"].removeprefix("Value error, "), field=path) from None
+            raise config_error(cls, exc, where) from None
 
     def resolved(self: C, base_dir: Path) -> C:
         """This config with paths relative to ``base_dir`` (the config file's folder) made
@@ -86,3 +88,55 @@ def _walk(value: Any, secret: Callable[[SecretStr], str]) -> Any:
     if isinstance(value, (list, tuple)):
         return [_walk(v, secret) for v in value]
     return value
+
+
+def config_error(model: type[BaseModel], exc: ValidationError, where: str = "") -> ConfigError:
+    """The first problem of a validation as a ConfigError naming its field; an unknown key is
+    named with the closest key the settings know ("did you mean ...?")."""
+    problems = exc.errors()
+    # A misspelt key also makes the right one missing: the unknown key says more.
+    first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
+    loc = tuple(first["loc"])
+    path = ".".join(str(part) for part in (*([where] if where else []), *loc))
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden" and loc:
+        known = _known_keys(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+        if known and not close:
+            message += f" (known: {', '.join(sorted(known))})"
+    return ConfigError(message, field=path)
+
+
+def _known_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The keys of the model found by following ``loc`` through fields, dicts and lists."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                info = next(
+                    (f for f in current.model_fields.values() if f.alias == str(part)), None
+                )
+            if info is None:
+                return []
+            current = info.annotation
+        elif get_origin(current) in _CONTAINERS:
+            args = get_args(current)
+            current = args[-1] if args else Any
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` as ``X`` (the first model of a union)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            if (isinstance(arg, type) and issubclass(arg, BaseModel)) or get_origin(arg):
+                return arg
+    return annotation

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from syncwright.domain.alerts import ChannelType, Condition
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.statuses import ChangeDetection, WriteMode
+from syncwright.sdk.config import config_error
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -200,9 +201,26 @@ def _expand(value: Any, path: str, env: dict[str, str]) -> Any:
     return value
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader refusing a key given twice in one mapping (plain YAML keeps the
+    last one: half of a sync's settings would vanish without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise ConfigError(
+                    f"line {key_node.start_mark.line + 1}: the key {key!r} is given twice"
+                    f" (first on line {seen[key] + 1})"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_config(text: str, *, env: dict[str, str] | None = None) -> ConfigDoc:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}") from None
     if data is None:
@@ -213,9 +231,7 @@ def parse_config(text: str, *, env: dict[str, str] | None = None) -> ConfigDoc:
     try:
         return ConfigDoc.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(first["msg"], field=path) from None
+        raise config_error(ConfigDoc, exc) from None
 
 
 def load_config(path: Path, *, env: dict[str, str] | None = None) -> ConfigDoc:
