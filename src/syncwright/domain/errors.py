@@ -35,6 +35,12 @@ class SourceError(SyncwrightError):
 class DestinationError(SyncwrightError):
     """The destination could not be written."""
 
+    def __init__(self, message: str | None = None, *, retryable: bool = True) -> None:
+        #: Trying again later may succeed (a lost connection). False when waiting mends
+        #: nothing (a missing table, a permission refused): the run fails at once.
+        self.retryable = retryable
+        super().__init__(message)
+
 
 class GuardTripped(SyncwrightError):
     """The run was stopped before writing to protect the destination."""
