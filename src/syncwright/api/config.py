@@ -64,13 +64,25 @@ def apply_config(
     dry_run: Annotated[
         bool, Query(description="Check and show the changes; write nothing.")
     ] = False,
+    skip_check: Annotated[
+        bool,
+        Query(
+            description="Do not connect to the sources and destinations first (one is in"
+            " maintenance); models' queries are then not tried either."
+        ),
+    ] = False,
 ) -> ApplyOut:
     """Create or update sources, models, destinations and syncs from a configuration document
     (the YAML file's shape, as JSON), all or nothing, naming the first wrong field (admin).
-    Every source and destination must connect first. ``${VAR}`` is not expanded here;
-    relative file paths are read from the server's home folder."""
+    Every source and destination must connect first, and every model's query must run with
+    its primary key among its columns (unless ``skip_check``). ``${VAR}`` is not expanded
+    here; relative file paths are read from the server's home folder."""
     changes = acting.ws.configs.apply(
-        body, base_dir=acting.ws.objects.base_dir, dry_run=dry_run, user_id=acting.user_id
+        body,
+        base_dir=acting.ws.objects.base_dir,
+        dry_run=dry_run,
+        user_id=acting.user_id,
+        check_connections=not skip_check,
     )
     return ApplyOut(
         dry_run=dry_run,

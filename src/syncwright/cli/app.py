@@ -54,11 +54,22 @@ def db_upgrade() -> None:
 def apply(
     file: Path = typer.Option(..., "-f", "--file", help="The YAML configuration file."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and show changes, apply nothing."),
+    skip_check: bool = typer.Option(
+        False,
+        "--skip-check",
+        help="Do not connect to the sources and destinations first (one is in maintenance);"
+        " models' queries are then not tried either.",
+    ),
 ) -> None:
     """Create or update sources, models, destinations and syncs from a file (idempotent)."""
     doc = load_config(file)
     with _open() as sw:
-        changes = sw.configs.apply(doc, base_dir=file.resolve().parent, dry_run=dry_run)
+        changes = sw.configs.apply(
+            doc,
+            base_dir=file.resolve().parent,
+            dry_run=dry_run,
+            check_connections=not skip_check,
+        )
     for change in changes:
         colour = {"created": "green", "updated": "yellow"}.get(change.action, "dim")
         console.print(f"[{colour}]{change.action:9}[/{colour}] {change.kind} {change.name}")

@@ -56,6 +56,14 @@ class Source(ABC):
     def check(self) -> None:
         """Test the connection (``syncwright check``); raise SourceError with the reason."""
 
+    def describe(self, query: str) -> list[str] | None:
+        """The model's column names, found without reading its rows (a SQL source runs the
+        query for no row), or None when this source cannot tell before reading. Raise
+        SourceError with the reason when the query cannot run. Asked when a model is
+        applied, so a query that does not compile or lacks its primary key is refused
+        then, not at its first run."""
+        return None
+
     @abstractmethod
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch | dict[str, Any]]:
         """Yield the model's rows, as Arrow record batches (preferred) or dicts."""

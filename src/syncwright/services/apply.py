@@ -263,6 +263,46 @@ class ConfigService:
             connector.close()
         return None
 
+    def _check_models(self, planned: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """Each model of the file runs on its source (for no row) and has the columns of its
+        primary key and cursor; else it is refused naming the model. Sources that cannot
+        tell their columns before reading are not asked."""
+        for name, model in planned["model"].items():
+            values = planned["source"].get(model["source"])
+            if values is not None:
+                type_name, config = values["type"], self.store.secrets.open(values["config"])
+            else:
+                row = self._existing("source", model["source"])
+                if row is None:
+                    continue  # refused by check() already
+                spec = ConnectionSpec.from_row(row)
+                type_name, config = spec.type, spec.config
+            source = self.connectors.source(type_name, config)
+            try:
+                columns = source.describe(model["query"])
+            except Exception as exc:  # the source's own reason
+                raise ConfigError(
+                    f"model {name!r}: the query does not run on {model['source']!r}: {exc}",
+                    field=f"models.{name}.query",
+                ) from None
+            finally:
+                source.close()
+            if columns is None:
+                continue
+            for key in model["primary_key"]:
+                if key not in columns:
+                    raise ConfigError(
+                        f"model {name!r}: its query has no column {key!r} of the primary key"
+                        f" (it has {', '.join(columns)})",
+                        field=f"models.{name}.primary_key",
+                    )
+            if model["cursor"] and model["cursor"] not in columns:
+                raise ConfigError(
+                    f"model {name!r}: its query has no cursor column {model['cursor']!r}"
+                    f" (it has {', '.join(columns)})",
+                    field=f"models.{name}.cursor",
+                )
+
     def test_planned(self, planned: dict[str, dict[str, dict[str, Any]]]) -> list[ConnectionCheck]:
         found = []
         for kind in ("source", "destination"):
@@ -304,6 +344,7 @@ class ConfigService:
                     raise ConfigError(
                         f"cannot connect: {result.problem}", field=f"{result.kind}s.{result.name}"
                     )
+            self._check_models(planned)
         changes: list[AppliedChange] = []
         ids: dict[tuple[str, str], str] = {}
 
