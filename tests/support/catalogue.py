@@ -76,12 +76,13 @@ def configure(
     sync: str = "",
     destination: str = "",
 ) -> str:
+    table = "" if "table:" in destination else ", table: products"
     text = f"""
 sources: {{{name}_src: {{type: sql, url: "{source_url}"}}}}
 models:
   {name}_model: {{source: {name}_src, query: "{query}", primary_key: id, reference: sku {model}}}
 destinations:
-  {name}_dst: {{type: sql, url: "{dest_url}", table: products {destination}}}
+  {name}_dst: {{type: sql, url: "{dest_url}"{table} {destination}}}
 syncs:
   {name}: {{model: {name}_model, destination: {name}_dst {sync}}}
 """
