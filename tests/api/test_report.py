@@ -35,7 +35,6 @@ def reported(world):
         source_url=shop.url,
         dest_url=f"sqlite:///{dest}",
         base_dir=world.folder,
-        model=", reference: sku",
     )
     for _ in range(2):
         services.runs.wait(services.runs.trigger("picky").id, timeout=60, poll=0.05)
