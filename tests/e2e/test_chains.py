@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 
 from tests.support.catalogue import Catalogue
@@ -59,6 +60,10 @@ def test_a_chained_run_is_left_planned_or_run_with_wait_never_by_another_command
     assert [r["status"] for r in first_runs] == ["succeeded", "succeeded"]
     # The second run of `first` planned a new run of `second` and that one ran too.
     assert second[0]["runner"] == first_runs[0]["runner"]
+
+    # Commands that left nothing in flight leave no worker row behind.
+    with sqlite3.connect(tmp_path / "home" / "syncwright.db") as db:
+        assert db.execute("SELECT count(*) FROM workers").fetchone() == (0,)
 
     # An engine runs what a command without --wait left planned.
     sw(tmp_path, "run", "first")

@@ -506,6 +506,17 @@ class DbosEngine:
         a live engine from its last completed batch (or by the next one to start)."""
         global _runtime
         self._draining.set()
+        # A command that leaves no workflow of its own unfinished leaves no worker row either
+        # (in a setup run from cron alone, they would only pile up); any other process leaves
+        # a silent row, so that a live engine takes its workflows over.
+        forget = False
+        if self._launched and self.one_off and not self.runtime.active:
+            forget = not DBOS.list_workflows(
+                status=["PENDING", "ENQUEUED"],
+                executor_id=self.executor_id,
+                load_input=False,
+                load_output=False,
+            )
         if self._launched:
             # The engine waits in whole seconds, and at least one: only when runs are here.
             grace = math.ceil(self.shutdown_grace) if self.runtime.active else 0
@@ -517,7 +528,10 @@ class DbosEngine:
         if self._ticker is not None:
             self._ticker.join(timeout=10)
             self._ticker = None
-            self.runtime.store.workers.leave(self.executor_id)
+            if forget:
+                self.runtime.store.workers.forget(self.executor_id)
+            else:
+                self.runtime.store.workers.leave(self.executor_id)
         self._draining.clear()
         _runtime = None
 

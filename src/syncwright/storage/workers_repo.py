@@ -83,6 +83,11 @@ class WorkerRepository:
                 == 1
             )
 
+    def forget(self, executor_id: str) -> None:
+        """A process leaving with nothing in flight: no row of it stays behind."""
+        with self.engine.begin() as conn:
+            conn.execute(workers.delete().where(workers.c.executor_id == executor_id))
+
     def leave(self, executor_id: str) -> None:
         """A process shutting down: it may leave workflows its engine had not yet closed (a
         run that ended a moment before, or one in flight). It reads as silent from now on,
