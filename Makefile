@@ -4,16 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-chaos lint install clean bench bench-report bench-latency bench-pages load
+.PHONY: demo test test-chaos lint install pins clean bench bench-report bench-latency bench-pages load
 
-$(STAMP): pyproject.toml examples/syncwright-json-folder/pyproject.toml
+# Every version comes from constraints.txt (what the suite ran); pyproject.toml has the ranges.
+$(STAMP): pyproject.toml examples/syncwright-json-folder/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench,mysql]'
-	$(BIN)/python -m pip install --quiet -e examples/syncwright-json-folder
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench,mysql]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e examples/syncwright-json-folder
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Rewrite constraints.txt from pyproject.toml alone (a fresh venv in a temporary folder, the
+# newest versions its ranges allow), then `make test` reinstalls at the new pins and tries them.
+pins:
+	$(PYTHON) scripts/pin.py
 
 demo: $(STAMP)
 	$(BIN)/syncwright demo --dir demo
