@@ -1,4 +1,4 @@
-"""The SQL destination on real SQLite and PostgreSQL: bulk writes, write modes, and rows the
+"""The SQL destination on real SQLite, PostgreSQL and MariaDB: bulk writes, write modes, and rows the
 database rejects failing alone with its message."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from syncwright.domain.errors import ConfigError
 from syncwright.domain.statuses import EntryStatus, Operation, WriteMode
 from syncwright.sdk import Change, ChangeBatch
 from syncwright.sdk.changes import Column
+from tests.support.databases import database_params, engine_for, kind_of, new_database
 
 _n = itertools.count()
 COLUMNS = (
@@ -24,15 +25,9 @@ COLUMNS = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=database_params())
 def url(request, tmp_path):
-    if request.param == "postgres":
-        return request.getfixturevalue("postgres").create_database(f"sqldest_{next(_n)}")
-    return f"sqlite:///{tmp_path / 'dest.db'}"
-
-
-def engine_for(url):
-    return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    return new_database(request, request.param, tmp_path, "sqldest")
 
 
 def rows_in(url, table="items"):
@@ -169,3 +164,216 @@ def test_config_errors_name_the_field():
     with pytest.raises(ConfigError) as caught:
         SqlDestination({"url": "sqlite://"})
     assert caught.value.field == "config.table"
+
+
+# -- every statement built for the dialect ----------------------------------------------------
+def create(url, *statements):
+    """Run DDL on the database of ``url``."""
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+def test_upsert_sets_only_the_rows_columns_and_deletes_no_row(url):
+    """A column the model lacks keeps its value, and rows referencing a changed row by a
+    foreign key (ON DELETE CASCADE or RESTRICT) neither go with it nor stop it changing."""
+    create(
+        url,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(20), price DOUBLE PRECISION,"
+        " note VARCHAR(20) DEFAULT 'default')",
+        "CREATE TABLE reviews (id INTEGER PRIMARY KEY,"
+        " item_id INTEGER REFERENCES items (id) ON DELETE CASCADE)",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY,"
+        " item_id INTEGER REFERENCES items (id) ON DELETE RESTRICT)",
+    )
+    dest = SqlDestination({"url": url, "table": "items"})
+    dest.write(batch(WriteMode.UPSERT, *(add(i) for i in range(1, 6))))
+    create(
+        url,
+        "UPDATE items SET note = 'mine'",
+        "INSERT INTO reviews VALUES (1, 3)",
+        "INSERT INTO orders VALUES (1, 4)",
+    )
+    changed = [add(i, f"new {i}", 10.0 + i, Operation.CHANGE) for i in (3, 4)] + [add(6)]
+    results = dest.write(batch(WriteMode.UPSERT, *changed))
+    assert [r.status for r in results] == [EntryStatus.OK] * 3, [r.error for r in results]
+    results = dest.write(batch(WriteMode.UPDATE, add(5, "five", 5.5, Operation.CHANGE)))
+    assert results[0].status is EntryStatus.OK
+    dest.close()
+    rows = rows_in(url)
+    assert {i: (r["name"], r["price"]) for i, r in rows.items() if i in (3, 4, 5)} == {
+        3: ("new 3", 13.0),
+        4: ("new 4", 14.0),
+        5: ("five", 5.5),
+    }
+    assert {i: r["note"] for i, r in rows.items()} == {
+        **{i: "mine" for i in range(1, 6)},
+        6: "default",
+    }
+    assert set(rows_in(url, "reviews")) == {1} and set(rows_in(url, "orders")) == {1}
+
+
+def test_a_table_whose_key_is_not_its_only_unique_key_is_upserted_row_by_key(url):
+    """No unique index on the key, or another one beside it: the rows whose key is present
+    are updated and the others inserted, so a row repeating another row's unique value
+    fails alone instead of overwriting that row."""
+    create(
+        url,
+        "CREATE TABLE loose (id INTEGER, name VARCHAR(20), price DOUBLE PRECISION)",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(20) UNIQUE,"
+        " price DOUBLE PRECISION)",
+    )
+    loose = SqlDestination({"url": url, "table": "loose"})
+    loose.write(batch(WriteMode.UPSERT, add(1, "a"), add(2, "b")))
+    results = loose.write(batch(WriteMode.UPSERT, add(2, "b2", 2.5), add(3, "c")))
+    loose.close()
+    assert [r.status for r in results] == [EntryStatus.OK] * 2
+    assert {i: r["name"] for i, r in rows_in(url, "loose").items()} == {1: "a", 2: "b2", 3: "c"}
+    assert len(rows_in(url, "loose")) == 3
+
+    items = SqlDestination({"url": url, "table": "items"})
+    items.write(batch(WriteMode.UPSERT, add(1, "a"), add(2, "b")))
+    results = items.write(batch(WriteMode.UPSERT, add(3, "a"), add(2, "b2", 2.5), add(4, "d")))
+    items.close()
+    assert [r.status for r in results] == [EntryStatus.FAILED, EntryStatus.OK, EntryStatus.OK]
+    assert "a" in results[0].error
+    assert {i: r["name"] for i, r in rows_in(url, "items").items()} == {1: "a", 2: "b2", 4: "d"}
+
+
+ERROR_COLUMNS = (
+    Column(name="id", type="int64"),
+    Column(name="name", type="string"),
+    Column(name="price", type="double"),
+    Column(name="qty", type="int64"),
+    Column(name="parent_id", type="int64"),
+)
+
+
+def test_each_row_the_database_refuses_fails_alone_with_its_message(url):
+    """CHECK, NOT NULL, too long, out of range, foreign key and type errors, told by the
+    database's own codes, fail their row alone; the other rows land."""
+    kind = kind_of(url)
+    if kind == "sqlite":
+        items = (
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " price REAL CHECK (price >= 0), qty INTEGER, parent_id INTEGER) STRICT"
+        )
+    else:
+        items = (
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(10) NOT NULL,"
+            " price DOUBLE PRECISION CHECK (price >= 0), qty INTEGER,"
+            " parent_id INTEGER REFERENCES parents (id))"
+        )
+    create(url, "CREATE TABLE parents (id INTEGER PRIMARY KEY)", "INSERT INTO parents VALUES (1)")
+    create(url, items)
+    refused = {
+        3: ({"price": -1.0}, "constraint"),
+        5: ({"name": None}, "null"),
+        13: ({"qty": "abc"}, "integer"),
+    }
+    if kind != "sqlite":  # SQLite takes text of any length, any integer, any parent
+        refused |= {
+            7: ({"name": "x" * 50}, "too long"),
+            9: ({"qty": 2**40}, "out of range"),
+            11: ({"parent_id": 999}, "foreign key"),
+        }
+    changes = []
+    for i in range(20):
+        fields = {"id": i, "name": f"n{i}", "price": 1.0, "qty": 1, "parent_id": 1}
+        fields |= refused.get(i, ({}, ""))[0]
+        changes.append(Change(operation=Operation.ADD, key={"id": i}, fields=fields))
+    dest = SqlDestination({"url": url, "table": "items"})
+    for mode in (WriteMode.UPSERT, WriteMode.INSERT):
+        create(url, "DELETE FROM items")
+        results = dest.write(batch(mode, *changes, columns=ERROR_COLUMNS))
+        failed = {i: r.error for i, r in enumerate(results) if r.status is EntryStatus.FAILED}
+        assert set(failed) == set(refused), (mode, failed)
+        for i, (_, word) in refused.items():
+            assert word in failed[i].lower(), (mode, i, failed[i])
+            assert "INSERT" not in failed[i]
+        assert set(rows_in(url)) == set(range(20)) - set(refused)
+    dest.close()
+
+
+def test_a_refused_statement_fails_the_batch_for_good_and_a_lost_server_for_now(
+    url, request, tmp_path
+):
+    from syncwright.domain.errors import DestinationError
+
+    dest = SqlDestination({"url": url, "table": "items"})
+    dest.write(batch(WriteMode.UPSERT, add(1)))
+    create(url, "DROP TABLE items")  # gone after the destination found it
+    with pytest.raises(DestinationError) as missing:
+        dest.write(batch(WriteMode.UPSERT, add(2)))
+    dest.close()
+    assert not missing.value.retryable
+    assert "items" in str(missing.value) and "INSERT" not in str(missing.value)
+
+    kind = kind_of(url)
+    if kind == "sqlite":
+        return  # SQLite has no permissions nor a server to lose
+    if kind == "postgres":
+        server = request.getfixturevalue("postgres")
+        role = f"writer_{next(_n)}"
+        user_url = server.create_role(role, "secret")
+        create(server.url(role), "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+    else:
+        server = request.getfixturevalue("mariadb")
+        database = url.rsplit("/", 1)[1]
+        create(url, "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+        role = f"reader_{next(_n)}"
+        user_url = server.create_user(role, "secret", f"SELECT ON `{database}`.*") + database
+    reader = SqlDestination({"url": user_url, "table": "items"})
+    with pytest.raises(DestinationError) as denied:
+        reader.write(batch(WriteMode.UPSERT, add(1)))
+    reader.close()
+    assert not denied.value.retryable and "denied" in str(denied.value)
+
+    from tests.support.postgres import _free_port
+
+    closed = user_url.replace(f":{server.port}/", f":{_free_port()}/")
+    unreachable = SqlDestination({"url": closed, "table": "items"})
+    with pytest.raises(DestinationError) as lost:
+        unreachable.write(batch(WriteMode.UPSERT, add(1)))
+    unreachable.close()
+    assert lost.value.retryable
+
+
+def test_created_tables_hold_doubles_and_index_text_keys(url):
+    columns = (
+        Column(name="code", type="string"),
+        Column(name="price", type="double"),
+        Column(name="note", type="string"),
+    )
+    dest = SqlDestination({"url": url, "table": "priced"})
+    codes = ["a", "A", "a ", "é" * 200]  # distinct keys, even where a collation says equal
+    results = dest.write(
+        batch(
+            WriteMode.UPSERT,
+            *(
+                Change(
+                    operation=Operation.ADD,
+                    key={"code": c},
+                    fields={"code": c, "price": 1 / 3, "note": "n" * 70_000},
+                )
+                for c in codes
+            ),
+            columns=columns,
+            pk=("code",),
+        )
+    )
+    dest.close()
+    assert [r.status for r in results] == [EntryStatus.OK] * 4, [r.error for r in results]
+    engine = engine_for(url)
+    with engine.connect() as conn:
+        types = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns("priced")}
+        found = conn.execute(sa.text("SELECT code, price, note FROM priced")).all()
+    dialect = engine.dialect
+    engine.dispose()
+    assert types["price"].compile(dialect) in ("DOUBLE PRECISION", "DOUBLE")
+    if kind_of(url) == "mariadb":
+        assert isinstance(types["code"], sa.String) and types["code"].length == 255
+    assert sorted(r.code for r in found) == sorted(codes)
+    assert {r.price for r in found} == {1 / 3} and {len(r.note) for r in found} == {70_000}

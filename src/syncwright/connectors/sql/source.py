@@ -8,11 +8,14 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.elements import quoted_name
 
 from syncwright.connectors.sql.errors import database_message
 from syncwright.connectors.sql.urls import DatabaseUrlConfig, safe_url
 from syncwright.domain.errors import SourceError
 from syncwright.sdk import Capabilities, ReadAgain, ReadRequest, Source, sqlite_files
+from syncwright.sdk.confinement import sqlite_path
 
 
 class SqlSourceConfig(DatabaseUrlConfig):
@@ -41,33 +44,43 @@ class SqlSource(Source):
             raise ValueError("a sql source needs a query (e.g. SELECT * FROM products)")
 
     def check(self) -> None:
-        database = sa.engine.make_url(self.config.url).database or ":memory:"
-        on_file = self.config.url.startswith("sqlite") and database != ":memory:"
-        if on_file and not Path(database).exists():  # connecting would create an empty one
-            raise SourceError(f"no database file {database}")
-        release = sqlite_files.hold(database) if on_file else _nothing
+        database = _existing_sqlite_file(self.config.url)
+        release = sqlite_files.hold(database) if database is not None else _nothing
         engine = sa.create_engine(self.config.url)
         try:
             with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
+                conn.execute(sa.select(1))
         except sa.exc.SQLAlchemyError as exc:
             raise SourceError(database_message(exc)) from exc
         finally:
             engine.dispose()
             release()
 
+    def describe(self, query: str) -> list[str]:
+        """The model's column names: its query runs, read-only, for no row."""
+        _existing_sqlite_file(self.config.url)  # connecting would create an empty one
+        model = sa.text(query.strip().rstrip(";")).columns().subquery("syncwright_model")
+        statement = sa.select(sa.literal_column("*")).select_from(model).where(sa.false())
+        plain = _sqlite_file(self.config.url)
+        release = sqlite_files.hold(plain, "sqlite3") if plain is not None else _nothing
+        try:
+            try:
+                engine = _read_only_engine(self.config.url, plain)
+            except Exception as exc:
+                raise SourceError(f"bad url {safe_url(self.config.url)}: {exc}") from exc
+            try:
+                with engine.connect() as conn:
+                    return _columns(conn, statement)
+            except sa.exc.SQLAlchemyError as exc:
+                raise SourceError(database_message(exc)) from exc
+            finally:
+                engine.dispose()
+        finally:
+            release()
+
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
-        sql = request.query.strip().rstrip(";")
-        params: dict[str, Any] = {}
-        if request.keys_only:
-            columns = ", ".join(_quote(k) for k in request.primary_key)
-            sql = f"SELECT {columns} FROM ({sql}) AS syncwright_model"
-        elif request.cursor_column and request.cursor_value is not None:
-            sql = (
-                f"SELECT * FROM ({sql}) AS syncwright_model"
-                f" WHERE {_quote(request.cursor_column)} >= :syncwright_cursor"
-            )
-            params["syncwright_cursor"] = request.cursor_value
+        _existing_sqlite_file(self.config.url)  # connecting would create an empty one
+        statement = _statement(request)
         path = _sqlite_file(self.config.url)
         # SQLite files are read by the ADBC driver, straight into Arrow columns, unless
         # Python's sqlite3 has the file open in this process (a destination writing it): one
@@ -83,7 +96,7 @@ class SqlSource(Source):
             # batch from its own values (a column with mixed values in a batch becomes text).
             sent = False
             try:
-                for batch in _adbc_batches(path, sql, params, request.batch_size):  # type: ignore[arg-type]
+                for batch in _adbc_batches(path, statement, request.batch_size):  # type: ignore[arg-type]
                     sent = True
                     yield batch
                 return
@@ -103,7 +116,7 @@ class SqlSource(Source):
                 with engine.connect() as conn:
                     # The driver's own cursor: rows go straight from it into Arrow columns,
                     # with none of the per-row work of result objects.
-                    yield from _batches(conn, sql, params, request.batch_size)
+                    yield from _batches(conn, statement, request.batch_size)
             except sa.exc.SQLAlchemyError as exc:
                 raise SourceError(database_message(exc)) from exc
             finally:
@@ -116,28 +129,81 @@ def _nothing() -> None:
     """Nothing to release."""
 
 
-def _batches(
-    conn: sa.Connection, sql: str, params: dict[str, Any], size: int
-) -> Iterator[pa.RecordBatch]:
-    compiled = sa.text(sql).bindparams(**params).compile(dialect=conn.dialect)
-    positional = compiled.positiontup or []
+def _statement(request: ReadRequest) -> sa.Executable:
+    """The model's query; for a cursor sync, its rows from the cursor on; for the keys of
+    every row, their key columns. Names are quoted by the dialect it is compiled for."""
+    model = sa.text(request.query.strip().rstrip(";"))
+    if request.keys_only:
+        keys = model.columns(*(_name(k) for k in request.primary_key)).subquery("syncwright_model")
+        return sa.select(*keys.c)
+    if request.cursor_column and request.cursor_value is not None:
+        rows = model.columns(_name(request.cursor_column)).subquery("syncwright_model")
+        # Untyped: the saved cursor of a timestamp column is its text, which the database
+        # compares as a timestamp (a value typed as text would be compared as text, or refused).
+        cursor = sa.bindparam("syncwright_cursor", request.cursor_value, type_=sa.types.NullType())
+        return sa.select(sa.literal_column("*")).select_from(rows).where(rows.c[0] >= cursor)
+    return model
+
+
+def _name(column: str) -> sa.ColumnClause[Any]:
+    """A column of the model's rows, quoted as it is spelled (whatever its case)."""
+    return sa.column(quoted_name(column, quote=True))
+
+
+def _compiled(statement: sa.Executable, dialect: sa.Dialect) -> tuple[str, Any]:
+    """The SQL text and parameters for the driver of ``dialect``."""
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     values: Any = (
-        tuple(compiled.params[name] for name in positional)
+        tuple(compiled.params[name] for name in compiled.positiontup or [])
         if compiled.positional
         else dict(compiled.params)  # always a mapping: the compiled SQL escapes % as %%
     )
+    return str(compiled), values
+
+
+def _read_only(conn: sa.Connection) -> Any:
+    """The driver's connection, in a read-only transaction: the model's query can change
+    nothing (a SQLite file is opened read-only instead, see ``_read_only_engine``)."""
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    # On PostgreSQL a named (server-side) cursor streams; sqlite3 cursors stream anyway.
     if conn.dialect.name == "postgresql":
-        # The model's query runs in a read-only transaction: it can change nothing.
         with raw.cursor() as first:
             first.execute("SET TRANSACTION READ ONLY")
-    cursor = (
-        raw.cursor(name="syncwright_read") if conn.dialect.name == "postgresql" else raw.cursor()
-    )
+    elif conn.dialect.name in ("mysql", "mariadb"):
+        with raw.cursor() as first:
+            first.execute("START TRANSACTION READ ONLY")
+    return raw
+
+
+def _columns(conn: sa.Connection, statement: sa.Executable) -> list[str]:
+    """The names of the columns ``statement`` gives."""
+    sql, values = _compiled(statement, conn.dialect)
+    cursor = _read_only(conn).cursor()
     try:
-        cursor.execute(str(compiled), values)
+        cursor.execute(sql, values)
+        names = [d[0] for d in cursor.description or ()]
+        cursor.fetchall()
+        return names
+    finally:
+        cursor.close()
+
+
+def _batches(conn: sa.Connection, statement: sa.Executable, size: int) -> Iterator[pa.RecordBatch]:
+    sql, values = _compiled(statement, conn.dialect)
+    raw = _read_only(conn)
+    dialect = conn.dialect.name
+    # Cursors that stream: a named (server-side) one on PostgreSQL, an unbuffered one on
+    # MySQL and MariaDB; sqlite3 cursors stream anyway.
+    if dialect == "postgresql":
+        cursor = raw.cursor(name="syncwright_read")
+    elif dialect in ("mysql", "mariadb") and conn.dialect.driver == "pymysql":
+        import pymysql.cursors
+
+        cursor = raw.cursor(pymysql.cursors.SSCursor)
+    else:
+        cursor = raw.cursor()
+    try:
+        cursor.execute(sql, values)
         names = [d[0] for d in cursor.description or ()]
         while True:
             rows = cursor.fetchmany(size)
@@ -160,8 +226,22 @@ def _read_only_engine(url: str, sqlite_file: str | None) -> sa.Engine:
     )
 
 
+def _existing_sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL opens (None for memory and for any other database); SourceError
+    when there is no such file (connecting would create an empty one)."""
+    try:
+        backend = sa.engine.make_url(url).get_backend_name()
+    except Exception:
+        return None
+    path = sqlite_path(url) if backend == "sqlite" else None
+    if path is not None and not Path(path).exists():
+        raise SourceError(f"no database file {path}")
+    return path
+
+
 def _sqlite_file(url: str) -> str | None:
-    """The path of a SQLite database file, or None for any other URL."""
+    """The path of a SQLite database file named plainly (not a ``file:`` URI) and read
+    through Python's sqlite3, or None for any other URL."""
     try:
         parsed = sa.engine.make_url(url)
     except Exception:
@@ -174,15 +254,10 @@ def _sqlite_file(url: str) -> str | None:
     return database
 
 
-def _adbc_batches(
-    path: str, sql: str, params: dict[str, Any], size: int
-) -> Iterator[pa.RecordBatch]:
+def _adbc_batches(path: str, statement: sa.Executable, size: int) -> Iterator[pa.RecordBatch]:
     import adbc_driver_sqlite.dbapi as adbc
 
-    # The named parameter (only ever the cursor) becomes SQLite's positional one.
-    values = tuple(params.values())
-    for name in params:
-        sql = sql.replace(f":{name}", "?")
+    sql, values = _compiled(statement, sqlite.dialect())
     uri = Path(path).resolve().as_uri() + "?mode=ro"
     with adbc.connect(uri) as conn, conn.cursor() as cursor:
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(size)})
@@ -194,7 +269,3 @@ def _adbc_batches(
         for batch in reader:
             if batch.num_rows:
                 yield batch
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

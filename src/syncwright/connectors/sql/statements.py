@@ -1,0 +1,220 @@
+"""The statements that write rows into a table, built with SQLAlchemy for the connection's
+dialect (its quoting, its types, its upsert).
+
+Every statement sets only the columns the rows carry: a column of the table that the model
+lacks keeps its value, and no row is ever deleted to change it (so rows referencing it by a
+foreign key neither go with it nor stop it from changing).
+
+Upsert, by database:
+
+- PostgreSQL (psycopg): the rows are copied (``COPY``) into a temporary table shaped like the
+  target, then ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
+- PostgreSQL with another driver, and SQLite: ``INSERT ... ON CONFLICT (key) DO UPDATE``.
+- MySQL and MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``, when the key is the table's only
+  unique key (the statement updates the row of whichever unique key the new row repeats).
+- Any other database, or a table whose key is not (or not alone) unique: ``UPDATE`` the rows
+  whose key is present, then ``INSERT`` the others, in the same transaction. A row another
+  writer inserts in between fails alone, as a duplicate key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+Row = dict[str, Any]
+
+#: How many keys one ``IN (...)`` names when finding which rows exist.
+KEYS_PER_LOOKUP = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """A table to write and its key (the model's primary key)."""
+
+    table: sa.Table
+    key: tuple[str, ...]
+    #: The table has a unique index (or primary key) on exactly the key's columns.
+    keyed: bool = True
+    #: The table has other unique indexes too.
+    other_unique: bool = False
+
+    @classmethod
+    def inspect(cls, conn: sa.Connection, table: sa.Table, key: Sequence[str]) -> Target:
+        inspector = sa.inspect(conn)
+        pk = inspector.get_pk_constraint(table.name, schema=table.schema)
+        uniques = [set(pk.get("constrained_columns") or ())]
+        uniques += [
+            set(u["column_names"])
+            for u in inspector.get_unique_constraints(table.name, schema=table.schema)
+        ]
+        uniques += [
+            set(c for c in i["column_names"] if c is not None)
+            for i in inspector.get_indexes(table.name, schema=table.schema)
+            if i.get("unique")
+        ]
+        uniques = [u for u in uniques if u]
+        wanted = set(key)
+        return cls(
+            table=table,
+            key=tuple(key),
+            keyed=wanted in uniques,
+            other_unique=any(u != wanted for u in uniques),
+        )
+
+    def upsert_method(self, dialect: sa.Dialect) -> str:
+        """How this target is upserted on ``dialect`` (see the module's docstring)."""
+        if not self.keyed:
+            return "update_then_insert"
+        if dialect.name == "postgresql":
+            return "copy" if dialect.driver == "psycopg" else "on_conflict"
+        if dialect.name == "sqlite":
+            return "on_conflict"
+        if dialect.name in ("mysql", "mariadb") and not self.other_unique:
+            return "on_duplicate_key"
+        return "update_then_insert"
+
+
+def by_columns(rows: list[Row]) -> Iterator[tuple[tuple[str, ...], list[Row]]]:
+    """The rows grouped by the columns they carry (nearly always one group)."""
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    yield from groups.items()
+
+
+def insert(conn: sa.Connection, target: Target, rows: list[Row]) -> None:
+    for _, group in by_columns(rows):
+        conn.execute(target.table.insert(), group)
+
+
+def upsert(conn: sa.Connection, target: Target, rows: list[Row]) -> None:
+    method = target.upsert_method(conn.dialect)
+    if method == "update_then_insert":
+        _update_then_insert(conn, target, rows)
+        return
+    for columns, group in by_columns(rows):
+        changing = [c for c in columns if c not in target.key]
+        if method == "copy":
+            _upsert_by_copy(conn, target, columns, group)
+        elif method == "on_duplicate_key":
+            stmt = mysql.insert(target.table)
+            # With nothing but the key to set, setting the key to itself leaves the row as is.
+            sets = changing or list(target.key[:1])
+            conn.execute(stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in sets}), group)
+        else:
+            conn.execute(_on_conflict(conn.dialect, target, changing), group)
+
+
+def _on_conflict(dialect: sa.Dialect, target: Target, changing: list[str]) -> Any:
+    stmt: Any = (postgresql if dialect.name == "postgresql" else sqlite).insert(target.table)
+    if not changing:
+        return stmt.on_conflict_do_nothing(index_elements=list(target.key))
+    return stmt.on_conflict_do_update(
+        index_elements=list(target.key), set_={c: stmt.excluded[c] for c in changing}
+    )
+
+
+def _upsert_by_copy(
+    conn: sa.Connection, target: Target, columns: tuple[str, ...], rows: list[Row]
+) -> None:
+    """PostgreSQL: COPY the rows into a temporary table shaped like the target, then one
+    INSERT ... SELECT ... ON CONFLICT from it (far fewer round trips than a statement per
+    row)."""
+    table = target.table
+    preparer = conn.dialect.identifier_preparer
+    stage = sa.table(
+        "syncwright_stage_" + table.name, *(sa.column(c, table.c[c].type) for c in columns)
+    )
+    stage_name = preparer.format_table(stage)  # type: ignore[arg-type]
+    # Types only, no constraints: a bad row is refused by the target, in its own words.
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage_name} ON COMMIT DROP AS"
+        f" SELECT * FROM {preparer.format_table(table)} WITH NO DATA"
+    )
+    names = ", ".join(preparer.quote(c) for c in columns)
+    statement = f"COPY {stage_name} ({names}) FROM STDIN"
+    processors = [
+        table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns
+    ]
+    dbapi = conn.dialect.loaded_dbapi
+    raw: Any = conn.connection.dbapi_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        value if p is None or value is None else p(value)
+                        for p, value in zip(processors, map(row.get, columns))
+                    ]
+                )
+    except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+    changing = [c for c in columns if c not in target.key]
+    stmt: Any = postgresql.insert(table).from_select(list(columns), sa.select(*stage.c))
+    stmt = (
+        stmt.on_conflict_do_update(
+            index_elements=list(target.key), set_={c: stmt.excluded[c] for c in changing}
+        )
+        if changing
+        else stmt.on_conflict_do_nothing(index_elements=list(target.key))
+    )
+    conn.execute(stmt)
+    conn.exec_driver_sql(f"TRUNCATE {stage_name}")
+
+
+def present(conn: sa.Connection, target: Target, rows: list[Row]) -> set[tuple[Any, ...]]:
+    """The keys of ``rows`` that the table has."""
+    key_columns = [target.table.c[k] for k in target.key]
+    wanted = sorted({tuple(r[k] for k in target.key) for r in rows}, key=repr)
+    found: set[tuple[Any, ...]] = set()
+    for start in range(0, len(wanted), KEYS_PER_LOOKUP):
+        chunk = wanted[start : start + KEYS_PER_LOOKUP]
+        where = (
+            key_columns[0].in_([k[0] for k in chunk])
+            if len(key_columns) == 1
+            else sa.tuple_(*key_columns).in_(chunk)
+        )
+        found.update(tuple(r) for r in conn.execute(sa.select(*key_columns).where(where)))
+    return found
+
+
+def update(conn: sa.Connection, target: Target, rows: list[Row]) -> None:
+    """Set each row's columns on the table's row of the same key."""
+    table = target.table
+    for columns, group in by_columns(rows):
+        changing = [c for c in columns if c not in target.key]
+        if not changing:
+            continue
+        stmt = (
+            table.update()
+            .where(*[table.c[k] == sa.bindparam(f"key_{k}") for k in target.key])
+            .values({c: sa.bindparam(f"val_{c}") for c in changing})
+        )
+        conn.execute(
+            stmt,
+            [
+                {**{f"key_{k}": r[k] for k in target.key}, **{f"val_{c}": r[c] for c in changing}}
+                for r in group
+            ],
+        )
+
+
+def delete(conn: sa.Connection, target: Target, keys: list[Row]) -> None:
+    table = target.table
+    stmt = table.delete().where(*[table.c[k] == sa.bindparam(f"key_{k}") for k in target.key])
+    conn.execute(stmt, [{f"key_{k}": key[k] for k in target.key} for key in keys])
+
+
+def _update_then_insert(conn: sa.Connection, target: Target, rows: list[Row]) -> None:
+    found = present(conn, target, rows)
+    existing, new = [], []
+    for row in rows:
+        (existing if tuple(row[k] for k in target.key) in found else new).append(row)
+    if existing:
+        update(conn, target, existing)
+    if new:
+        insert(conn, target, new)
