@@ -12,6 +12,7 @@ from syncwright.services.config_file import parse_config
 from tests.support.catalogue import Catalogue
 from tests.support.http_api import HttpApi
 from tests.support.sftp_server import SftpServer
+from tests.support.sshd import SSHD, Sshd
 
 _ids = itertools.count()
 
@@ -43,6 +44,18 @@ def api():
 @pytest.fixture
 def sftp_server(tmp_path):
     server = SftpServer(tmp_path / "sftp-root")
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A real OpenSSH sshd on a free loopback port, taking the client keys it generated.
+    Skipped only when sshd is not installed (CI installs openssh-server); any other trouble
+    starting it fails the tests."""
+    if SSHD is None:
+        pytest.skip("/usr/sbin/sshd is missing: install openssh-server")
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     server.close()
 
