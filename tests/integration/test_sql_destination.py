@@ -66,7 +66,7 @@ def test_creates_the_table_and_upserts(url):
 
 @pytest.mark.postgres
 def test_upserts_into_a_table_of_another_schema(postgres):
-    url = postgres.create_database(f"sqldest_{next(_n)}")
+    url = postgres.create_database(f"sqldest_schema_{next(_n)}")
     engine = engine_for(url)
     with engine.begin() as conn:
         conn.execute(sa.text('CREATE SCHEMA "Shop Data"'))

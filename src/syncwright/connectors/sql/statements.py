@@ -142,15 +142,19 @@ def _upsert_by_copy(
     ]
     dbapi = conn.dialect.loaded_dbapi
     raw: Any = conn.connection.dbapi_connection
+
+    def converted(row: Row) -> list[Any]:
+        return [
+            value if p is None or value is None else p(value)
+            for p, value in zip(processors, map(row.get, columns))
+        ]
+
+    # Most columns need no conversion: then each row goes as it is, with no per-value work.
+    values = converted if any(processors) else (lambda row: tuple(map(row.get, columns)))
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row(
-                    [
-                        value if p is None or value is None else p(value)
-                        for p, value in zip(processors, map(row.get, columns))
-                    ]
-                )
+                copy.write_row(values(row))
     except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
         raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
     changing = [c for c in columns if c not in target.key]
