@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tests.connectors.conftest import apply_sync, by_reference, catalogue_model,
 from tests.support.catalogue import run_sync
 
 
-def feed(app, sync_name, shop, tmp_path, sync=None, **settings):
+def feed(app, sync_name, shop, tmp_path, sync=None, check=True, **settings):
     return apply_sync(
         app,
         sync_name,
@@ -28,6 +29,7 @@ def feed(app, sync_name, shop, tmp_path, sync=None, **settings):
         destination={"type": "file_feed", "directory": "feeds", **settings},
         sync=sync,
         base_dir=tmp_path,
+        check=check,
     )
 
 
@@ -63,6 +65,100 @@ def test_full_feed_writes_every_row_each_run_and_switches_latest(app, name, shop
     run_files = sorted(p.name for p in (tmp_path / "feeds").glob("catalogue-2*"))
     assert len(run_files) == 2  # keep: 2
     assert not list((tmp_path / "feeds").glob(".*"))  # no temporary or part left behind
+
+
+def test_full_feed_entries_say_what_changed(app, name, shop, tmp_path):
+    feed(app, name, shop, tmp_path, name="catalogue")
+    first = run_sync(app, name)
+    assert {e.operation for e in by_reference(app, first).values()} == {Operation.ADD}
+
+    shop.put({"id": 3, "name": "renamed"})
+    shop.put({"id": 21, "price": 21.0})
+    shop.remove(20)
+    second = run_sync(app, name)
+    assert second.status is RunStatus.SUCCEEDED
+    assert {ref: (e.operation, e.status) for ref, e in by_reference(app, second).items()} == {
+        "SKU-3": (Operation.CHANGE, EntryStatus.OK),
+        "SKU-21": (Operation.ADD, EntryStatus.OK),
+        "SKU-20": (Operation.REMOVE, EntryStatus.OK),
+    }
+    counters = second.counters
+    assert (counters.read, counters.unchanged, counters.added, counters.changed) == (20, 18, 1, 1)
+    assert (counters.removed, counters.skipped, counters.ok) == (1, 0, 3)
+    rows = csv_rows((tmp_path / "feeds" / "catalogue-latest.csv").read_bytes())
+    # The file still holds the whole model: the 18 unchanged rows are in it, without entries.
+    assert sorted(int(r["id"]) for r in rows) == [*range(1, 20), 21]
+    assert next(r for r in rows if r["id"] == "3")["name"] == "renamed"
+    assert app.store.artifacts.for_run(second.id).rows == 20
+
+    assert second.counters.problems() == []
+
+    quiet = run_sync(app, name)
+    assert quiet.status is RunStatus.SUCCEEDED
+    assert by_reference(app, quiet) == {}
+    assert (quiet.counters.unchanged, quiet.counters.changes) == (20, 0)
+    assert quiet.counters.problems() == []
+    assert app.store.artifacts.for_run(quiet.id).rows == 20
+    rows = csv_rows((tmp_path / "feeds" / "catalogue-latest.csv").read_bytes())
+    assert sorted(int(r["id"]) for r in rows) == [*range(1, 20), 21]
+
+    full = run_sync(app, name, full=True)  # a full resync: every row goes again, as a change
+    assert full.status is RunStatus.SUCCEEDED
+    assert (full.counters.changed, full.counters.unchanged, full.counters.ok) == (20, 0, 20)
+    assert full.counters.problems() == []
+    assert app.store.artifacts.for_run(full.id).rows == 20
+
+
+@pytest.mark.parametrize("write_mode", ["upsert", "insert", "mirror"])
+def test_full_feed_in_small_batches_holds_the_model_whatever_the_write_mode(
+    app, name, shop, tmp_path, write_mode
+):
+    # Batches of 3: changes and unchanged rows share records, and most records hold no item.
+    feed(app, name, shop, tmp_path, sync={"mode": write_mode, "batch_size": 3})
+    assert run_sync(app, name).counters.added == 20
+    shop.put({"id": 7, "name": "seven"})
+    shop.remove(8)
+    shop.put({"id": 40})
+    run = run_sync(app, name)
+    assert run.status is RunStatus.SUCCEEDED
+    # What the file shows is what the entries say, in every write mode: the file mirrors
+    # the model, so the removal is delivered (and the change is not skipped in insert mode).
+    assert {ref: e.operation for ref, e in by_reference(app, run).items()} == {
+        "SKU-7": Operation.CHANGE,
+        "SKU-40": Operation.ADD,
+        "SKU-8": Operation.REMOVE,
+    }
+    counters = run.counters
+    assert (counters.unchanged, counters.ok, counters.skipped) == (18, 3, 0)
+    assert counters.problems() == []
+    rows = csv_rows((tmp_path / "feeds" / "feed-latest.csv").read_bytes())
+    assert sorted(int(r["id"]) for r in rows) == [*range(1, 8), *range(9, 21), 40]
+    assert next(r for r in rows if r["id"] == "7")["name"] == "seven"
+
+
+def test_full_feed_that_cannot_be_staged_fails_its_items_and_the_run(app, name, shop, tmp_path):
+    (tmp_path / "feeds").write_text("")  # the feed's folder is a file
+    feed(app, name, shop, tmp_path, name="catalogue", check=False)
+    run = run_sync(app, name)
+    assert run.status is RunStatus.FAILED
+    assert run.error and "cannot stage the batch" in run.error
+    entries = by_reference(app, run)
+    assert len(entries) == 20 and {e.status for e in entries.values()} == {EntryStatus.FAILED}
+    assert run.counters.problems() == []
+
+
+def test_quiet_full_feed_that_cannot_be_staged_fails_the_run(app, name, shop, tmp_path):
+    feed(app, name, shop, tmp_path, name="catalogue")
+    assert run_sync(app, name).status is RunStatus.SUCCEEDED
+    folder = tmp_path / "feeds"
+    shutil.rmtree(folder)
+    folder.write_text("")  # the feed's folder is now a file: no part can be staged
+    run = run_sync(app, name)
+    # No item changed, so no entry could fail: the run says the file was not written.
+    assert run.status is RunStatus.FAILED
+    assert by_reference(app, run) == {}
+    assert run.error and "cannot stage the batch" in run.error
+    assert app.store.artifacts.for_run(run.id) is None
 
 
 def test_changes_feed_in_gzip_jsonl_carries_operations(app, name, shop, tmp_path):
@@ -366,3 +462,67 @@ def test_sftp_host_key_errors_name_the_field(app, name, shop, tmp_path, host_key
         )
     assert refused.value.field == f"destinations.{name}_dst.host_key"
     assert message in str(refused.value)
+
+
+def test_sftp_quiet_run_whose_upload_fails_fails(app, name, shop, tmp_path, sshd):
+    sshd_sync(app, name, shop, tmp_path, sshd)
+    assert run_sync(app, name).status is RunStatus.SUCCEEDED
+    shutil.rmtree(tmp_path / "inbox")  # the remote folder is gone
+    run = run_sync(app, name)
+    assert run.counters.changes == 0
+    assert run.status is RunStatus.FAILED
+    assert run.error and "upload of feed-" in run.error
+
+
+def test_sftp_quiet_run_that_is_not_picked_up_fails(app, name, shop, tmp_path, sshd):
+    inbox = tmp_path / "inbox"
+    sshd_sync(app, name, shop, tmp_path, sshd, confirm="picked_up", confirm_interval=0.05)
+    taken = threading.Event()
+
+    def endpoint() -> None:  # takes the first run's file, then no more
+        while not taken.is_set():
+            for path in inbox.glob("feed-*.csv"):
+                path.unlink()
+                taken.set()
+            threading.Event().wait(0.02)
+
+    thread = threading.Thread(target=endpoint, daemon=True)
+    thread.start()
+    first = run_sync(app, name)
+    thread.join(30)
+    assert first.status is RunStatus.SUCCEEDED and first.counters.ok == 20
+    sshd_sync(
+        app,
+        name,
+        shop,
+        tmp_path,
+        sshd,
+        confirm="picked_up",
+        confirm_interval=0.05,
+        confirm_timeout=0.3,
+    )
+    quiet = run_sync(app, name)
+    assert quiet.counters.changes == 0
+    assert quiet.status is RunStatus.FAILED
+    assert quiet.error and "did not confirm" in quiet.error
+
+
+def test_sftp_full_file_entries_say_what_changed(app, name, shop, tmp_path, sshd):
+    sshd_sync(app, name, shop, tmp_path, sshd, name="products")
+    first = run_sync(app, name)
+    assert first.counters.added == first.counters.ok == 20
+    shop.put({"id": 5, "price": 55.0})
+    shop.put({"id": 30})
+    shop.remove(1)
+    second = run_sync(app, name)
+    assert second.status is RunStatus.SUCCEEDED, second.error
+    assert {ref: (e.operation, e.status) for ref, e in by_reference(app, second).items()} == {
+        "SKU-5": (Operation.CHANGE, EntryStatus.OK),
+        "SKU-30": (Operation.ADD, EntryStatus.OK),
+        "SKU-1": (Operation.REMOVE, EntryStatus.OK),
+    }
+    assert (second.counters.unchanged, second.counters.ok) == (18, 3)
+    assert second.counters.problems() == []
+    rows = csv_rows(uploaded(app, second, sshd))
+    assert sorted(int(r["id"]) for r in rows) == [*range(2, 21), 30]
+    assert next(r for r in rows if r["id"] == "5")["price"] == "55.0"

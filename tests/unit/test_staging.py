@@ -198,3 +198,25 @@ def test_the_log_is_folded_once_its_new_parts_hold_a_fifth_of_the_base():
     assert log(100, 10, 11).worth_folding
     assert log(0, 5).worth_folding  # parts without a base (a first run's batches)
     assert log(10_000, *[1] * 201).worth_folding  # many small parts
+
+
+def test_a_whole_model_diff_carries_unchanged_rows_after_the_changes(tmp_path):
+    before = snapshot_of(tmp_path, [{"id": i, "v": "a"} for i in range(1, 6)])
+    after = [{"id": 1, "v": "B"}, *({"id": i, "v": "a"} for i in range(2, 5)), {"id": 9, "v": "n"}]
+    staging = stage(tmp_path, after, before)
+    diff = staging.diff(
+        full=False, see_removals=True, write_mode=WriteMode.MIRROR, carry_unchanged=True
+    )
+    assert (diff.added, diff.changed, diff.removed, diff.unchanged) == (1, 1, 1, 3)
+    assert diff.deliverable == 3  # the items: the carried rows are not
+    rows = [row for chunk in staging.deliverable(size=2) for row in chunk]
+    assert [(r["operation"], r["item_key"]) for r in rows[:3]] == [
+        ("add", '{"id":9}'),
+        ("change", '{"id":1}'),
+        ("remove", '{"id":5}'),
+    ]
+    assert sorted(r["item_key"] for r in rows[3:]) == ['{"id":2}', '{"id":3}', '{"id":4}']
+    assert {r["operation"] for r in rows[3:]} == {"unchanged"}
+    assert [r["seq"] for r in rows] == list(range(6))
+    assert {s["operation"] for s in staging.sample(5)} == {"add", "change", "remove"}
+    staging.close()

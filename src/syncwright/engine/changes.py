@@ -33,8 +33,18 @@ class Scope:
     model: ModelSpec
     source: ConnectionSpec
     resync: bool
+    #: A full resync: every row goes again, as a change.
     full: bool
+    #: The destination takes the whole model each run (a full file feed): every row is read,
+    #: the unchanged ones travel along with the changes without becoming entries, and
+    #: what the destination holds mirrors the model whatever the sync's write mode.
+    whole_model: bool
     by_cursor: bool
+
+    @property
+    def write_mode(self) -> WriteMode:
+        """The write mode the changes are found for."""
+        return WriteMode.MIRROR if self.whole_model else self.sync.write_mode
 
 
 def scope_of(store: Store, connectors: ConnectorRegistry, sync: SyncSpec, mode: RunMode) -> Scope:
@@ -43,7 +53,8 @@ def scope_of(store: Store, connectors: ConnectorRegistry, sync: SyncSpec, mode: 
     destination = config.destination(sync.destination_id)
     destination_class = connectors.destination_class(destination.type)
     resync = mode is RunMode.RESYNC
-    full = mode is RunMode.FULL or destination_class.wants_full_model(
+    full = mode is RunMode.FULL
+    whole_model = destination_class.wants_full_model(
         destination_class.config_class.parse(destination.config)
     )
     return Scope(
@@ -52,7 +63,8 @@ def scope_of(store: Store, connectors: ConnectorRegistry, sync: SyncSpec, mode: 
         source=config.source(model.source_id),
         resync=resync,
         full=full,
-        by_cursor=sync.detection is ChangeDetection.CURSOR and not full and not resync,
+        whole_model=whole_model,
+        by_cursor=sync.detection is ChangeDetection.CURSOR and not (full or whole_model or resync),
     )
 
 
@@ -150,19 +162,23 @@ def find(
     )
     for link in links:
         staging.add_links(link)
+    write_mode = scope.write_mode
     if scope.resync:
         # The operator chose these items, removals included: no guard second-guesses it.
-        return staging.diff_selected(write_mode=sync.write_mode), snapshot, None
+        return staging.diff_selected(write_mode=write_mode), snapshot, None
     diff = staging.diff(
-        full=scope.full, see_removals=not scope.by_cursor, write_mode=sync.write_mode
+        full=scope.full,
+        see_removals=not scope.by_cursor,
+        write_mode=write_mode,
+        carry_unchanged=scope.whole_model and not scope.full,
     )
-    removals = diff.removed if sync.write_mode is WriteMode.MIRROR else 0
+    removals = diff.removed if write_mode is WriteMode.MIRROR else 0
     reason = sync.guard.check(
         rows_read=staging.keys_count() if staging.keys_read else diff.read,
         delivered_before=diff.delivered_before,
         removals=removals,
         whole_model=not scope.by_cursor or staging.keys_read,
-        changes=(diff.changed if sync.write_mode.delivers(Operation.CHANGE) else 0) + removals,
+        changes=(diff.changed if write_mode.delivers(Operation.CHANGE) else 0) + removals,
     )
     return diff, snapshot, reason
 

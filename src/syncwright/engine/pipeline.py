@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from syncwright.engine.runtime import Delivery, Runtime
 from syncwright.engine.scheduler import Scheduler
 from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
+from syncwright.storage.changesets_repo import UNCHANGED
 from syncwright.storage.entries_repo import ITEM_COLUMNS, PendingItem
 from syncwright.storage.snapshots_repo import part
 
@@ -89,7 +89,7 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
         # together: a process stopping at any point leaves the run either prepared or not
         # at all (then it is prepared again, as above).
         with rt.store.engine.begin() as conn:
-            total = rt.store.changesets.save(
+            total, batches = rt.store.changesets.save(
                 conn, run_id, staging.deliverable_batches(), sync.batch_size
             )
             if snapshot.worth_folding:
@@ -105,11 +105,10 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
                 ),
             )
             cancelled = rt.store.runs.get(run_id, conn).status.is_final
-            batches = math.ceil(total / sync.batch_size) if total else 0
             if not cancelled:
                 rt.store.runs.transition(
                     run_id,
-                    RunStatus.IN_PROGRESS if total else RunStatus.PREPARING,
+                    RunStatus.IN_PROGRESS if batches else RunStatus.PREPARING,
                     counters=diff.counters(pending=total),
                     infos={
                         **_timing(run, "preparing", time.monotonic() - queried),
@@ -161,8 +160,11 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
     columns = [table.column(name).to_pylist() for name in ITEM_COLUMNS]
     seqs = columns[0]
     earlier = rt.store.entries.earlier(run_id, seqs[0], seqs[-1])
-    items = []
+    items, recorded, unchanged = [], [], []
     for seq, key, source_id, reference, operation, row_hash, payload, retry_of in zip(*columns):
+        if operation == UNCHANGED:  # carried to a destination taking the whole model
+            unchanged.append(codec.decode(payload or "{}"))
+            continue
         item = PendingItem(
             seq=seq,
             item_key=key,
@@ -179,8 +181,14 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         elif found.status is EntryStatus.PENDING:  # left to try again by an earlier attempt
             item.attempts, item.id = found.attempts, found.id
             items.append(item)
-    if not items:
+        else:
+            recorded.append(item)
+    if not items and (recorded or not unchanged):
         return {}
+    if unchanged:
+        # The destination writes the batch whole (it replaces its part of the file), so the
+        # items recorded by an earlier attempt go with it; recording skips them again.
+        items = sorted(items + recorded, key=lambda item: item.seq)
     changes = [_change(item, codec, plan.model.primary_key) for item in items]
     batch = ChangeBatch(
         changes=changes,
@@ -189,7 +197,10 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         columns=plan.columns,
         run_id=run_id,
         index=index,
+        unchanged=unchanged,
     )
+    failure: Exception | None = None
+    destination: Destination | None = None
     try:
         destination = _destination(rt, run_id, spec)
         results = destination.write(batch)
@@ -206,6 +217,7 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         ):
             # Waiting mends nothing (a missing table, a permission refused): the run fails.
             raise DestinationError(f"destination {spec.name}: {exc}", retryable=False) from exc
+        failure = exc
         results = [ItemResult.failed(f"destination {spec.name}: {exc}", retryable=True)] * len(
             items
         )
@@ -217,6 +229,15 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         base={"sync_id": sync.id, "workspace_id": sync.workspace_id, "system": spec.name},
         retry_failed=sync.retry.next_run,
     )
+    if (
+        failure is not None
+        and retry_in is None
+        and (unchanged or (destination is not None and _whole_model(destination)))
+    ):
+        # A file of the whole model is published complete or not at all: without this
+        # batch it would lack rows, the unchanged ones with no entry to say so. Its items
+        # failed (recorded above); the run fails too.
+        raise DestinationError(f"destination {spec.name}: {failure}", retryable=False) from failure
     # Only this run's workflow writes its counters, so the ones read above plus this batch's
     # tally are current.
     before = run.counters
@@ -302,12 +323,9 @@ def publish(rt: Runtime, run_id: str) -> float | None:
         publication = destination.publish(info)
     except Exception as exc:
         rt.release(run_id)
-        rt.store.entries.settle_sent(
-            run_id,
-            sync.id,
-            error=f"destination {spec.name}: {exc}",
-            retry_failed=sync.retry.next_run,
-        )
+        error = f"destination {spec.name}: {exc}"
+        rt.store.entries.settle_sent(run_id, sync.id, error=error, retry_failed=sync.retry.next_run)
+        _fail_whole_model(destination, error)
         return None
     if publication is None:
         # Sent by a destination that confirms nothing: delivered is all it will ever say.
@@ -358,15 +376,26 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
         rt.store.entries.settle_sent(run_id, sync.id)
         return None
     if time.time() >= float(run.infos["confirm_deadline"]):
-        rt.store.entries.settle_sent(
-            run_id,
-            sync.id,
-            error=f"{spec.name} did not confirm {publication.location} within"
-            f" {publication.confirm_timeout:g} s{problem}",
-            retry_failed=sync.retry.next_run,
+        error = (
+            f"{spec.name} did not confirm {publication.location} within"
+            f" {publication.confirm_timeout:g} s{problem}"
         )
+        rt.store.entries.settle_sent(run_id, sync.id, error=error, retry_failed=sync.retry.next_run)
+        _fail_whole_model(_destination(rt, run_id, spec), error)
         return None
     return publication.confirm_interval
+
+
+def _whole_model(destination: Destination) -> bool:
+    return bool(type(destination).wants_full_model(destination.config))
+
+
+def _fail_whole_model(destination: Destination, error: str) -> None:
+    """A file of the whole model that was not published (or not confirmed) fails the run: its
+    unchanged rows have no entry to fail, so a run with few changes, or none, would end
+    succeeded with nothing delivered."""
+    if _whole_model(destination):
+        raise DestinationError(error, retryable=False)
 
 
 def finish(rt: Runtime, run_id: str) -> str:

@@ -17,6 +17,7 @@ from syncwright.domain.counters import Counters
 from syncwright.domain.errors import ModelError
 from syncwright.domain.statuses import Operation, WriteMode
 from syncwright.sdk.changes import Column
+from syncwright.storage.changesets_repo import UNCHANGED
 from syncwright.storage.snapshots_repo import SnapshotLog
 
 
@@ -78,6 +79,7 @@ class Staging:
         self.max_cursor: Any = None
         self.keys_read = False
         self.delivered_ops: list[str] = []
+        self.carries_unchanged = False
         self.db.execute(
             "CREATE TEMP TABLE cur (item_key VARCHAR, source_id VARCHAR, reference VARCHAR,"
             " row_hash VARCHAR, payload VARCHAR, key_null BOOLEAN)"
@@ -240,9 +242,18 @@ class Staging:
             + ")"
         )
 
-    def diff(self, *, full: bool, see_removals: bool, write_mode: WriteMode) -> Diff:
+    def diff(
+        self,
+        *,
+        full: bool,
+        see_removals: bool,
+        write_mode: WriteMode,
+        carry_unchanged: bool = False,
+    ) -> Diff:
         """Compare the model with the snapshot (``deliverable_batches`` then numbers the
-        changes the write mode delivers)."""
+        changes the write mode delivers). ``full``: every row goes again, as a change;
+        ``carry_unchanged``: the rows that are no change the write mode delivers follow the
+        changes, for a destination that takes the whole model each run."""
         changed_rows = "TRUE" if full else "p.row_hash IS DISTINCT FROM c.row_hash"
         present = "keys" if self.keys_read else "cur"
         removals = (
@@ -260,7 +271,16 @@ class Staging:
             " AS operation FROM cur c LEFT JOIN prev p USING (item_key)"
             f" WHERE p.item_key IS NULL OR {changed_rows}" + removals
         )
-        return self._number(write_mode)
+        diff = self._number(write_mode)
+        self.carries_unchanged = carry_unchanged
+        if carry_unchanged:
+            self.db.execute(
+                "CREATE OR REPLACE TEMP VIEW carried AS SELECT c.* FROM cur c ANTI JOIN ("
+                " SELECT item_key FROM delta WHERE operation IN ("
+                + ", ".join(f"'{op}'" for op in self.delivered_ops)
+                + ")) USING (item_key)"
+            )
+        return diff
 
     def diff_selected(self, *, write_mode: WriteMode) -> Diff:
         """A resync: the selected items (the links) as the model has them now, or their removal
@@ -297,17 +317,24 @@ class Staging:
 
     def deliverable_batches(self, size: int = 20_000) -> Iterator[pa.RecordBatch]:
         """The changes to deliver as Arrow batches of entry columns, numbered from 0 as they
-        stream: additions, then changes, then removals. Nothing is sorted, so memory stays
-        bounded by the batch whatever the size of the change set."""
+        stream: additions, then changes, then removals, then the unchanged rows carried
+        along (operation ``unchanged``, when the diff carries them). Nothing is sorted, so
+        memory stays bounded by the batch whatever the size of the change set."""
+        queries = [
+            "SELECT d.item_key, d.source_id, d.reference, d.operation, d.row_hash,"
+            " d.payload, l.entry_id AS retry_of"
+            f" FROM delta d LEFT JOIN links l USING (item_key) WHERE d.operation = '{op}'"
+            for op in ("add", "change", "remove")
+            if op in self.delivered_ops
+        ]
+        if self.carries_unchanged:
+            queries.append(
+                f"SELECT item_key, source_id, reference, '{UNCHANGED}' AS operation, row_hash,"
+                " payload, CAST(NULL AS BIGINT) AS retry_of FROM carried"
+            )
         seq = 0
-        for op in ("add", "change", "remove"):
-            if op not in self.delivered_ops:
-                continue
-            reader = self.db.sql(
-                "SELECT d.item_key, d.source_id, d.reference, d.operation, d.row_hash,"
-                " d.payload, l.entry_id AS retry_of"
-                f" FROM delta d LEFT JOIN links l USING (item_key) WHERE d.operation = '{op}'"
-            ).to_arrow_reader(size)
+        for query in queries:
+            reader = self.db.sql(query).to_arrow_reader(size)
             for batch in reader:
                 if not batch.num_rows:
                     continue

@@ -39,6 +39,10 @@ class ChangeBatch:
     #: stages files can name them by these, so a replayed batch overwrites its own part.
     run_id: str = ""
     index: int = 0
+    #: For a destination that takes the whole model each run (``wants_full_model``): the
+    #: model's rows that did not change, as fields. Write them along with the changes; they
+    #: are no changes, so they get no result and no entry.
+    unchanged: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.changes)

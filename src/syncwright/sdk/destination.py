@@ -69,7 +69,10 @@ class Destination(ABC):
 
     @classmethod
     def wants_full_model(cls, config: Any) -> bool:
-        """True when every run must receive every row, not only the changes (a full feed)."""
+        """True when every run must receive every row, not only the changes (a full feed):
+        the changes come as usual, each with its result and entry, and the rows that did not
+        change come along in ``ChangeBatch.unchanged``. What the destination holds then
+        mirrors the model, so removals are delivered whatever the sync's write mode."""
         return False
 
     def check(self) -> None:

@@ -5,10 +5,21 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from syncwright.storage.arrow_blobs import pack, rebatch, unpack
 from syncwright.storage.tables import run_batches
+
+#: The operation of a change set row that is no change: an unchanged row carried to a
+#: destination that takes the whole model each run. It is written, never made an entry.
+UNCHANGED = "unchanged"
+
+
+def items_of(table: pa.Table) -> pa.Table:
+    """The rows of a change set record that are items (to become entries): all but the
+    unchanged rows carried along."""
+    return table.filter(pc.not_equal(table.column("operation"), UNCHANGED))
 
 
 class ChangeSetRepository:
@@ -17,19 +28,22 @@ class ChangeSetRepository:
 
     def save(
         self, conn: sa.Connection, run_id: str, batches: Iterable[pa.RecordBatch], size: int
-    ) -> int:
-        """Store the change set as records of ``size`` items (replacing an earlier attempt's);
-        returns how many items it holds."""
+    ) -> tuple[int, int]:
+        """Store the change set as records of ``size`` rows (replacing an earlier attempt's);
+        returns how many items it holds (unchanged rows carried along are not items) and in
+        how many records."""
         conn.execute(run_batches.delete().where(run_batches.c.run_id == run_id))
-        total = 0
+        total = records = 0
         for index, table in enumerate(rebatch(batches, size)):
+            items = items_of(table).num_rows
             conn.execute(
                 run_batches.insert().values(
-                    run_id=run_id, batch=index, items=table.num_rows, data=pack(table)
+                    run_id=run_id, batch=index, items=items, data=pack(table)
                 )
             )
-            total += table.num_rows
-        return total
+            total += items
+            records += 1
+        return total, records
 
     def load(self, run_id: str, index: int) -> pa.Table | None:
         with self.engine.connect() as conn:

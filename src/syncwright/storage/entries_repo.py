@@ -13,7 +13,7 @@ from syncwright.domain.reasons import error_group
 from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.sdk.changes import ItemResult
 from syncwright.storage.bulk import insert_rows
-from syncwright.storage.changesets_repo import ChangeSetRepository
+from syncwright.storage.changesets_repo import ChangeSetRepository, items_of
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.snapshots_repo import SnapshotRepository, part, upsert_statement
 from syncwright.storage.tables import (
@@ -122,7 +122,10 @@ class EntryRepository:
             left = 0
             if changesets.size(conn, run_id) > self._count(conn, run_id):
                 base = self._base(conn, run_id)
-                for table in changesets.tables(conn, run_id):
+                for record in changesets.tables(conn, run_id):
+                    table = items_of(record)
+                    if not table.num_rows:
+                        continue
                     seqs = table.column("seq").to_pylist()
                     known = self._earlier(conn, run_id, min(seqs), max(seqs))
                     if len(known) == len(seqs):
@@ -140,6 +143,7 @@ class EntryRepository:
         unknown hash, so the next run sends them again as additions if the model still has
         them, and removes them if it no longer does. Removals in doubt need nothing: the
         snapshot still names them, so the next run removes them again."""
+        batch = None if batch is None else items_of(batch)
         if batch is None or not batch.num_rows:
             return 0
         with self.engine.begin() as conn:

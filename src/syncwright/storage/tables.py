@@ -291,8 +291,10 @@ entries = sa.Table(
 )
 
 #: A run's change set while the run lives: one compressed Arrow record per batch, holding each
-#: item's sequence number, key, reference, operation, hash and payload. A batch's entries are
-#: written once, with their outcome, when it is delivered; the records go when the run ends.
+#: item's sequence number, key, reference, operation, hash and payload (for a destination that
+#: takes the whole model, the unchanged rows follow, as operation ``unchanged``; ``items``
+#: counts the items only). A batch's entries are written once, with their outcome, when it is
+#: delivered; the records go when the run ends.
 run_batches = sa.Table(
     "run_batches",
     metadata,

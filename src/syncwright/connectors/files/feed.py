@@ -145,6 +145,8 @@ class FeedWriter:
             if changes:
                 row[OPERATION_COLUMN] = change.operation.value
             rows.append(row)
+        if not changes:
+            rows.extend(batch.unchanged)  # the rest of the whole model
         folder = self.parts(batch.run_id)
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".part-{batch.index:08d}.tmp"
