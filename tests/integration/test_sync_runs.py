@@ -318,17 +318,23 @@ def test_deleting_most_of_the_destination_needs_permission(app, shop, dest_url, 
 
 
 def test_a_failing_source_fails_the_run_with_its_error(app, shop, dest_url, name, tmp_path):
+    # A query that does not run is refused when applied; one that stops running later (its
+    # table dropped) fails the run with the source's error.
+    with sqlite3.connect(shop.path) as db:
+        db.execute("CREATE TABLE gone AS SELECT * FROM products")
     configure(
         app,
         name,
         source_url=shop.url,
         dest_url=dest_url,
         base_dir=tmp_path,
-        query="SELECT * FROM missing_table",
+        query="SELECT * FROM gone",
     )
+    with sqlite3.connect(shop.path) as db:
+        db.execute("DROP TABLE gone")
     run = run_sync(app, name)
     assert run.status is RunStatus.FAILED
-    assert f"source {name}_src" in run.error and "no such table: missing_table" in run.error
+    assert f"source {name}_src" in run.error and "no such table: gone" in run.error
     assert run.ended_at is not None
 
 
