@@ -36,8 +36,18 @@ syncs:
 def workspace(tmp_path):
     shop = Catalogue(tmp_path / "shop.db")
     shop.put(*({"id": i} for i in range(1, 21)))
+    # The broken sync's table is there when the file is applied (its query is checked
+    # then) and goes before it runs: see ``_break``.
+    with sqlite3.connect(tmp_path / "shop.db") as db:
+        db.execute("CREATE TABLE nowhere (id INTEGER PRIMARY KEY)")
     (tmp_path / "sw.yml").write_text(CONFIG)
     return tmp_path
+
+
+def _break(workspace) -> None:
+    """The broken sync's source fails from now on: its table is gone."""
+    with sqlite3.connect(workspace / "shop.db") as db:
+        db.execute("DROP TABLE nowhere")
 
 
 def test_db_upgrade(tmp_path):
@@ -124,6 +134,7 @@ def test_report_pages_export_history_errors_and_resync(workspace):
 
 def test_a_failed_run_exits_1_with_the_source_error(workspace):
     sw(workspace, "apply", "-f", "sw.yml")
+    _break(workspace)
     failed = sw(workspace, "run", "broken", "--wait", check=False)
     assert failed.returncode == 1
     assert "failed" in failed.stdout and "no such table: nowhere" in failed.stdout
@@ -287,6 +298,7 @@ def test_a_one_off_run_alerts_and_alerts_lists_them(workspace):
             rule = RuleDoc(condition="run_failed", sync="broken", channels=["ops"])
             alerts.create_rule("broken fails", rule, user_id=None)
         assert sw(workspace, "alerts").stdout.strip() == "no alert"
+        _break(workspace)
         assert sw(workspace, "run", "broken", check=False).returncode == 1
         listed = sw(workspace, "alerts", "--open", "--json", check=False)
         assert listed.returncode == 1

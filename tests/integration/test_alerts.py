@@ -216,7 +216,7 @@ def test_a_channel_that_is_down_is_retried_then_recorded_undelivered(
     good = HttpApi()
     shop = Catalogue(tmp_path / "shop.db")
     shop.put({"id": 1})
-    _feed(shop, False)
+    _feed(shop, True)
     configure(
         app,
         name,
@@ -225,6 +225,7 @@ def test_a_channel_that_is_down_is_retried_then_recorded_undelivered(
         base_dir=tmp_path,
         query="SELECT * FROM feed",
     )
+    _feed(shop, False)  # applied while it ran; its runs fail now
     alerts.create_channel(
         f"{name}-down", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
     )
@@ -267,7 +268,7 @@ def test_a_workspace_rule_watches_every_sync_and_deleted_ones_close_quietly(
     ws = app.in_workspace(ws_id)
     shop = Catalogue(tmp_path / "shop.db")
     shop.put({"id": 1})
-    _feed(shop, False)
+    _feed(shop, True)
     for sync in ("one", "two"):
         ws.configs.apply(
             parse_config(
@@ -280,6 +281,7 @@ syncs: {{{sync}: {{model: m, destination: d_{sync}}}}}
             ),
             base_dir=tmp_path,
         )
+    _feed(shop, False)  # applied while it ran; its runs fail now
     ws.alerts.create_channel(
         "h", ChannelDoc(type="webhook", url=hook.url, secret=SECRET), user_id=None
     )
@@ -476,7 +478,7 @@ def test_a_sync_a_rule_watches_is_not_deleted_from_under_it(app, name, tmp_path,
 def test_alert_channels_and_rules_in_the_configuration_file(app, name, tmp_path, dest_url, hook):
     shop = Catalogue(tmp_path / "shop.db")
     shop.put({"id": 1})
-    _feed(shop, False)
+    _feed(shop, True)
     text = f"""
 sources: {{{name}_src: {{type: sql, url: "{shop.url}"}}}}
 models: {{{name}_m: {{source: {name}_src, query: "SELECT * FROM feed", primary_key: id}}}}
@@ -514,6 +516,7 @@ alert_rules:
         (f"{name}-stale", "updated")
     ]
     # The rule from the file fires and its webhook is signed with the file's secret.
+    _feed(shop, False)  # applied while it ran; its runs fail now
     assert run_sync(app, name).status is RunStatus.FAILED
     wait_for(lambda: hook.requests)
     request = hook.requests[0]

@@ -17,7 +17,9 @@ GOOD = EXAMPLE_CONFIG.replace("${WAREHOUSE_URL}", "sqlite:///warehouse.db")
 
 @pytest.fixture
 def app(tmp_path):
-    sqlite3.connect(tmp_path / "shop.db").close()  # the source's database answers the check
+    # The source's database answers the check, and the model's query runs on it.
+    with sqlite3.connect(tmp_path / "shop.db") as db:
+        db.execute("CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT)")
     with App(Settings.from_env({"SYNCWRIGHT_HOME": str(tmp_path / "home")})) as opened:
         opened.connectors.paths[("destination", "append_only")] = (
             "tests.support.connectors:AppendOnlyDestination"

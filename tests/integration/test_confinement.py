@@ -197,14 +197,18 @@ def test_a_files_model_cannot_read_other_files(app, settings, tmp_path, name):
 def test_a_sqlite_model_cannot_write_to_its_source(app, tmp_path, name):
     shop = Catalogue(tmp_path / "shop.db")
     shop.put({"id": 1}, {"id": 2})
-    configure(
-        app,
-        name,
+    writing = dict(
         source_url=shop.url,
         dest_url="sqlite:///dest.db",
         base_dir=tmp_path,
         query="DELETE FROM products RETURNING id, sku",
     )
+    # Refused when applied: the query does not run as a model (it runs for no row there).
+    with pytest.raises(ConfigError, match="does not run"):
+        configure(app, name, **writing)
+    assert set(shop.rows()) == {1, 2}
+    # Applied without the checks, the run cannot write either.
+    configure(app, name, **writing, check_connections=False)
     run = run_sync(app, name)
     assert run.status is RunStatus.FAILED
     assert "readonly" in run.error or "read-only" in run.error

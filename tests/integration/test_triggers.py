@@ -3,6 +3,7 @@ clock, then the engine doing it by itself in real time."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import timedelta
 
@@ -300,13 +301,18 @@ def test_a_run_longer_than_the_timeout_is_aborted(app, shop, tmp_path, name, api
 
 
 def test_a_sync_failing_n_times_in_a_row_is_turned_off(app, shop, tmp_path, name):
+    with sqlite3.connect(shop.path) as db:
+        db.execute("CREATE VIEW feed AS SELECT *, 1 AS nope FROM products")
     apply(
         app,
         shop,
         tmp_path,
         {name: {"disable_after_failures": 2}},
-        model_query="SELECT * FROM products WHERE nope = 1",
+        model_query="SELECT * FROM feed WHERE nope = 1",
     )
+    with sqlite3.connect(shop.path) as db:  # the column the model asks for goes
+        db.execute("DROP VIEW feed")
+        db.execute("CREATE VIEW feed AS SELECT * FROM products")
     first = run_sync(app, name)
     assert first.status is RunStatus.FAILED
     assert app.store.config.sync_by_name(app.workspace_id, name).enabled

@@ -75,6 +75,7 @@ def configure(
     model: str = "",
     sync: str = "",
     destination: str = "",
+    check_connections: bool = True,
 ) -> str:
     table = "" if "table:" in destination else ", table: products"
     text = f"""
@@ -86,7 +87,7 @@ destinations:
 syncs:
   {name}: {{model: {name}_model, destination: {name}_dst {sync}}}
 """
-    app.configs.apply(parse_config(text), base_dir=base_dir)
+    app.configs.apply(parse_config(text), base_dir=base_dir, check_connections=check_connections)
     return name
 
 
