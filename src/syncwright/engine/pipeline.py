@@ -7,9 +7,12 @@ snapshot and counters in one transaction; finish recounts from the entries.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
+import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,11 @@ from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.storage.changesets_repo import UNCHANGED
 from syncwright.storage.entries_repo import ITEM_COLUMNS, PendingItem
 from syncwright.storage.snapshots_repo import part
+
+logger = logging.getLogger("syncwright.engine")
+
+#: Operations by their value (an enum lookup per item costs more than the rest of its loop).
+_OPERATIONS = {o.value: o for o in Operation}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,7 +154,49 @@ def _delivery(rt: Runtime, run: Run) -> Delivery:
     return found
 
 
-def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
+def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, Any]:
+    """Deliver batch ``index``; its outcomes are recorded while the next batch is delivered
+    (the store's writes off the delivery's critical path), and the step delivering the next
+    batch waits for that recording before it ends. A process that stopped meanwhile left the
+    recording undone: the step that comes next in another process (or after an error) first
+    delivers the previous batch again, its items with no entry only, as after a crash in the
+    middle of a batch."""
+    last = rt.recording.get(run_id)
+    if index > 0 and (last is None or last[0] < index - 1):
+        caught = _deliver(rt, run_id, index - 1, in_background=False)
+        if caught.get("retry_in") is not None:
+            rt.recording.pop(run_id, None)  # the previous batch is caught up again next time
+            return caught
+    return _deliver(rt, run_id, index, in_background=True)
+
+
+def settle(rt: Runtime, run_id: str) -> None:
+    """Wait for the run's recording in the background, if any (before the run's counters or
+    entries are read, or the run ends). One that failed is forgotten (its batch stays in
+    doubt), so the next step delivers that batch again first."""
+    last = rt.recording.get(run_id)
+    if last is None:
+        return
+    try:
+        last[1].result()
+    except Exception:
+        rt.recording.pop(run_id, None)
+        raise
+
+
+def _catch_up(rt: Runtime, run_id: str, batches: int) -> None:
+    """Before the run goes past its batches: the last one recorded (see ``deliver``)."""
+    last = rt.recording.get(run_id)
+    if batches > 0 and (last is None or last[0] < batches - 1):
+        _deliver(rt, run_id, batches - 1, in_background=False)
+
+
+def _forget(rt: Runtime, run_id: str) -> None:
+    rt.recording.pop(run_id, None)
+    rt.in_doubt.pop(run_id, None)
+
+
+def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> dict[str, Any]:
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return {}
@@ -170,7 +220,7 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
             item_key=key,
             source_id=source_id,
             reference=reference,
-            operation=Operation(operation),
+            operation=_OPERATIONS[operation],
             row_hash=row_hash,
             payload=payload,
             retry_of=retry_of,
@@ -184,6 +234,7 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
         else:
             recorded.append(item)
     if not items and (recorded or not unchanged):
+        _recorded_up_to(rt, run_id, index)
         return {}
     if unchanged:
         # The destination writes the batch whole (it replaces its part of the file), so the
@@ -201,6 +252,7 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
     )
     failure: Exception | None = None
     destination: Destination | None = None
+    rt.in_doubt.setdefault(run_id, set()).add(index)
     try:
         destination = _destination(rt, run_id, spec)
         results = destination.write(batch)
@@ -222,37 +274,82 @@ def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, int]:
             items
         )
     outcomes, retry_in = _apply_retry_policy(sync.retry, items, results)
-    tally: dict[str, Any] = rt.store.entries.record(
-        run_id,
-        sync.id,
-        outcomes,
-        base={"sync_id": sync.id, "workspace_id": sync.workspace_id, "system": spec.name},
-        retry_failed=sync.retry.next_run,
-    )
-    if (
-        failure is not None
-        and retry_in is None
-        and (unchanged or (destination is not None and _whole_model(destination)))
-    ):
+    # The previous batch's outcomes are in the store before this batch's are written (and
+    # before this step ends): a recording that failed fails the step, which is done again.
+    previous = rt.recording.pop(run_id, None)
+    if previous is not None:
+        previous[1].result()
+    whole = unchanged or (destination is not None and _whole_model(destination))
+
+    def record() -> None:
+        _record(rt, run_id, sync, spec.name, index, items, outcomes)
+
+    if in_background and failure is None and retry_in is None and not whole:
+        # The next step waits for it (above); a failed run's does too (``fail``).
+        future = rt.recorder.submit(contextvars.copy_context().run, record)
+    else:
+        record()
+        future = Future()
+        future.set_result(None)
+    rt.recording[run_id] = (index, future)
+    if failure is not None and retry_in is None and whole:
         # A file of the whole model is published complete or not at all: without this
         # batch it would lack rows, the unchanged ones with no entry to say so. Its items
         # failed (recorded above); the run fails too.
         raise DestinationError(f"destination {spec.name}: {failure}", retryable=False) from failure
-    # Only this run's workflow writes its counters, so the ones read above plus this batch's
-    # tally are current.
-    before = run.counters
-    total = before.ok + before.sent + before.failed + before.pending
-    done = before.ok + before.sent + before.failed + tally["ok"] + tally["sent"] + tally["failed"]
+    tally: dict[str, Any] = {s.value: 0 for s in EntryStatus}
+    for _, result in outcomes:
+        tally[result.status.value] += 1
+    if retry_in is not None:
+        tally["retry_in"] = retry_in
+    return tally
+
+
+def _recorded_up_to(rt: Runtime, run_id: str, index: int) -> None:
+    """Batch ``index`` needs no recording: once the previous one's is in the store, the next
+    step need not catch either up."""
+    settle(rt, run_id)
+    last = rt.recording.get(run_id)
+    done: Future[None] = Future()
+    done.set_result(None)
+    rt.recording[run_id] = (max(index, last[0]) if last else index, done)
+
+
+def _record(
+    rt: Runtime,
+    run_id: str,
+    sync: SyncSpec,
+    system: str,
+    index: int,
+    items: list[PendingItem],
+    outcomes: list[tuple[PendingItem, ItemResult]],
+) -> None:
+    """Record a delivered batch: entries, snapshot and counters in one transaction (a batch
+    recorded already is not recorded again), then the run's progress."""
+    rt.store.entries.record(
+        run_id,
+        sync.id,
+        outcomes,
+        base={"sync_id": sync.id, "workspace_id": sync.workspace_id, "system": system},
+        retry_failed=sync.retry.next_run,
+    )
+    rt.in_doubt.get(run_id, set()).discard(index)
+    # Only this run's workflow writes its counters, so the ones read now are current.
+    counters = rt.store.runs.get(run_id).counters
+    done = counters.ok + counters.sent + counters.failed
     with rt.store.engine.begin() as conn:
         rt.store.runs.update_infos(
             conn,
             run_id,
-            {"progress": {"done": done, "total": total, "batches_done": index + 1}},
+            {
+                "progress": {
+                    "done": done,
+                    "total": done + counters.pending,
+                    "batches_done": index + 1,
+                }
+            },
         )
         rt.store.runs.add_retries(conn, run_id, sum(1 for item in items if item.attempts))
-    if retry_in is not None:
-        tally["retry_in"] = retry_in
-    return tally
 
 
 def _change(item: PendingItem, codec: Codec, primary_key: tuple[str, ...]) -> Change:
@@ -305,6 +402,11 @@ def publish(rt: Runtime, run_id: str) -> float | None:
     """Let the destination publish the run's file (feeds, uploads) and record it as the run's
     artifact. Sent items become ok when the endpoint needs no confirmation, or failed when the
     publication fails. Returns how long to wait before asking for a confirmation, if needed."""
+    run = rt.store.runs.get(run_id)
+    if run.status.is_final:
+        return None
+    settle(rt, run_id)
+    _catch_up(rt, run_id, int(run.infos.get("batches", 0)))
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return None
@@ -399,6 +501,8 @@ def _fail_whole_model(destination: Destination, error: str) -> None:
 
 
 def finish(rt: Runtime, run_id: str) -> str:
+    settle(rt, run_id)
+    _forget(rt, run_id)
     rt.release(run_id)
     rt.store.entries.leave_pending(run_id, rt.store.changesets)
     run = rt.store.runs.get(run_id)
@@ -464,12 +568,19 @@ def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
 def fail(rt: Runtime, run_id: str, message: str, in_flight: int | None = None) -> str:
     """End the run as failed. ``in_flight``: the batch being delivered when it failed, which
     the destination may have taken without the store recording it."""
+    try:
+        settle(rt, run_id)
+    except Exception:  # its batch stays in doubt
+        logger.warning("recording a batch of run %s failed", run_id, exc_info=True)
+    doubts = rt.in_doubt.get(run_id, set()) | ({in_flight} if in_flight is not None else set())
+    _forget(rt, run_id)
     rt.release(run_id)
     run = rt.store.runs.get(run_id)
-    if in_flight is not None and not run.status.is_final:
-        rt.store.entries.keep_in_doubt(
-            run_id, run.sync_id, rt.store.changesets.load(run_id, in_flight)
-        )
+    if not run.status.is_final:
+        for index in sorted(doubts):
+            rt.store.entries.keep_in_doubt(
+                run_id, run.sync_id, rt.store.changesets.load(run_id, index)
+            )
     rt.store.entries.leave_pending(run_id, rt.store.changesets)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
@@ -487,6 +598,7 @@ def _timed_out(rt: Runtime, run: Run, sync: SyncSpec) -> bool:
         return False
     if (utcnow() - run.started_at).total_seconds() <= limit:
         return False
+    settle(rt, run.id)
     rt.release(run.id)
     try:
         rt.store.runs.transition(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -47,6 +48,15 @@ class Runtime:
     stepping: set[str] = field(default_factory=set)
     #: Runs whose workflow executes in this process now (a shutdown lets them finish).
     active: set[str] = field(default_factory=set)
+
+    #: Records batches' outcomes while the next batch is delivered (see ``pipeline.deliver``).
+    recorder: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="recorder")
+    )
+    #: Per run, the last batch handed to the recorder in this process and its recording.
+    recording: dict[str, tuple[int, Future[None]]] = field(default_factory=dict)
+    #: Per run, the batches the destination may hold that the store has not recorded yet.
+    in_doubt: dict[str, set[int]] = field(default_factory=dict)
 
     #: Set each time a run ends in this process (alerts judge at once).
     run_ended: threading.Event = field(default_factory=threading.Event)

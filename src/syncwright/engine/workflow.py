@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+from concurrent import futures
 from datetime import datetime, timedelta
 from typing import Any, Callable, TypeVar
 
@@ -499,6 +500,11 @@ class DbosEngine:
                 continue
             if self.runtime.store.runs.get(run_id).status.is_final:
                 self.runtime.release(run_id)
+        for run_id in list(self.runtime.recording):
+            here = run_id in self.runtime.stepping or run_id in self.runtime.active
+            if not here and self.runtime.store.runs.get(run_id).status.is_final:
+                self.runtime.recording.pop(run_id, None)
+                self.runtime.in_doubt.pop(run_id, None)
 
     def shutdown(self) -> None:
         """Stop taking work, let the runs in flight here finish for up to ``shutdown_grace``
@@ -522,6 +528,9 @@ class DbosEngine:
             grace = math.ceil(self.shutdown_grace) if self.runtime.active else 0
             DBOS.destroy(workflow_completion_timeout_sec=grace)
             self._launched = False
+        # Batches delivered by runs that did not finish here are recorded before the store
+        # closes (else the engine taking them over delivers them again).
+        futures.wait([f for _, f in list(self.runtime.recording.values())], timeout=60)
         if self.alerting is not None:
             self.alerting.stop()  # after the runs ending here: they are judged too
         self._stop.set()

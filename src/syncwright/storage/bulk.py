@@ -1,11 +1,18 @@
-"""Bulk writes through the driver: COPY on PostgreSQL, executemany on SQLite. Values go in
-as plain tuples in a fixed column order, converted once per column by the column's type."""
+"""Bulk writes through the driver: COPY on PostgreSQL, one ``INSERT ... SELECT FROM
+json_each(?)`` per call on SQLite. Values go in as plain tuples in a fixed column order,
+converted once per column by the column's type."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
+
+#: SQLite reads a JSON array's items with ``->>`` from 3.38 on; before, rows are bound one by
+#: one (``executemany``).
+_JSON_ROWS = sqlite3.sqlite_version_info >= (3, 38)
 
 
 def insert_rows(
@@ -17,21 +24,22 @@ def insert_rows(
 ) -> None:
     """Insert ``rows`` (tuples in the order of ``names``) into ``table`` in the connection's
     transaction, each followed by the values of ``fixed`` (the same for every row, converted
-    once). Values are Python values of the columns' types (datetimes, not strings)."""
+    once). Values are Python values of the columns' types (datetimes, not strings).
+
+    On SQLite the rows go as one JSON array that the database unpacks in one statement:
+    binding them one by one (``executemany``) gives up and takes back Python's lock for every
+    row, which stalls whenever another thread of the process is busy (the engine records a
+    batch while it delivers the next), and the statement does the same work in C."""
     dialect = conn.dialect
 
     def processor(name: str) -> Any:
         return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
 
     processors = [processor(name) for name in names]
-    if fixed:
-        constants = tuple(
-            value if (p := processor(name)) is None or value is None else p(value)
-            for name, value in fixed.items()
-        )
-        names = [*names, *fixed]
-        processors += [None] * len(constants)
-        rows = (tuple(row) + constants for row in rows)
+    constants = tuple(
+        value if (p := processor(name)) is None or value is None else p(value)
+        for name, value in (fixed or {}).items()
+    )
     if any(processors):
         rows = (
             tuple(
@@ -41,17 +49,32 @@ def insert_rows(
             for row in rows
         )
     preparer = dialect.identifier_preparer
-    columns = ", ".join(preparer.quote(n) for n in names)
     target = preparer.format_table(table)
+    everything = [*names, *(fixed or {})]
+    columns = ", ".join(preparer.quote(n) for n in everything)
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
     try:
         if dialect.name == "postgresql":
             with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(tuple(row) + constants)
+        elif _JSON_ROWS:
+            listed = [list(row) for row in rows]
+            if not listed:
+                return
+            picks = ", ".join(
+                [f"value ->> {i}" for i in range(len(names))] + ["?"] * len(constants)
+            )
+            cursor.execute(
+                f"INSERT INTO {target} ({columns}) SELECT {picks} FROM json_each(?)",
+                (*constants, json.dumps(listed, ensure_ascii=False, allow_nan=False)),
+            )
         else:
-            marks = ", ".join("?" for _ in names)
-            cursor.executemany(f"INSERT INTO {target} ({columns}) VALUES ({marks})", rows)
+            marks = ", ".join("?" for _ in everything)
+            cursor.executemany(
+                f"INSERT INTO {target} ({columns}) VALUES ({marks})",
+                (tuple(row) + constants for row in rows),
+            )
     finally:
         cursor.close()

@@ -1,0 +1,121 @@
+"""A batch's outcomes are recorded while the next batch is delivered. A recording that a
+process never finished (it stopped) is caught up by the next step before it goes on, and
+a late one landing afterwards records and counts nothing twice."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from syncwright.bootstrap.app import App, EngineRole
+from syncwright.bootstrap.settings import Settings
+from syncwright.domain.statuses import RunStatus
+from syncwright.engine import pipeline
+from syncwright.engine.runtime import Runtime
+from syncwright.storage.tables import entries
+from tests.support.catalogue import Catalogue, bare_run, configure
+from tests.support.databases import rows_of
+
+
+@pytest.fixture
+def quiet(backend, request, tmp_path):
+    """A store with no engine: the test drives the run's steps itself."""
+    env = {"SYNCWRIGHT_HOME": str(tmp_path / "home")}
+    if backend == "postgres":
+        env["SYNCWRIGHT_DATABASE_URL"] = request.getfixturevalue("postgres").create_database(
+            f"recording_{tmp_path.name[-12:]}"
+        )
+    with App(Settings.from_env(env), role=EngineRole.NONE) as app:
+        yield app
+
+
+def _runtime(app: App, tmp_path, recorder: ThreadPoolExecutor | None = None) -> Runtime:
+    rt = Runtime(store=app.store, connectors=app.connectors, work_dir=tmp_path, runner="test")
+    if recorder is not None:
+        rt.recorder = recorder
+    return rt
+
+
+def _entries(app: App, run_id: str) -> list[int]:
+    """The sequence numbers of the run's entries (one per item recorded)."""
+    with app.store.engine.connect() as conn:
+        query = sa.select(entries.c.seq).where(entries.c.run_id == run_id)
+        return [seq for (seq,) in conn.execute(query)]
+
+
+def test_a_recording_a_stopped_process_left_undone_is_caught_up(quiet, tmp_path, name):
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put(*({"id": i} for i in range(1, 31)))
+    dest = f"sqlite:///{tmp_path / 'dest.db'}"
+    configure(
+        quiet, name, source_url=shop.url, dest_url=dest, base_dir=tmp_path, sync=", batch_size: 10"
+    )
+    run = bare_run(quiet, name)
+
+    # The first process: its recorder is stuck, so the batch it delivers is never recorded
+    # while it lives (as when the process stops right after the destination took the batch).
+    stuck = threading.Event()
+    blocked = ThreadPoolExecutor(max_workers=1)
+    blocked.submit(stuck.wait)
+    first = _runtime(quiet, tmp_path, blocked)
+    plan = pipeline.prepare(first, run.id)
+    assert plan.batches == 3
+    pipeline.deliver(first, run.id, 0)
+    assert run.id in first.in_doubt and _entries(quiet, run.id) == []
+    first.release(run.id)
+
+    # The next process takes the run over at its second batch: the first is delivered again
+    # (its items had no entry) and recorded, then the second.
+    second = _runtime(quiet, tmp_path)
+    pipeline.deliver(second, run.id, 1)
+    pipeline.settle(second, run.id)
+    assert sorted(_entries(quiet, run.id)) == list(range(20))
+    counters = quiet.store.runs.get(run.id).counters
+    assert (counters.ok, counters.pending) == (20, 10)
+
+    # The late recording of the first process lands: nothing twice.
+    stuck.set()
+    blocked.shutdown(wait=True)
+    assert sorted(_entries(quiet, run.id)) == list(range(20))
+    assert quiet.store.runs.get(run.id).counters.ok == 20
+
+    pipeline.deliver(second, run.id, 2)
+    assert pipeline.publish(second, run.id) is None
+    assert pipeline.finish(second, run.id) == RunStatus.SUCCEEDED.value
+    ended = quiet.store.runs.get(run.id)
+    assert (ended.counters.ok, ended.counters.pending, ended.counters.failed) == (30, 0, 0)
+    assert sorted(_entries(quiet, run.id)) == list(range(30))
+    assert set(rows_of(dest, "products")) == set(range(1, 31))
+    assert not second.recording and not second.in_doubt
+
+
+def test_the_last_batch_is_recorded_before_the_run_ends(quiet, tmp_path, name):
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put(*({"id": i} for i in range(1, 26)))
+    dest = f"sqlite:///{tmp_path / 'dest.db'}"
+    configure(
+        quiet, name, source_url=shop.url, dest_url=dest, base_dir=tmp_path, sync=", batch_size: 10"
+    )
+    run = bare_run(quiet, name)
+    release = threading.Event()
+    slow = ThreadPoolExecutor(max_workers=1)
+    rt = _runtime(quiet, tmp_path, slow)
+    plan = pipeline.prepare(rt, run.id)
+    assert plan.batches == 3
+    pipeline.deliver(rt, run.id, 0)
+    pipeline.deliver(rt, run.id, 1)
+    # The last batch's recording waits behind this job: publishing waits for it.
+    slow.submit(release.wait)
+    pipeline.deliver(rt, run.id, 2)
+    assert sorted(_entries(quiet, run.id)) == list(range(20))
+    threading.Timer(0.2, release.set).start()
+    assert pipeline.publish(rt, run.id) is None
+    assert sorted(_entries(quiet, run.id)) == list(range(25))
+    assert pipeline.finish(rt, run.id) == RunStatus.SUCCEEDED.value
+    ended = quiet.store.runs.get(run.id)
+    assert (ended.counters.ok, ended.counters.pending) == (25, 0)
+    assert ended.infos["progress"]["done"] == 25
+    slow.shutdown(wait=True)
