@@ -213,7 +213,7 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     items, recorded, unchanged = [], [], []
     for seq, key, source_id, reference, operation, row_hash, payload, retry_of in zip(*columns):
         if operation == UNCHANGED:  # carried to a destination taking the whole model
-            unchanged.append(codec.decode(payload or "{}"))
+            unchanged.append(payload or "{}")
             continue
         item = PendingItem(
             seq=seq,
@@ -240,15 +240,14 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
         # The destination writes the batch whole (it replaces its part of the file), so the
         # items recorded by an earlier attempt go with it; recording skips them again.
         items = sorted(items + recorded, key=lambda item: item.seq)
-    changes = [_change(item, codec, plan.model.primary_key) for item in items]
     batch = ChangeBatch(
-        changes=changes,
+        changes=_changes(items, codec, plan.model.primary_key),
         write_mode=sync.write_mode,
         primary_key=plan.model.primary_key,
         columns=plan.columns,
         run_id=run_id,
         index=index,
-        unchanged=unchanged,
+        unchanged=codec.decode_many(unchanged),
     )
     failure: Exception | None = None
     destination: Destination | None = None
@@ -352,17 +351,33 @@ def _record(
         rt.store.runs.add_retries(conn, run_id, sum(1 for item in items if item.attempts))
 
 
-def _change(item: PendingItem, codec: Codec, primary_key: tuple[str, ...]) -> Change:
-    if item.operation is Operation.REMOVE:
-        return Change(
-            operation=item.operation, key=codec.decode(item.item_key), reference=item.reference
+def _changes(items: list[PendingItem], codec: Codec, primary_key: tuple[str, ...]) -> list[Change]:
+    """The items as the destination takes them, their payloads decoded all at once."""
+    decoded = iter(
+        codec.decode_many(
+            [item.payload or "{}" for item in items if item.operation is not Operation.REMOVE]
         )
-    fields = codec.decode(item.payload or "{}")
-    if all(k in fields for k in primary_key):  # the key is in the fields: no second decode
-        key = {k: fields[k] for k in primary_key}
-    else:
-        key = codec.decode(item.item_key)
-    return Change(operation=item.operation, key=key, fields=fields, reference=item.reference)
+    )
+    changes = []
+    for item in items:
+        if item.operation is Operation.REMOVE:
+            changes.append(
+                Change(
+                    operation=item.operation,
+                    key=codec.decode(item.item_key),
+                    reference=item.reference,
+                )
+            )
+            continue
+        fields = next(decoded)
+        if all(k in fields for k in primary_key):  # the key is in the fields: no second decode
+            key = {k: fields[k] for k in primary_key}
+        else:
+            key = codec.decode(item.item_key)
+        changes.append(
+            Change(operation=item.operation, key=key, fields=fields, reference=item.reference)
+        )
+    return changes
 
 
 def _destination(rt: Runtime, run_id: str, spec: ConnectionSpec) -> Destination:
