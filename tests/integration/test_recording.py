@@ -60,27 +60,38 @@ def test_a_recording_a_stopped_process_left_undone_is_caught_up(quiet, tmp_path,
     stuck = threading.Event()
     blocked = ThreadPoolExecutor(max_workers=1)
     blocked.submit(stuck.wait)
-    first = _runtime(quiet, tmp_path, blocked)
-    plan = pipeline.prepare(first, run.id)
-    assert plan.batches == 3
-    pipeline.deliver(first, run.id, 0)
-    assert run.id in first.in_doubt and _entries(quiet, run.id) == []
-    first.release(run.id)
+    try:
+        first = _runtime(quiet, tmp_path, blocked)
+        plan = pipeline.prepare(first, run.id)
+        assert plan.batches == 3
+        pipeline.deliver(first, run.id, 0)
+        assert run.id in first.in_doubt and _entries(quiet, run.id) == []
+        first.release(run.id)
 
-    # The next process takes the run over at its second batch: the first is delivered again
-    # (its items had no entry) and recorded, then the second.
-    second = _runtime(quiet, tmp_path)
-    pipeline.deliver(second, run.id, 1)
-    pipeline.settle(second, run.id)
-    assert sorted(_entries(quiet, run.id)) == list(range(20))
-    counters = quiet.store.runs.get(run.id).counters
-    assert (counters.ok, counters.pending) == (20, 10)
-
-    # The late recording of the first process lands: nothing twice.
-    stuck.set()
-    blocked.shutdown(wait=True)
+        # The next process takes the run over at its second batch: the first is delivered
+        # again (its items had no entry) and recorded, then the second.
+        second = _runtime(quiet, tmp_path)
+        pipeline.deliver(second, run.id, 1)
+        pipeline.settle(second, run.id)
+        assert sorted(_entries(quiet, run.id)) == list(range(20))
+        counters = quiet.store.runs.get(run.id).counters
+        assert (counters.ok, counters.pending) == (20, 10)
+        progress = quiet.store.runs.get(run.id).infos["progress"]
+    finally:
+        # The late recording of the first process lands: nothing twice, no progress undone.
+        stuck.set()
+        blocked.shutdown(wait=True)
     assert sorted(_entries(quiet, run.id)) == list(range(20))
     assert quiet.store.runs.get(run.id).counters.ok == 20
+    assert (
+        quiet.store.runs.get(run.id).infos["progress"]
+        == progress
+        == {
+            "done": 20,
+            "total": 30,
+            "batches_done": 2,
+        }
+    )
 
     pipeline.deliver(second, run.id, 2)
     assert pipeline.publish(second, run.id) is None
@@ -90,6 +101,39 @@ def test_a_recording_a_stopped_process_left_undone_is_caught_up(quiet, tmp_path,
     assert sorted(_entries(quiet, run.id)) == list(range(30))
     assert set(rows_of(dest, "products")) == set(range(1, 31))
     assert not second.recording and not second.in_doubt
+
+
+def test_a_run_failing_in_another_process_keeps_what_was_not_recorded_in_doubt(
+    quiet, tmp_path, name
+):
+    """The destination may hold a batch whose recording a stopped process left undone: when
+    the process that resumed the run fails it, those items enter the snapshot (unknown hash),
+    so the next run sends them again or removes them; they are not "never sent"."""
+    shop = Catalogue(tmp_path / "shop.db")
+    shop.put(*({"id": i} for i in range(1, 21)))
+    dest = f"sqlite:///{tmp_path / 'dest.db'}"
+    configure(
+        quiet, name, source_url=shop.url, dest_url=dest, base_dir=tmp_path, sync=", batch_size: 10"
+    )
+    run = bare_run(quiet, name)
+    sync_id = run.sync_id
+    stuck = threading.Event()
+    blocked = ThreadPoolExecutor(max_workers=1)
+    blocked.submit(stuck.wait)
+    try:
+        first = _runtime(quiet, tmp_path, blocked)
+        pipeline.prepare(first, run.id)
+        pipeline.deliver(first, run.id, 0)  # delivered, never recorded while it lives
+        assert set(rows_of(dest, "products")) == set(range(1, 11))
+        second = _runtime(quiet, tmp_path)
+        assert pipeline.fail(second, run.id, "the destination went away", 1) == "failed"
+        # Batch 0 is in doubt, and batch 1, that the failing step was at (it may have been
+        # sent): both enter the snapshot, so the next run sends them again.
+        assert quiet.store.snapshots.count(sync_id) == 20
+        assert sorted(_entries(quiet, run.id)) == list(range(20))  # pending: not attempted
+    finally:
+        stuck.set()
+        blocked.shutdown(wait=True)
 
 
 def test_the_last_batch_is_recorded_before_the_run_ends(quiet, tmp_path, name):
@@ -111,8 +155,14 @@ def test_the_last_batch_is_recorded_before_the_run_ends(quiet, tmp_path, name):
     slow.submit(release.wait)
     pipeline.deliver(rt, run.id, 2)
     assert sorted(_entries(quiet, run.id)) == list(range(20))
-    threading.Timer(0.2, release.set).start()
-    assert pipeline.publish(rt, run.id) is None
+    published: list[float | None] = []
+    publishing = threading.Thread(target=lambda: published.append(pipeline.publish(rt, run.id)))
+    publishing.start()
+    publishing.join(timeout=0.5)
+    assert publishing.is_alive()  # waiting for the last batch's recording
+    release.set()
+    publishing.join()
+    assert published == [None]
     assert sorted(_entries(quiet, run.id)) == list(range(25))
     assert pipeline.finish(rt, run.id) == RunStatus.SUCCEEDED.value
     ended = quiet.store.runs.get(run.id)

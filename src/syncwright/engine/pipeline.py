@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -202,7 +203,8 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
         return {}
     plan = _delivery(rt, run)
     sync, spec, codec = plan.sync, plan.destination, plan.codec
-    if _timed_out(rt, run, sync):
+    # A batch caught up (``in_background`` off) may be at the destination already.
+    if _timed_out(rt, run, sync, index, sent=not in_background):
         return {}
     table = rt.store.changesets.load(run_id, index)
     if table is None:
@@ -286,6 +288,7 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     if in_background and failure is None and retry_in is None and not whole:
         # The next step waits for it (above); a failed run's does too (``fail``).
         future = rt.recorder.submit(contextvars.copy_context().run, record)
+        future.add_done_callback(functools.partial(_log_failure, run_id, index))
     else:
         record()
         future = Future()
@@ -302,6 +305,12 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     if retry_in is not None:
         tally["retry_in"] = retry_in
     return tally
+
+
+def _log_failure(run_id: str, index: int, future: Future[None]) -> None:
+    """A recording that failed is logged, whoever waits for it (or nobody: a cancelled run)."""
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("recording batch %d of run %s failed: %s", index, run_id, future.exception())
 
 
 def _recorded_up_to(rt: Runtime, run_id: str, index: int) -> None:
@@ -325,7 +334,7 @@ def _record(
 ) -> None:
     """Record a delivered batch: entries, snapshot and counters in one transaction (a batch
     recorded already is not recorded again), then the run's progress."""
-    rt.store.entries.record(
+    tally = rt.store.entries.record(
         run_id,
         sync.id,
         outcomes,
@@ -333,6 +342,8 @@ def _record(
         retry_failed=sync.retry.next_run,
     )
     rt.in_doubt.get(run_id, set()).discard(index)
+    if not any(tally.values()):
+        return  # recorded already (a late or repeated recording): nothing more to count
     # Only this run's workflow writes its counters, so the ones read now are current.
     counters = rt.store.runs.get(run_id).counters
     done = counters.ok + counters.sent + counters.failed
@@ -427,7 +438,7 @@ def publish(rt: Runtime, run_id: str) -> float | None:
         return None
     plan = _delivery(rt, run)
     sync, spec = plan.sync, plan.destination
-    if _timed_out(rt, run, sync):
+    if _timed_out(rt, run, sync, int(run.infos.get("batches", 0))):
         return None
     info = RunInfo(
         run_id=run_id,
@@ -480,7 +491,7 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
         return None
     plan = _delivery(rt, run)
     sync, spec = plan.sync, plan.destination
-    if _timed_out(rt, run, sync):
+    if _timed_out(rt, run, sync, int(run.infos.get("batches", 0))):
         return None
     publication = Publication(**run.infos["publication"])
     try:
@@ -582,38 +593,60 @@ def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
 
 def fail(rt: Runtime, run_id: str, message: str, in_flight: int | None = None) -> str:
     """End the run as failed. ``in_flight``: the batch being delivered when it failed, which
-    the destination may have taken without the store recording it."""
+    the destination may have taken without the store recording it. Done again until it
+    succeeds (the store may refuse writes for a while): what it needs stays known until then."""
     try:
         settle(rt, run_id)
     except Exception:  # its batch stays in doubt
         logger.warning("recording a batch of run %s failed", run_id, exc_info=True)
-    doubts = rt.in_doubt.get(run_id, set()) | ({in_flight} if in_flight is not None else set())
-    _forget(rt, run_id)
     rt.release(run_id)
     run = rt.store.runs.get(run_id)
     if not run.status.is_final:
-        for index in sorted(doubts):
-            rt.store.entries.keep_in_doubt(
-                run_id, run.sync_id, rt.store.changesets.load(run_id, index)
-            )
+        at = in_flight if in_flight is not None else int(run.infos.get("batches", 0))
+        _keep_in_doubt(rt, run, at, sent=in_flight is not None)
     rt.store.entries.leave_pending(run_id, rt.store.changesets)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
+        _forget(rt, run_id)
         return run.status.value
     infos = {"error": message, **_turn_off_if_failing(rt, run, RunStatus.FAILED, message)}
     rt.store.runs.transition(run_id, RunStatus.FAILED, infos=infos, ended=True, runner=rt.runner)
+    _forget(rt, run_id)
     ended(rt, run_id)
     return RunStatus.FAILED.value
 
 
-def _timed_out(rt: Runtime, run: Run, sync: SyncSpec) -> bool:
-    """Abort the run when it has gone on longer than the sync's timeout."""
+def _keep_in_doubt(rt: Runtime, run: Run, at: int, *, sent: bool) -> None:
+    """Before a run ends early while at batch ``at`` (its number of batches once past them):
+    the batches the destination may hold that the store did not record stay in doubt (see
+    ``EntryRepository.keep_in_doubt``). They are the ones this process delivered without
+    recording them, and the one before ``at`` (and ``at`` itself when it may have been
+    ``sent``) unless this process knows them recorded: another process may have delivered
+    them and stopped before recording. Keeping a batch that was recorded after all changes
+    nothing: its items have entries."""
+    batches = int(run.infos.get("batches", 0))
+    last = rt.recording.get(run.id)
+    recorded = -1
+    if last is not None:
+        settled = last[1].done() and last[1].exception() is None
+        recorded = last[0] if settled else last[0] - 1
+    candidates = set(rt.in_doubt.get(run.id, ())) | {at - 1} | ({at} if sent else set())
+    for index in sorted(b for b in candidates if recorded < b < batches):
+        rt.store.entries.keep_in_doubt(run.id, run.sync_id, rt.store.changesets.load(run.id, index))
+
+
+def _timed_out(rt: Runtime, run: Run, sync: SyncSpec, at: int, *, sent: bool = False) -> bool:
+    """Abort the run when it has gone on longer than the sync's timeout (``at`` and ``sent``:
+    the batch the step is at, as for ``_keep_in_doubt``)."""
     limit = sync.triggers.timeout
     if not limit or run.started_at is None:
         return False
     if (utcnow() - run.started_at).total_seconds() <= limit:
         return False
-    settle(rt, run.id)
+    try:
+        settle(rt, run.id)
+    except Exception:  # its batch stays in doubt
+        logger.warning("recording a batch of run %s failed", run.id, exc_info=True)
     rt.release(run.id)
     try:
         rt.store.runs.transition(
@@ -624,6 +657,7 @@ def _timed_out(rt: Runtime, run: Run, sync: SyncSpec) -> bool:
         )
     except IllegalTransition:
         return True
+    _keep_in_doubt(rt, run, at, sent=sent)
     rt.store.entries.leave_pending(run.id, rt.store.changesets)
     ended(rt, run.id)
     return True

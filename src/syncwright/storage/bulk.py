@@ -24,7 +24,8 @@ def insert_rows(
 ) -> None:
     """Insert ``rows`` (tuples in the order of ``names``) into ``table`` in the connection's
     transaction, each followed by the values of ``fixed`` (the same for every row, converted
-    once). Values are Python values of the columns' types (datetimes, not strings).
+    once). Values are Python values of the columns' types (datetimes, not strings), integers
+    within 64 bits.
 
     On SQLite the rows go as one JSON array that the database unpacks in one statement:
     binding them one by one (``executemany``) gives up and takes back Python's lock for every
@@ -59,22 +60,24 @@ def insert_rows(
             with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(tuple(row) + constants)
-        elif _JSON_ROWS:
+        else:
             listed = [list(row) for row in rows]
             if not listed:
                 return
-            picks = ", ".join(
-                [f"value ->> {i}" for i in range(len(names))] + ["?"] * len(constants)
-            )
-            cursor.execute(
-                f"INSERT INTO {target} ({columns}) SELECT {picks} FROM json_each(?)",
-                (*constants, json.dumps(listed, ensure_ascii=False, allow_nan=False)),
-            )
-        else:
-            marks = ", ".join("?" for _ in everything)
-            cursor.executemany(
-                f"INSERT INTO {target} ({columns}) VALUES ({marks})",
-                (tuple(row) + constants for row in rows),
-            )
+            text = json.dumps(listed, ensure_ascii=False, allow_nan=False) if _JSON_ROWS else ""
+            # SQLite's JSON functions end a text at a NUL character; such rows (rare) are
+            # bound one by one, as they are before SQLite 3.38.
+            if _JSON_ROWS and "\\u0000" not in text:
+                picks = [f"value ->> {i}" for i in range(len(names))] + ["?"] * len(constants)
+                cursor.execute(
+                    f"INSERT INTO {target} ({columns}) SELECT {', '.join(picks)} FROM json_each(?)",
+                    (*constants, text),
+                )
+            else:
+                marks = ", ".join("?" for _ in everything)
+                cursor.executemany(
+                    f"INSERT INTO {target} ({columns}) VALUES ({marks})",
+                    (tuple(row) + constants for row in listed),
+                )
     finally:
         cursor.close()
