@@ -4,6 +4,7 @@ The public surface is the connector SDK; everything else is internal.
 """
 
 from syncwright.sdk import (
+    BatchResult,
     Capabilities,
     Change,
     ChangeBatch,
@@ -29,6 +30,7 @@ from syncwright.sdk import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchResult",
     "Capabilities",
     "Change",
     "ChangeBatch",

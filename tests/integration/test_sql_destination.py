@@ -1,5 +1,7 @@
 """The SQL destination on real SQLite, PostgreSQL and MariaDB: bulk writes, write modes, and rows the
-database rejects failing alone with its message."""
+database rejects failing alone with its message. Every test runs twice: with batches given as
+``Change`` rows (as a plugin or a test builds them) and as Arrow (as the engine gives them,
+which PostgreSQL copies straight from Arrow)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import itertools
 from datetime import date, datetime
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -39,8 +42,49 @@ def rows_in(url, table="items"):
     return found
 
 
+_FORM = {"now": "rows"}
+
+
+@pytest.fixture(params=["rows", "arrow"], autouse=True)
+def form(request):
+    """The form ``batch`` gives its changes in, for the test running now."""
+    _FORM["now"] = request.param
+    yield request.param
+    _FORM["now"] = "rows"
+
+
 def batch(mode, *changes, columns=COLUMNS, pk=("id",)):
-    return ChangeBatch(changes=list(changes), write_mode=mode, primary_key=pk, columns=columns)
+    rows = ChangeBatch(changes=list(changes), write_mode=mode, primary_key=pk, columns=columns)
+    return rows if _FORM["now"] == "rows" else arrow_form(rows)
+
+
+def arrow_form(rows):
+    """The same batch given as Arrow, as the engine gives it: each column of one type (a
+    column whose values differ in type, such as a number and a word, comes as text, as a
+    model of text would give it)."""
+    try:
+        table = rows.table
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        dicts = [c.fields if c.fields is not None else c.key for c in rows.changes]
+        names = list(dict.fromkeys(k for d in dicts for k in d))
+        arrays = {}
+        for name in names:
+            values = [d.get(name) for d in dicts]
+            try:
+                arrays[name] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                arrays[name] = pa.array([None if v is None else str(v) for v in values])
+        table = pa.table(arrays)
+    given = ChangeBatch(
+        table=table,
+        operations=rows.operations,
+        references=rows.references,
+        write_mode=rows.write_mode,
+        primary_key=rows.primary_key,
+        columns=rows.columns,
+    )
+    assert given.columnar and len(given) == len(rows)
+    return given
 
 
 def add(i, name="x", price=1.0, op=Operation.ADD):
@@ -377,3 +421,65 @@ def test_created_tables_hold_doubles_and_index_text_keys(url):
         assert isinstance(types["code"], sa.String) and types["code"].length == 255
     assert sorted(r.code for r in found) == sorted(codes)
     assert {r.price for r in found} == {1 / 3} and {len(r.note) for r in found} == {70_000}
+
+
+def test_a_batch_given_again_or_keys_another_writer_added_are_upserted(url, form):
+    """Into a table that was empty when the run began, PostgreSQL copies Arrow batches into
+    the table itself; rows it has all the same (a batch delivered again after a crash, a row
+    another writer added) are then upserted, not failed as duplicates."""
+    dest = SqlDestination({"url": url, "table": "items"})
+    first = batch(WriteMode.UPSERT, *(add(i, f"n{i}") for i in range(500)))
+    assert {r.status for r in dest.write(first)} == {EntryStatus.OK}
+    again = batch(WriteMode.UPSERT, *(add(i, f"again{i}") for i in range(250, 750)))
+    results = dest.write(again)
+    assert {r.status for r in results} == {EntryStatus.OK}, {r.error for r in results}
+    dest.close()
+    found = rows_in(url)
+    assert len(found) == 750
+    assert found[0]["name"] == "n0" and found[300]["name"] == "again300"
+
+    other = SqlDestination({"url": url, "table": "others"})
+    assert {r.status for r in other.write(batch(WriteMode.UPSERT, add(1)))} == {EntryStatus.OK}
+    create(url, "INSERT INTO others (id, name, price) VALUES (5000, 'theirs', 9)")
+    results = other.write(batch(WriteMode.UPSERT, add(5000, "ours"), add(5001, "new")))
+    other.close()
+    assert {r.status for r in results} == {EntryStatus.OK}, {r.error for r in results}
+    found = rows_in(url, "others")
+    assert found[5000]["name"] == "ours" and found[5001]["name"] == "new" and len(found) == 3
+
+
+def test_text_keeps_empty_strings_nulls_and_special_characters(url, form):
+    names = ["", None, 'comma, "quote"', "line\nbreak", "tab\tand \\ backslash", "é ü 漢字", " "]
+    dest = SqlDestination({"url": url, "table": "items"})
+    results = dest.write(batch(WriteMode.UPSERT, *(add(i, name) for i, name in enumerate(names))))
+    dest.close()
+    assert {r.status for r in results} == {EntryStatus.OK}, {r.error for r in results}
+    found = rows_in(url)
+    assert [found[i]["name"] for i in range(len(names))] == names
+
+
+def test_times_with_a_zone_go_as_utc_into_columns_without_one(url, form):
+    from zoneinfo import ZoneInfo
+
+    naive = {"sqlite": "DATETIME", "postgres": "TIMESTAMP", "mariadb": "DATETIME(6)"}
+    create(
+        url, f"CREATE TABLE stamped (id INTEGER PRIMARY KEY, at {naive[kind_of(url)]}, name TEXT)"
+    )
+    columns = (
+        Column(name="id", type="int64"),
+        Column(name="at", type="timestamp[us, tz=Europe/Paris]"),
+        Column(name="name", type="string"),
+    )
+    paris = datetime(2026, 7, 1, 10, 30, 15, 123456, tzinfo=ZoneInfo("Europe/Paris"))
+    fields = {"id": 1, "at": paris, "name": "summer"}
+    dest = SqlDestination({"url": url, "table": "stamped"})
+    [result] = dest.write(
+        batch(
+            WriteMode.UPSERT,
+            Change(operation=Operation.ADD, key={"id": 1}, fields=fields),
+            columns=columns,
+        )
+    )
+    dest.close()
+    assert result.status is EntryStatus.OK, result.error
+    assert rows_in(url, "stamped")[1]["at"] == datetime(2026, 7, 1, 8, 30, 15, 123456)

@@ -16,7 +16,7 @@ from syncwright.domain.retention import Retention
 from syncwright.domain.statuses import EntryStatus, Operation, RunMode, RunStatus, Trigger
 from syncwright.sdk.changes import ItemResult
 from syncwright.storage.database import current_revision, head_revision
-from syncwright.storage.entries_repo import PendingItem
+from syncwright.storage.entries_repo import PendingItems
 from syncwright.storage.retention_repo import Purged
 from syncwright.storage.store import Store
 from syncwright.storage.tables import entries, metadata, runs
@@ -166,23 +166,25 @@ def _run_with_entries(store, ws, sync, count, *, age=timedelta(0)):
     run = store.runs.create(
         workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
     )
-    items = [
-        PendingItem(
-            seq=i,
-            item_key=f'{{"id":{i}}}',
-            source_id=str(i),
-            reference=f"R{i}",
-            operation=Operation.ADD,
-            row_hash="h",
-            payload=f'{{"id":{i}}}',
-        )
-        for i in range(count)
-    ]
+    items = PendingItems.of_rows(
+        [
+            {
+                "seq": i,
+                "item_key": f'{{"id":{i}}}',
+                "source_id": str(i),
+                "reference": f"R{i}",
+                "operation": Operation.ADD.value,
+                "row_hash": "h",
+                "payload": f'{{"id":{i}}}',
+            }
+            for i in range(count)
+        ]
+    )
     # All delivered but the last, which waits for another attempt.
-    outcomes = [(i, ItemResult.ok()) for i in items[:-1]]
-    outcomes.append((items[-1], ItemResult(status=EntryStatus.PENDING, error="busy")))
+    results = [ItemResult.ok()] * (count - 1)
+    results.append(ItemResult(status=EntryStatus.PENDING, error="busy"))
     store.entries.record(
-        run.id, sync, outcomes, base={"sync_id": sync, "workspace_id": ws, "system": "d"}
+        run.id, sync, items, results, base={"sync_id": sync, "workspace_id": ws, "system": "d"}
     )
     with store.engine.begin() as conn:
         for table, column in ((entries, entries.c.run_id), (runs, runs.c.id)):

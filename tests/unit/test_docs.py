@@ -40,10 +40,15 @@ def test_config_examples_parse():
         assert doc.syncs
 
 
-def test_the_connector_guide_example_runs():
+def test_the_connector_guide_example_runs(tmp_path):
     text = (DOCS / "how-to" / "write-a-connector.md").read_text()
     code = re.findall(r"```python\n(.*?)```", text, re.S)[0]
-    namespace: dict = {}
+    import sys
+    import types
+
+    module = types.ModuleType("write_a_connector")  # where pydantic resolves annotations
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
     exec(compile(code, "write-a-connector.md", "exec"), namespace)
     dest = namespace["PrintDestination"]({})
     from syncwright import Change, ChangeBatch, Operation, WriteMode
@@ -56,6 +61,29 @@ def test_the_connector_guide_example_runs():
         )
     )
     assert [r.status.value for r in results] == ["ok"]
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    bulk = namespace["ParquetDestination"]({"folder": str(folder)})
+    answer = bulk.write(
+        ChangeBatch(
+            table=pa.table({"id": [1, 2], "name": ["a", None]}),
+            operations=pa.array(["add", "remove"]),
+            references=pa.array(["1", "2"]),
+            write_mode=WriteMode.MIRROR,
+            primary_key=("id",),
+            run_id="r",
+        )
+    )
+    assert [r.status.value for r in answer] == ["ok", "ok"]
+    written = pq.read_table(folder / "r-0.parquet").to_pylist()
+    assert written == [
+        {"id": 1, "name": "a", "operation": "add"},
+        {"id": 2, "name": None, "operation": "remove"},
+    ]
 
 
 def _field_names(model: type[BaseModel]) -> set[str]:

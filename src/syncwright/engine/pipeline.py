@@ -17,6 +17,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from syncwright.domain.clock import utcnow
 from syncwright.domain.counters import Counters
 from syncwright.domain.errors import (
@@ -25,7 +29,6 @@ from syncwright.domain.errors import (
     GuardTripped,
     IllegalTransition,
 )
-from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import (
     ChangeDetection,
@@ -35,14 +38,15 @@ from syncwright.domain.statuses import (
     RunStatus,
 )
 from syncwright.domain.sync import ConnectionSpec, SyncSpec
-from syncwright.engine import changes
+from syncwright.engine import changes, settlement
 from syncwright.engine.codec import Codec
+from syncwright.engine.rows import RowDecoder
 from syncwright.engine.runtime import Delivery, Runtime
 from syncwright.engine.scheduler import Scheduler
-from syncwright.sdk.changes import Change, ChangeBatch, Column, ItemResult
+from syncwright.sdk.changes import BatchResult, Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.storage.changesets_repo import UNCHANGED
-from syncwright.storage.entries_repo import ITEM_COLUMNS, PendingItem
+from syncwright.storage.entries_repo import PendingItems
 from syncwright.storage.snapshots_repo import part
 
 logger = logging.getLogger("syncwright.engine")
@@ -124,6 +128,7 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
                         "columns": [
                             {"name": c.name, "type": c.type} for c in staging.model_columns()
                         ],
+                        "row_types": staging.sql_types,
                         "cursor_candidate": staging.max_cursor,
                         "progress": {"done": 0, "total": total},
                         "batches": batches,
@@ -149,7 +154,7 @@ def _delivery(rt: Runtime, run: Run) -> Delivery:
             model=rt.store.config.model(sync.model_id),
             destination=rt.store.config.destination(sync.destination_id),
             columns=columns,
-            codec=Codec(columns),
+            rows=RowDecoder(columns, run.infos.get("row_types")),
         )
         rt.deliveries[run.id] = found
     return found
@@ -202,65 +207,29 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     if run.status.is_final:
         return {}
     plan = _delivery(rt, run)
-    sync, spec, codec = plan.sync, plan.destination, plan.codec
+    sync, spec = plan.sync, plan.destination
     # A batch caught up (``in_background`` off) may be at the destination already.
     if _timed_out(rt, run, sync, index, sent=not in_background):
         return {}
     table = rt.store.changesets.load(run_id, index)
     if table is None:
         return {}
-    columns = [table.column(name).to_pylist() for name in ITEM_COLUMNS]
-    seqs = columns[0]
-    earlier = rt.store.entries.earlier(run_id, seqs[0], seqs[-1])
-    items, recorded, unchanged = [], [], []
-    for seq, key, source_id, reference, operation, row_hash, payload, retry_of in zip(*columns):
-        if operation == UNCHANGED:  # carried to a destination taking the whole model
-            unchanged.append(payload or "{}")
-            continue
-        item = PendingItem(
-            seq=seq,
-            item_key=key,
-            source_id=source_id,
-            reference=reference,
-            operation=_OPERATIONS[operation],
-            row_hash=row_hash,
-            payload=payload,
-            retry_of=retry_of,
-        )
-        found = earlier.get(seq)
-        if found is None:
-            items.append(item)
-        elif found.status is EntryStatus.PENDING:  # left to try again by an earlier attempt
-            item.attempts, item.id = found.attempts, found.id
-            items.append(item)
-        else:
-            recorded.append(item)
-    if not items and (recorded or not unchanged):
+    found = _pending(rt, run_id, table)
+    if found is None:
         _recorded_up_to(rt, run_id, index)
         return {}
-    if unchanged:
-        # The destination writes the batch whole (it replaces its part of the file), so the
-        # items recorded by an earlier attempt go with it; recording skips them again.
-        items = sorted(items + recorded, key=lambda item: item.seq)
-    batch = ChangeBatch(
-        changes=_changes(items, codec, plan.model.primary_key),
-        write_mode=sync.write_mode,
-        primary_key=plan.model.primary_key,
-        columns=plan.columns,
-        run_id=run_id,
-        index=index,
-        unchanged=codec.decode_many(unchanged),
-    )
+    items, unchanged = found
+    batch = _batch(plan, items.table, unchanged, run_id, index)
     failure: Exception | None = None
     destination: Destination | None = None
     rt.in_doubt.setdefault(run_id, set()).add(index)
     try:
         destination = _destination(rt, run_id, spec)
-        results = destination.write(batch)
-        if len(results) != len(items):
-            results = [
+        answer: list[ItemResult] | BatchResult = destination.write(batch)
+        if len(answer) != len(items):
+            answer = [
                 ItemResult.failed(
-                    f"destination {spec.name} answered {len(results)} results for {len(items)} changes"
+                    f"destination {spec.name} answered {len(answer)} results for {len(items)} changes"
                 )
             ] * len(items)
     except Exception as exc:
@@ -271,19 +240,18 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
             # Waiting mends nothing (a missing table, a permission refused): the run fails.
             raise DestinationError(f"destination {spec.name}: {exc}", retryable=False) from exc
         failure = exc
-        results = [ItemResult.failed(f"destination {spec.name}: {exc}", retryable=True)] * len(
-            items
-        )
-    outcomes, retry_in = _apply_retry_policy(sync.retry, items, results)
+        answer = [ItemResult.failed(f"destination {spec.name}: {exc}", retryable=True)] * len(items)
+    settled = settlement.settle(sync.retry, items.attempts, answer)
+    retry_in = settled.retry_in
     # The previous batch's outcomes are in the store before this batch's are written (and
     # before this step ends): a recording that failed fails the step, which is done again.
     previous = rt.recording.pop(run_id, None)
     if previous is not None:
         previous[1].result()
-    whole = unchanged or (destination is not None and _whole_model(destination))
+    whole = unchanged is not None or (destination is not None and _whole_model(destination))
 
     def record() -> None:
-        _record(rt, run_id, sync, spec.name, index, items, outcomes)
+        _record(rt, run_id, sync, spec.name, index, items, settled.results)
 
     if in_background and failure is None and retry_in is None and not whole:
         # The next step waits for it (above); a failed run's does too (``fail``).
@@ -299,9 +267,7 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
         # batch it would lack rows, the unchanged ones with no entry to say so. Its items
         # failed (recorded above); the run fails too.
         raise DestinationError(f"destination {spec.name}: {failure}", retryable=False) from failure
-    tally: dict[str, Any] = {s.value: 0 for s in EntryStatus}
-    for _, result in outcomes:
-        tally[result.status.value] += 1
+    tally: dict[str, Any] = dict(settled.tally)
     if retry_in is not None:
         tally["retry_in"] = retry_in
     return tally
@@ -323,21 +289,123 @@ def _recorded_up_to(rt: Runtime, run_id: str, index: int) -> None:
     rt.recording[run_id] = (max(index, last[0]) if last else index, done)
 
 
+def _pending(
+    rt: Runtime, run_id: str, table: pa.Table
+) -> tuple[PendingItems, pa.Table | None] | None:
+    """The items of a change set record still to deliver, and the unchanged rows it carries
+    (for a destination taking the whole model); None when there is nothing to deliver. An
+    item an earlier attempt left pending keeps its entry and attempts; one it recorded is
+    not delivered again, unless the record carries unchanged rows: the destination then
+    writes the record whole (it replaces its part of the file), and recording skips it."""
+    operations = table.column("operation")
+    carried = pc.equal(operations, UNCHANGED)
+    unchanged = table.filter(carried) if pc.any(carried).as_py() else None
+    rows = table.filter(pc.invert(carried)) if unchanged is not None else table
+    seqs = table.column("seq")
+    earlier = rt.store.entries.earlier(run_id, pc.min(seqs).as_py(), pc.max(seqs).as_py())
+    if not earlier:
+        if not rows.num_rows and unchanged is None:
+            return None
+        return PendingItems.fresh(rows), unchanged
+    attempts: list[int] = []
+    ids: list[int | None] = []
+    keep: list[bool] = []
+    recorded = 0
+    for seq in rows.column("seq").to_pylist():
+        found = earlier.get(seq)
+        if found is not None and found.status is not EntryStatus.PENDING:
+            recorded += 1
+            if unchanged is None:
+                keep.append(False)
+                continue
+        keep.append(True)
+        pending = found is not None and found.status is EntryStatus.PENDING
+        attempts.append(found.attempts if pending and found else 0)
+        ids.append(found.id if pending and found else None)
+    if recorded == rows.num_rows and (recorded or unchanged is None):
+        return None
+    if not all(keep):
+        rows = rows.filter(pa.array(keep, pa.bool_()))
+    return PendingItems(table=rows, attempts=attempts, ids=ids), unchanged
+
+
+def _batch(
+    plan: Delivery, items: pa.Table, unchanged: pa.Table | None, run_id: str, index: int
+) -> ChangeBatch:
+    """The batch the destination receives: its changes typed as the model's columns, in one
+    cast of their payloads (or one JSON parse of them all, for a run prepared before the
+    change set's types were kept)."""
+    common: dict[str, Any] = {
+        "write_mode": plan.sync.write_mode,
+        "primary_key": plan.model.primary_key,
+        "columns": plan.columns,
+        "run_id": run_id,
+        "index": index,
+    }
+    payloads = pc.fill_null(items.column("payload"), "{}")
+    if plan.rows.columnar:
+        try:
+            return ChangeBatch(
+                table=plan.rows.table(payloads),
+                operations=items.column("operation").combine_chunks(),
+                references=items.column("reference").combine_chunks(),
+                unchanged_table=None
+                if unchanged is None
+                else plan.rows.table(pc.fill_null(unchanged.column("payload"), "{}")),
+                **common,
+            )
+        except duckdb.Error as exc:  # values its column's type cannot hold: each as it is
+            logger.warning("batch %d of run %s decoded row by row: %s", index, run_id, exc)
+    codec = plan.rows.codec
+    return ChangeBatch(
+        changes=_changes(items, payloads.to_pylist(), codec, plan.model.primary_key),
+        unchanged=[]
+        if unchanged is None
+        else codec.decode_many(pc.fill_null(unchanged.column("payload"), "{}").to_pylist()),
+        **common,
+    )
+
+
+def _changes(
+    items: pa.Table, payloads: list[str], codec: Codec, primary_key: tuple[str, ...]
+) -> list[Change]:
+    """The items as the destination takes them, their payloads decoded all at once."""
+    operations = [_OPERATIONS[o] for o in items.column("operation").to_pylist()]
+    decoded = iter(
+        codec.decode_many([p for p, o in zip(payloads, operations) if o is not Operation.REMOVE])
+    )
+    changes = []
+    for operation, key, reference in zip(
+        operations, items.column("item_key").to_pylist(), items.column("reference").to_pylist()
+    ):
+        if operation is Operation.REMOVE:
+            changes.append(Change(operation=operation, key=codec.decode(key), reference=reference))
+            continue
+        fields = next(decoded)
+        if all(k in fields for k in primary_key):  # the key is in the fields: no second decode
+            found = {k: fields[k] for k in primary_key}
+        else:
+            found = codec.decode(key)
+        changes.append(Change(operation=operation, key=found, fields=fields, reference=reference))
+    return changes
+
+
 def _record(
     rt: Runtime,
     run_id: str,
     sync: SyncSpec,
     system: str,
     index: int,
-    items: list[PendingItem],
-    outcomes: list[tuple[PendingItem, ItemResult]],
+    items: PendingItems,
+    results: list[ItemResult],
 ) -> None:
     """Record a delivered batch: entries, snapshot and counters in one transaction (a batch
     recorded already is not recorded again), then the run's progress."""
     tally = rt.store.entries.record(
         run_id,
         sync.id,
-        outcomes,
+        items,
+        results,
         base={"sync_id": sync.id, "workspace_id": sync.workspace_id, "system": system},
         retry_failed=sync.retry.next_run,
     )
@@ -359,36 +427,7 @@ def _record(
                 }
             },
         )
-        rt.store.runs.add_retries(conn, run_id, sum(1 for item in items if item.attempts))
-
-
-def _changes(items: list[PendingItem], codec: Codec, primary_key: tuple[str, ...]) -> list[Change]:
-    """The items as the destination takes them, their payloads decoded all at once."""
-    decoded = iter(
-        codec.decode_many(
-            [item.payload or "{}" for item in items if item.operation is not Operation.REMOVE]
-        )
-    )
-    changes = []
-    for item in items:
-        if item.operation is Operation.REMOVE:
-            changes.append(
-                Change(
-                    operation=item.operation,
-                    key=codec.decode(item.item_key),
-                    reference=item.reference,
-                )
-            )
-            continue
-        fields = next(decoded)
-        if all(k in fields for k in primary_key):  # the key is in the fields: no second decode
-            key = {k: fields[k] for k in primary_key}
-        else:
-            key = codec.decode(item.item_key)
-        changes.append(
-            Change(operation=item.operation, key=key, fields=fields, reference=item.reference)
-        )
-    return changes
+        rt.store.runs.add_retries(conn, run_id, sum(1 for a in items.attempts if a))
 
 
 def _destination(rt: Runtime, run_id: str, spec: ConnectionSpec) -> Destination:
@@ -400,28 +439,6 @@ def _destination(rt: Runtime, run_id: str, spec: ConnectionSpec) -> Destination:
         )
         rt.open_destinations[run_id] = destination
     return destination
-
-
-def _apply_retry_policy(
-    policy: RetryPolicy, items: list[PendingItem], results: list[ItemResult]
-) -> tuple[list[tuple[PendingItem, ItemResult]], float | None]:
-    """Keep retryable failures pending while the policy allows another attempt; say how long
-    to wait before the batch's next attempt (the longest delay asked, Retry-After included)."""
-    outcomes: list[tuple[PendingItem, ItemResult]] = []
-    retry_in: float | None = None
-    for item, result in zip(items, results):
-        attempts = item.attempts + 1
-        if result.status is EntryStatus.FAILED and result.retryable:
-            decision = policy.decide(
-                attempts=attempts, retryable=True, retry_after=result.retry_after
-            )
-            if decision.retry:
-                retry_in = max(retry_in or 0.0, decision.delay)
-                result = ItemResult(status=EntryStatus.PENDING, error=result.error)
-            elif attempts > 1:
-                result = ItemResult.failed(f"{result.error} (gave up after {attempts} attempts)")
-        outcomes.append((item, result))
-    return outcomes, retry_in
 
 
 def publish(rt: Runtime, run_id: str) -> float | None:

@@ -13,7 +13,7 @@ from typing import Iterator
 from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.domain.retention import Retention
 from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
-from syncwright.engine.codec import Codec
+from syncwright.engine.rows import RowDecoder
 from syncwright.sdk.changes import Column
 from syncwright.sdk.destination import Destination
 from syncwright.storage.store import Store
@@ -31,7 +31,7 @@ class Delivery:
     model: ModelSpec
     destination: ConnectionSpec
     columns: tuple[Column, ...]
-    codec: Codec
+    rows: RowDecoder
 
 
 @dataclass
@@ -84,7 +84,9 @@ class Runtime:
             self.stepping.discard(run_id)
 
     def release(self, run_id: str) -> None:
-        self.deliveries.pop(run_id, None)
+        delivery = self.deliveries.pop(run_id, None)
+        if delivery is not None:
+            delivery.rows.close()
         self.sync_of.pop(run_id, None)
         destination = self.open_destinations.pop(run_id, None)
         if destination is not None:

@@ -20,6 +20,9 @@ from syncwright.sdk.changes import Column
 from syncwright.storage.changesets_repo import UNCHANGED
 from syncwright.storage.snapshots_repo import SnapshotLog
 
+#: DuckDB's name for the type of a column whose values were all empty.
+UNTYPED = '"NULL"'
+
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -76,6 +79,10 @@ class Staging:
         self.reference = reference
         self.cursor = cursor
         self.columns: dict[str, str] = {}
+        #: The columns' DuckDB types, which the change set's payloads are cast back to for
+        #: delivery; None once a column's type differed between two batches of the model
+        #: (its payloads then hold values of both, and are decoded each as it is).
+        self.sql_types: dict[str, str] | None = {}
         self.max_cursor: Any = None
         self.keys_read = False
         self.delivered_ops: list[str] = []
@@ -129,6 +136,7 @@ class Staging:
         key_null = " OR ".join(f"{p} IS NULL" for p in pk)
         self.db.register("incoming", batch)
         try:
+            self._note_types()
             self.db.execute(
                 "INSERT INTO cur SELECT k, s, r, md5(p), p, n FROM ("
                 f"SELECT {key} AS k, {source_id} AS s, {reference} AS r, to_json(t) AS p,"
@@ -142,10 +150,22 @@ class Staging:
         finally:
             self.db.unregister("incoming")
 
+    def _note_types(self) -> None:
+        if self.sql_types is None:
+            return
+        for name, kind, *_ in self.db.execute("DESCRIBE SELECT * FROM incoming").fetchall():
+            known = self.sql_types.get(name)
+            if known in (None, UNTYPED):
+                self.sql_types[name] = kind
+            elif kind not in (known, UNTYPED):
+                self.sql_types = None
+                return
+
     def forget_rows(self) -> None:
         """Drop the rows received so far (the source reads them again)."""
         self.db.execute("DELETE FROM cur")
         self.columns = {}
+        self.sql_types = {}
         self.max_cursor = None
 
     def forget_keys(self) -> None:

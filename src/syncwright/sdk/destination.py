@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Mapping
 
 from syncwright.sdk.capabilities import Capabilities
-from syncwright.sdk.changes import ChangeBatch, Column, ItemResult
+from syncwright.sdk.changes import BatchResult, ChangeBatch, Column, ItemResult
 from syncwright.sdk.config import ConnectorConfig
 from syncwright.sdk.confinement import Confinement
 
@@ -48,8 +48,11 @@ class Publication:
 class Destination(ABC):
     """Writes changes. Never touches storage, statuses or retries: the engine does.
 
-    ``write`` returns exactly one ``ItemResult`` per change, in order. A rejected item is a
-    failed result with the destination's reason; raising means the whole batch failed.
+    ``write`` returns exactly one ``ItemResult`` per change, in order, or a ``BatchResult``
+    saying it for the whole batch at once (all ok; or ok except these indexes, each with its
+    result). A rejected item is a failed result with the destination's reason; raising means
+    the whole batch failed. The batch gives its changes as Arrow (``batch.table``) and as
+    ``Change`` objects (``batch.changes``): use whichever suits the system written to.
     Destinations that produce a file per run (``supports.file_output``) return ``sent`` from
     ``write`` and build the file in ``publish``.
     """
@@ -79,7 +82,7 @@ class Destination(ABC):
         """Test the connection (``syncwright check``); raise DestinationError with the reason."""
 
     @abstractmethod
-    def write(self, batch: ChangeBatch) -> list[ItemResult]:
+    def write(self, batch: ChangeBatch) -> list[ItemResult] | BatchResult:
         """Apply the batch and say what happened to each change."""
 
     def publish(self, run: RunInfo) -> Publication | None:

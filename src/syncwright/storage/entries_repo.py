@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from syncwright.domain.clock import utcnow
@@ -15,7 +17,12 @@ from syncwright.sdk.changes import ItemResult
 from syncwright.storage.bulk import insert_rows
 from syncwright.storage.changesets_repo import ChangeSetRepository, items_of
 from syncwright.storage.runs_repo import RunRepository
-from syncwright.storage.snapshots_repo import SnapshotRepository, part, upsert_statement
+from syncwright.storage.snapshots_repo import (
+    PART_SCHEMA,
+    SnapshotRepository,
+    part,
+    upsert_statement,
+)
 from syncwright.storage.tables import (
     destinations,
     entries,
@@ -44,21 +51,46 @@ ITEM_COLUMNS = (
 )
 
 
-@dataclass(kw_only=True, slots=True)
-class PendingItem:
-    """An item of a run's change set on its way to the destination. ``id`` is its entry when
-    an earlier attempt left it pending (an item is recorded once it has an outcome)."""
+@dataclass(frozen=True, kw_only=True)
+class PendingItems:
+    """Items of a run's change set on their way to the destination: their change set rows
+    (``ITEM_COLUMNS``, as Arrow), and for each how many attempts an earlier delivery made
+    and its entry (an earlier attempt that left it pending; an item is recorded once it has
+    an outcome)."""
 
-    seq: int
-    item_key: str
-    source_id: str
-    reference: str
-    operation: Operation
-    row_hash: str | None
-    payload: str | None
-    retry_of: int | None = None
-    attempts: int = 0
-    id: int | None = None
+    table: pa.Table
+    attempts: list[int]
+    ids: list[int | None]
+
+    @classmethod
+    def fresh(cls, table: pa.Table) -> PendingItems:
+        """Items no attempt has tried yet."""
+        return cls(table=table, attempts=[0] * table.num_rows, ids=[None] * table.num_rows)
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[dict[str, Any]]) -> PendingItems:
+        """Items from dicts of the change set's columns (``retry_of`` may be left out)."""
+        return cls.fresh(
+            pa.Table.from_pylist([{"retry_of": None, **row} for row in rows], schema=ITEM_SCHEMA)
+        )
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+
+#: The change set's item columns as Arrow types.
+ITEM_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int32()),
+        ("item_key", pa.string()),
+        ("source_id", pa.string()),
+        ("reference", pa.string()),
+        ("operation", pa.string()),
+        ("row_hash", pa.string()),
+        ("payload", pa.string()),
+        ("retry_of", pa.int64()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -241,7 +273,8 @@ class EntryRepository:
         self,
         run_id: str,
         sync_id: str,
-        outcomes: Sequence[tuple[PendingItem, ItemResult]],
+        items: PendingItems,
+        results: Sequence[ItemResult],
         *,
         base: dict[str, Any],
         retry_failed: bool = True,
@@ -251,71 +284,33 @@ class EntryRepository:
         never records or counts twice. A ``pending`` result is an item to try again: its
         attempt and error are recorded and it stays pending. Failed items are remembered so
         the next run sends them again and links to them; with ``retry_failed`` off they count
-        as handled and travel again only when they change."""
+        as handled and travel again only when they change. Returns the count of each status
+        recorded (all zero when the batch was recorded already)."""
         now = utcnow()
         tally = {s.value: 0 for s in EntryStatus}
-        if not outcomes:
+        size = len(items)
+        if not size:
             return tally
         fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
-        seqs = [item.seq for item, _ in outcomes]
+        table = items.table
+        seqs = table.column("seq").to_pylist()
+        statuses = [r.status.value for r in results]
         with self.engine.begin() as conn:
             self.runs.add_outcomes(conn, run_id)  # the run's row first: one recorder at a time
             known = self._earlier(conn, run_id, min(seqs), max(seqs))
-            new_rows: list[tuple[Any, ...]] = []
-            updates: list[dict[str, Any]] = []
-            delivered: list[PendingItem] = []
-            confirmed_keys: list[str] = []
-            failed_seqs: list[int] = []
-            for item, result in outcomes:
-                earlier = known.get(item.seq)
-                if earlier is not None and earlier.status is not EntryStatus.PENDING:
-                    continue  # recorded by an attempt that did not get to say so
-                status = result.status
-                tally[status.value] += 1
-                group = error_group(result.error)
+            new: list[int] = []
+            updates: list[tuple[int, int]] = []
+            for index, seq in enumerate(seqs):
+                earlier = known.get(seq)
                 if earlier is None:
-                    new_rows.append(
-                        (
-                            item.seq,
-                            item.item_key,
-                            item.source_id,
-                            item.reference,
-                            item.operation.value,
-                            item.row_hash,
-                            item.payload,
-                            item.retry_of,
-                            status.value,
-                            item.attempts + 1,
-                            result.error,
-                            group,
-                            result.endpoint_id,
-                        )
-                    )
-                else:
-                    updates.append(
-                        {
-                            "entry_id": earlier.id,
-                            "new_status": status.value,
-                            "new_error": result.error,
-                            "new_group": group,
-                            "new_endpoint_id": result.endpoint_id,
-                        }
-                    )
-                if status is EntryStatus.OK:
-                    delivered.append(item)
-                    confirmed_keys.append(item.item_key)
-                elif status is EntryStatus.FAILED:
-                    failed_seqs.append(item.seq)
-                    if not retry_failed:
-                        delivered.append(item)
-            if new_rows:
-                insert_rows(
-                    conn,
-                    entries,
-                    [*ITEM_COLUMNS, "status", "attempts", "error", "error_group", "endpoint_id"],
-                    new_rows,
-                    fixed,
-                )
+                    new.append(index)
+                elif earlier.status is EntryStatus.PENDING:
+                    updates.append((index, earlier.id))
+                # else: recorded by an attempt that did not get to say so
+            counted = new if not updates else sorted(new + [i for i, _ in updates])
+            tally.update(Counter(statuses[i] for i in counted))
+            if new:
+                self._insert(conn, table, items.attempts, results, statuses, new, fixed)
             if updates:
                 conn.execute(
                     entries.update()
@@ -328,10 +323,31 @@ class EntryRepository:
                         attempts=entries.c.attempts + 1,
                         updated_at=now,
                     ),
-                    updates,
+                    [
+                        {
+                            "entry_id": entry_id,
+                            "new_status": statuses[i],
+                            "new_error": results[i].error,
+                            "new_group": error_group(results[i].error),
+                            "new_endpoint_id": results[i].endpoint_id,
+                        }
+                        for i, entry_id in updates
+                    ],
                 )
-            self._advance_snapshot(conn, sync_id, delivered)
-            self._track_failures(conn, run_id, sync_id, confirmed_keys, failed_seqs)
+            ok, failed = EntryStatus.OK.value, EntryStatus.FAILED.value
+            confirmed = [i for i in counted if statuses[i] == ok]
+            failures = [i for i in counted if statuses[i] == failed]
+            delivered = confirmed if retry_failed else sorted(confirmed + failures)
+            if delivered:
+                self.snapshots.append(conn, sync_id, _part(_taken(table, delivered, size)))
+            keys = table.column("item_key")
+            self._track_failures(
+                conn,
+                run_id,
+                sync_id,
+                _taken(keys, confirmed, size).to_pylist() if confirmed else [],
+                [seqs[i] for i in failures],
+            )
             done = tally["ok"] + tally["sent"] + tally["failed"]
             self.runs.add_outcomes(
                 conn,
@@ -343,22 +359,40 @@ class EntryRepository:
             )
         return tally
 
-    def _advance_snapshot(
-        self, conn: sa.Connection, sync_id: str, items: Sequence[PendingItem]
+    def _insert(
+        self,
+        conn: sa.Connection,
+        table: pa.Table,
+        attempts: Sequence[int],
+        results: Sequence[ItemResult],
+        statuses: Sequence[str],
+        chosen: Sequence[int],
+        fixed: dict[str, Any],
     ) -> None:
-        """The snapshot follows what the destination confirmed: delivered rows are recorded,
-        removed rows forgotten, so anything not confirmed goes again next run."""
-        if items:
-            self.snapshots.append(
-                conn,
-                sync_id,
-                part(
-                    [i.item_key for i in items],
-                    [i.reference for i in items],
-                    [i.row_hash for i in items],
-                    [i.operation is Operation.REMOVE for i in items],
-                ),
-            )
+        """New entries for the items at ``chosen`` (all of them, nearly always), built column
+        by column. A column with the same value in every row (the status, the attempts, no
+        error: nearly always) is bound once rather than sent with each row."""
+        every = len(chosen) == table.num_rows
+        part_ = table if every else table.take(pa.array(chosen, pa.int64()))
+        picked = results if every else [results[i] for i in chosen]
+        errors = [r.error for r in picked]
+        columns: dict[str, list[Any]] = {
+            name: part_.column(name).to_pylist() for name in ITEM_COLUMNS
+        }
+        columns.update(
+            status=list(statuses) if every else [statuses[i] for i in chosen],
+            attempts=[attempts[i] + 1 for i in chosen],
+            error=errors,
+            error_group=[error_group(e) if e is not None else None for e in errors],
+            endpoint_id=[r.endpoint_id for r in picked],
+        )
+        shared = dict(fixed)
+        for name in ("retry_of", "status", "attempts", "error", "error_group", "endpoint_id"):
+            values = columns[name]
+            if values.count(values[0]) == len(values):
+                shared[name] = values[0]
+                del columns[name]
+        insert_rows(conn, entries, list(columns), zip(*columns.values()), shared)
 
     def _track_failures(
         self,
@@ -441,26 +475,20 @@ class EntryRepository:
                             updated_at=utcnow(),
                         )
                     )
-                items = [
-                    PendingItem(
-                        seq=r.seq,
-                        item_key=r.item_key,
-                        source_id="",
-                        reference=r.reference,
-                        operation=Operation(r.operation),
-                        row_hash=r.row_hash,
-                        payload=None,
-                    )
-                    for r in rows
-                ]
+                delivered = part(
+                    [r.item_key for r in rows],
+                    [r.reference for r in rows],
+                    [r.row_hash for r in rows],
+                    [r.operation == Operation.REMOVE.value for r in rows],
+                )
                 if status is EntryStatus.OK:
-                    self._advance_snapshot(conn, sync_id, items)
-                    self._track_failures(conn, run_id, sync_id, [i.item_key for i in items], [])
+                    self.snapshots.append(conn, sync_id, delivered)
+                    self._track_failures(conn, run_id, sync_id, [r.item_key for r in rows], [])
                     self.runs.add_outcomes(conn, run_id, ok=len(rows), sent=-len(rows))
                 else:
                     if not retry_failed:
-                        self._advance_snapshot(conn, sync_id, items)
-                    self._track_failures(conn, run_id, sync_id, [], [i.seq for i in items])
+                        self.snapshots.append(conn, sync_id, delivered)
+                    self._track_failures(conn, run_id, sync_id, [], [r.seq for r in rows])
                     self.runs.add_outcomes(conn, run_id, failed=len(rows), sent=-len(rows))
                 changed += len(rows)
 
@@ -514,6 +542,24 @@ class EntryRepository:
                 ).scalars()
                 if p is not None
             ]
+
+
+def _taken(values: Any, indexes: Sequence[int], size: int) -> Any:
+    """The rows (of an Arrow table or array) at ``indexes``; all of them without a copy."""
+    return values if len(indexes) == size else values.take(pa.array(indexes, pa.int64()))
+
+
+def _part(delivered: pa.Table) -> pa.Table:
+    """A snapshot part of delivered items (their change set rows): removals as removed."""
+    return pa.Table.from_arrays(
+        [
+            delivered.column("item_key"),
+            delivered.column("reference"),
+            pc.fill_null(delivered.column("row_hash"), ""),
+            pc.equal(delivered.column("operation"), Operation.REMOVE.value),
+        ],
+        schema=PART_SCHEMA,
+    )
 
 
 def _chunked(ids: Sequence[int]) -> Iterator[Sequence[int]]:

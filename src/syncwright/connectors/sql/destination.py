@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Callable, Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from syncwright.connectors.sql import statements
@@ -21,10 +23,20 @@ from syncwright.connectors.sql.types import sql_type
 from syncwright.connectors.sql.urls import DatabaseUrlConfig
 from syncwright.domain.errors import ConfigError, DestinationError
 from syncwright.domain.statuses import Operation, WriteMode
-from syncwright.sdk import Capabilities, ChangeBatch, Destination, ItemResult, sqlite_files
+from syncwright.sdk import (
+    BatchResult,
+    Capabilities,
+    ChangeBatch,
+    Destination,
+    ItemResult,
+    sqlite_files,
+)
 from syncwright.sdk.confinement import sqlite_path
 
-Apply = Callable[[sa.Connection, list[Row]], None]
+Apply = Callable[[sa.Connection, Any], None]
+
+#: PostgreSQL's SQLSTATE for a duplicate key.
+_UNIQUE_VIOLATION = "23505"
 
 
 class SqlDestinationConfig(DatabaseUrlConfig):
@@ -50,6 +62,8 @@ class SqlDestination(Destination):
         super().__init__(config)
         self._engine: sa.Engine | None = None
         self._target: Target | None = None
+        #: The table was empty when this destination first looked (it may have created it).
+        self._empty = False
         self._release_file: Callable[[], None] | None = None
 
     @property
@@ -107,6 +121,10 @@ class SqlDestination(Destination):
                         field="destination.table",
                     )
                 self._target = Target.inspect(conn, table, batch.primary_key)
+                self._empty = (
+                    conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()
+                    is None
+                )
         except sa.exc.SQLAlchemyError as exc:
             raise destination_error(exc) from exc
         return self._target
@@ -130,9 +148,82 @@ class SqlDestination(Destination):
         table.create(self.engine, checkfirst=True)
 
     # -- writing -------------------------------------------------------------------------
-    def write(self, batch: ChangeBatch) -> list[ItemResult]:
+    def write(self, batch: ChangeBatch) -> BatchResult:
         target = self.target(batch)
-        results: list[ItemResult | None] = [None] * len(batch)
+        failures: dict[int, ItemResult] = {}
+        try:
+            with self.engine.begin() as conn:
+                if batch.columnar and self._bulk(batch, target):
+                    self._write_arrow(conn, target, batch, failures)
+                else:
+                    self._write_rows(conn, target, batch, failures)
+        except sa.exc.SQLAlchemyError as exc:
+            raise destination_error(exc) from exc
+        return BatchResult.ok(len(batch), failures)
+
+    def _bulk(self, batch: ChangeBatch, target: Target) -> bool:
+        """Whether the batch goes straight from Arrow (see ``statements.copyable``)."""
+        if batch.write_mode is WriteMode.UPDATE:
+            return False
+        known = [f for f in batch.table.schema if f.name in target.table.c]
+        return statements.copyable(self.engine.dialect, pa.schema(known))
+
+    def _write_arrow(
+        self,
+        conn: sa.Connection,
+        target: Target,
+        batch: ChangeBatch,
+        failures: dict[int, ItemResult],
+    ) -> None:
+        """Insert or upsert the batch's rows from Arrow as CSV, then its removals by key."""
+        table = batch.table.select([n for n in batch.table.column_names if n in target.table.c])
+        removing = pc.equal(batch.operations, Operation.REMOVE.value)
+        removes = pc.indices_nonzero(removing).to_pylist()
+        writes = (
+            pc.indices_nonzero(pc.invert(removing)).to_pylist()
+            if removes
+            else range(table.num_rows)
+        )
+        if writes:
+            rows = table.take(pa.array(writes, pa.int64())) if removes else table
+            if batch.write_mode is WriteMode.INSERT:
+                apply: Apply = lambda c, r: statements.insert_arrow(c, target, r)  # noqa: E731
+            elif self._empty:
+                apply = self._copy_into_empty
+            else:
+                apply = lambda c, r: statements.upsert_arrow(c, target, r)  # noqa: E731
+            self._isolate(conn, apply, writes, rows, failures)
+        if removes:
+            keys = table.select(list(target.key)).take(pa.array(removes, pa.int64())).to_pylist()
+            self._isolate(
+                conn, lambda c, r: statements.delete(c, target, r), removes, keys, failures
+            )
+
+    def _copy_into_empty(self, conn: sa.Connection, rows: pa.Table) -> None:
+        """Upsert into a table that was empty when this run began (or that it created): its
+        rows are this run's, each item once, so a COPY into the table itself does. A key it
+        has all the same (a batch delivered again, another writer) ends that: the rows are
+        upserted through a stage from then on."""
+        assert self._target is not None
+        target = self._target
+        try:
+            with conn.begin_nested():
+                statements.insert_arrow(conn, target, rows)
+            return
+        except sa.exc.StatementError as exc:
+            if failure(exc) is not Failure.ROW:
+                raise
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == _UNIQUE_VIOLATION:
+                self._empty = False
+        statements.upsert_arrow(conn, target, rows)
+
+    def _write_rows(
+        self,
+        conn: sa.Connection,
+        target: Target,
+        batch: ChangeBatch,
+        failures: dict[int, ItemResult],
+    ) -> None:
         writes: list[int] = []
         removes: list[int] = []
         for index, change in enumerate(batch.changes):
@@ -141,38 +232,32 @@ class SqlDestination(Destination):
             else:
                 writes.append(index)
         values = _values(target.table)
-        try:
-            with self.engine.begin() as conn:
-                if writes:
-                    rows = [values(batch.changes[i].fields or {}) for i in writes]
-                    if batch.write_mode is WriteMode.UPDATE:
-                        self._update(conn, target, writes, rows, results)
-                    else:
-                        apply = (
-                            statements.insert
-                            if batch.write_mode is WriteMode.INSERT
-                            else statements.upsert
-                        )
-                        self._isolate(conn, lambda c, r: apply(c, target, r), writes, rows, results)
-                if removes:
-                    keys = [batch.changes[i].key for i in removes]
-                    self._isolate(
-                        conn, lambda c, r: statements.delete(c, target, r), removes, keys, results
-                    )
-        except sa.exc.SQLAlchemyError as exc:
-            raise destination_error(exc) from exc
-        return [r if r is not None else ItemResult.failed("not written") for r in results]
+        if writes:
+            rows = [values(batch.changes[i].fields or {}) for i in writes]
+            if batch.write_mode is WriteMode.UPDATE:
+                self._update(conn, target, writes, rows, failures)
+            else:
+                method = (
+                    statements.insert if batch.write_mode is WriteMode.INSERT else statements.upsert
+                )
+                self._isolate(conn, lambda c, r: method(c, target, r), writes, rows, failures)
+        if removes:
+            keys = [batch.changes[i].key for i in removes]
+            self._isolate(
+                conn, lambda c, r: statements.delete(c, target, r), removes, keys, failures
+            )
 
     def _isolate(
         self,
         conn: sa.Connection,
         apply: Apply,
         indexes: Sequence[int],
-        rows: list[Row],
-        results: list[ItemResult | None],
+        rows: Any,
+        failures: dict[int, ItemResult],
     ) -> None:
-        """Apply rows under a savepoint; when the database rejects a row's values, split until
-        the rejected rows stand alone. Any other error goes through."""
+        """Apply rows (a list, or an Arrow table) under a savepoint; when the database rejects
+        a row's values, split until the rejected rows stand alone, each failed with the
+        database's message. Any other error goes through."""
         try:
             with conn.begin_nested():
                 apply(conn, rows)
@@ -180,15 +265,11 @@ class SqlDestination(Destination):
             if failure(exc) is not Failure.ROW:
                 raise
             if len(rows) == 1:
-                results[indexes[0]] = ItemResult.failed(database_message(exc))
+                failures[indexes[0]] = ItemResult.failed(database_message(exc))
                 return
             half = len(rows) // 2
-            self._isolate(conn, apply, indexes[:half], rows[:half], results)
-            self._isolate(conn, apply, indexes[half:], rows[half:], results)
-            return
-        for index in indexes:
-            if results[index] is None:
-                results[index] = ItemResult.ok()
+            self._isolate(conn, apply, indexes[:half], rows[:half], failures)
+            self._isolate(conn, apply, indexes[half:], rows[half:], failures)
 
     def _update(
         self,
@@ -196,7 +277,7 @@ class SqlDestination(Destination):
         target: Target,
         indexes: list[int],
         rows: list[Row],
-        results: list[ItemResult | None],
+        failures: dict[int, ItemResult],
     ) -> None:
         """Update mode: a row the table lacks fails; the others are updated."""
         pk = target.key
@@ -207,12 +288,12 @@ class SqlDestination(Destination):
                 found_idx.append(index)
                 found_rows.append(row)
             else:
-                results[index] = ItemResult.failed(
+                failures[index] = ItemResult.failed(
                     f"no row with key {_describe(row, pk)} in {self.config.table}"
                 )
         if found_rows:
             self._isolate(
-                conn, lambda c, r: statements.update(c, target, r), found_idx, found_rows, results
+                conn, lambda c, r: statements.update(c, target, r), found_idx, found_rows, failures
             )
 
 

@@ -8,7 +8,9 @@ foreign key neither go with it nor stop it from changing).
 Upsert, by database:
 
 - PostgreSQL (psycopg): the rows are copied (``COPY``) into a temporary table shaped like the
-  target, then ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
+  target, then ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``. A batch that comes as
+  Arrow is copied as CSV that Arrow writes, with no Python per row; into a table that was
+  empty when the run began (or that it created), it is copied into the table itself.
 - PostgreSQL with another driver, and SQLite: ``INSERT ... ON CONFLICT (key) DO UPDATE``.
 - MySQL and MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``, when the key is the table's only
   unique key (the statement updates the row of whichever unique key the new row repeats).
@@ -19,9 +21,13 @@ Upsert, by database:
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
@@ -125,17 +131,8 @@ def _upsert_by_copy(
     INSERT ... SELECT ... ON CONFLICT from it (far fewer round trips than a statement per
     row)."""
     table = target.table
-    preparer = conn.dialect.identifier_preparer
-    stage = sa.table(
-        "syncwright_stage_" + table.name, *(sa.column(c, table.c[c].type) for c in columns)
-    )
-    stage_name = preparer.format_table(stage)  # type: ignore[arg-type]
-    # Types only, no constraints: a bad row is refused by the target, in its own words.
-    conn.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS {stage_name} ON COMMIT DROP AS"
-        f" SELECT * FROM {preparer.format_table(table)} WITH NO DATA"
-    )
-    names = ", ".join(preparer.quote(c) for c in columns)
+    stage, stage_name = _stage(conn, target, columns)
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
     statement = f"COPY {stage_name} ({names}) FROM STDIN"
     processors = [
         table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns
@@ -157,8 +154,32 @@ def _upsert_by_copy(
                 copy.write_row(values(row))
     except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
         raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+    _merge(conn, target, columns, stage, stage_name)
+
+
+def _stage(conn: sa.Connection, target: Target, columns: Sequence[str]) -> tuple[Any, str]:
+    """The temporary table rows are copied into before they are merged into the target
+    (types only, no constraints: a bad row is refused by the target, in its own words)."""
+    table = target.table
+    preparer = conn.dialect.identifier_preparer
+    stage = sa.table(
+        "syncwright_stage_" + table.name, *(sa.column(c, table.c[c].type) for c in columns)
+    )
+    stage_name = preparer.format_table(stage)  # type: ignore[arg-type]
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage_name} ON COMMIT DROP AS"
+        f" SELECT * FROM {preparer.format_table(table)} WITH NO DATA"
+    )
+    return stage, stage_name
+
+
+def _merge(
+    conn: sa.Connection, target: Target, columns: Sequence[str], stage: Any, stage_name: str
+) -> None:
+    """One INSERT ... SELECT ... ON CONFLICT from the stage into the target, then the stage
+    emptied for the next rows."""
     changing = [c for c in columns if c not in target.key]
-    stmt: Any = postgresql.insert(table).from_select(list(columns), sa.select(*stage.c))
+    stmt: Any = postgresql.insert(target.table).from_select(list(columns), sa.select(*stage.c))
     stmt = (
         stmt.on_conflict_do_update(
             index_elements=list(target.key), set_={c: stmt.excluded[c] for c in changing}
@@ -222,3 +243,84 @@ def _update_then_insert(conn: sa.Connection, target: Target, rows: list[Row]) ->
         update(conn, target, existing)
     if new:
         insert(conn, target, new)
+
+
+# -- from Arrow ------------------------------------------------------------------------------
+_CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def copyable(dialect: sa.Dialect, schema: pa.Schema) -> bool:
+    """Whether rows of ``schema`` go to this database as CSV straight from Arrow: PostgreSQL
+    through psycopg, and only scalar columns whose CSV text PostgreSQL reads back as the
+    same value (numbers, text, flags, times, dates, decimals; not bytes, lists or structs)."""
+    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+        return False
+    return all(_copyable(field.type) for field in schema)
+
+
+def _copyable(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        return _copyable(kind.value_type)
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_time(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def _csv(target: Target, rows: pa.Table) -> bytes:
+    """The rows as CSV for ``COPY ... (FORMAT csv)``: text always quoted, so that an empty
+    text is not read as null; a time with a zone as UTC where the column has none (as the
+    row path does)."""
+    columns = []
+    for name in rows.column_names:
+        column = rows.column(name)
+        kind = column.type
+        sql = target.table.c[name].type
+        if (
+            pa.types.is_timestamp(kind)
+            and kind.tz is not None
+            and isinstance(sql, sa.DateTime)
+            and not getattr(sql, "timezone", False)
+        ):
+            column = pc.cast(
+                pc.cast(column, pa.timestamp(kind.unit, "UTC")), pa.timestamp(kind.unit)
+            )
+        columns.append(column)
+    sink = io.BytesIO()
+    pacsv.write_csv(pa.Table.from_arrays(columns, names=rows.column_names), sink, _CSV)
+    return sink.getvalue()
+
+
+def _copy(conn: sa.Connection, into: str, target: Target, rows: pa.Table) -> None:
+    preparer = conn.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(c) for c in rows.column_names)
+    statement = f"COPY {into} ({names}) FROM STDIN (FORMAT csv)"
+    dbapi = conn.dialect.loaded_dbapi
+    raw: Any = conn.connection.dbapi_connection
+    data = _csv(target, rows)
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(data)
+    except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+
+
+def insert_arrow(conn: sa.Connection, target: Target, rows: pa.Table) -> None:
+    """COPY the rows into the table itself (a row whose key it has fails, as an insert)."""
+    _copy(conn, conn.dialect.identifier_preparer.format_table(target.table), target, rows)
+
+
+def upsert_arrow(conn: sa.Connection, target: Target, rows: pa.Table) -> None:
+    """COPY the rows into a temporary table shaped like the target, then one
+    INSERT ... SELECT ... ON CONFLICT from it."""
+    stage, stage_name = _stage(conn, target, rows.column_names)
+    _copy(conn, stage_name, target, rows)
+    _merge(conn, target, rows.column_names, stage, stage_name)
