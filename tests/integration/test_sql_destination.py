@@ -483,3 +483,64 @@ def test_times_with_a_zone_go_as_utc_into_columns_without_one(url, form):
     dest.close()
     assert result.status is EntryStatus.OK, result.error
     assert rows_in(url, "stamped")[1]["at"] == datetime(2026, 7, 1, 8, 30, 15, 123456)
+
+
+def test_a_table_without_a_unique_key_takes_a_batch_twice_without_a_duplicate(url, form):
+    create(url, "CREATE TABLE loose (id INTEGER, name TEXT, price REAL)")
+    dest = SqlDestination({"url": url, "table": "loose"})
+    for _ in range(2):
+        results = dest.write(batch(WriteMode.UPSERT, add(1, "a"), add(2, "b")))
+        assert {r.status for r in results} == {EntryStatus.OK}, {r.error for r in results}
+    dest.close()
+    engine = engine_for(url)
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT id, name FROM loose ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in found] == [(1, "a"), (2, "b")]
+
+
+def test_postgres_quirks_a_latin1_database_an_insert_only_role_and_row_security(postgres, form):
+    """Text lands as written whatever the database's encoding; a role that may only insert
+    inserts (nothing asks it to read); a table with row-level security, which takes no
+    COPY, is upserted all the same."""
+    import psycopg
+
+    name = f"latin_{next(_n)}"
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'"
+            " TEMPLATE template0"
+        )
+    url = postgres.url(name)
+    dest = SqlDestination({"url": url, "table": "items"})
+    assert {r.status for r in dest.write(batch(WriteMode.UPSERT, add(1, "café ü")))} == {
+        EntryStatus.OK
+    }
+    dest.close()
+    assert rows_in(url)[1]["name"] == "café ü"
+
+    role = f"appender_{next(_n)}"
+    own = postgres.create_role(role, "secret")
+    create(postgres.url(role), "CREATE TABLE log (id INTEGER PRIMARY KEY, name TEXT, price REAL)")
+    create(postgres.url(role), f"CREATE ROLE \"{role}_w\" LOGIN PASSWORD 'secret'")
+    create(postgres.url(role), f'GRANT INSERT ON log TO "{role}_w"')
+    writer_url = own.replace(f"//{role}:", f"//{role}_w:")
+    writer = SqlDestination({"url": writer_url, "table": "log"})
+    results = writer.write(batch(WriteMode.INSERT, add(1, "one"), add(2, "two")))
+    writer.close()
+    assert {r.status for r in results} == {EntryStatus.OK}, {r.error for r in results}
+    assert set(rows_in(postgres.url(role), "log")) == {1, 2}
+
+    create(  # by its owner, to whom FORCE applies the policy (a superuser bypasses it)
+        own,
+        "CREATE TABLE guarded (id INTEGER PRIMARY KEY, name TEXT, price REAL)",
+        "ALTER TABLE guarded ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE guarded FORCE ROW LEVEL SECURITY",
+        "CREATE POLICY everyone ON guarded USING (true) WITH CHECK (true)",
+    )
+    guarded = SqlDestination({"url": own, "table": "guarded"})
+    for mode in (WriteMode.UPSERT, WriteMode.INSERT):
+        results = guarded.write(batch(mode, add(10 if mode is WriteMode.INSERT else 3)))
+        assert {r.status for r in results} == {EntryStatus.OK}, {r.error for r in results}
+    guarded.close()
+    assert set(rows_in(postgres.url(role), "guarded")) == {3, 10}

@@ -462,3 +462,35 @@ def test_items_already_failing_do_not_fail_quiet_runs_nor_turn_the_sync_off(
     fresh = run_sync(app, name)
     assert (fresh.status, fresh.counters.failed) == (RunStatus.FAILED, 4)
     assert app.store.config.sync_by_name(app.workspace_id, name).enabled
+
+
+def test_removals_keep_their_keys_when_the_key_column_changed_type(
+    app, shop, dest_url, name, tmp_path
+):
+    """The snapshot's keys were recorded with the earlier run's types: a removal of key 1.5
+    removes 1.5, not the row of 2 that a cast to a whole number would name."""
+    halves = "SELECT id + 0.5 AS id, sku, name, price FROM products WHERE id <= 3"
+    configure(
+        app,
+        name,
+        source_url=shop.url,
+        dest_url=dest_url,
+        base_dir=tmp_path,
+        query=halves,
+        sync=", mode: mirror",
+    )
+    assert run_sync(app, name).status is RunStatus.SUCCEEDED
+    assert set(table_rows(dest_url)) == {1.5, 2.5, 3.5}
+    configure(
+        app,
+        name,
+        source_url=shop.url,
+        dest_url=dest_url,
+        base_dir=tmp_path,
+        query="SELECT id, sku, name, price FROM products WHERE id <= 3",
+        sync=", mode: mirror, guard: {max_delete_share: 1, max_change_share: 1}",
+    )
+    run = run_sync(app, name)
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert (run.counters.added, run.counters.removed, run.counters.failed) == (3, 3, 0)
+    assert set(table_rows(dest_url)) == {1, 2, 3}

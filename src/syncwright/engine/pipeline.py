@@ -345,15 +345,17 @@ def _batch(
     payloads = pc.fill_null(items.column("payload"), "{}")
     if plan.rows.columnar:
         try:
-            return ChangeBatch(
-                table=plan.rows.table(payloads),
-                operations=items.column("operation").combine_chunks(),
-                references=items.column("reference").combine_chunks(),
-                unchanged_table=None
-                if unchanged is None
-                else plan.rows.table(pc.fill_null(unchanged.column("payload"), "{}")),
-                **common,
-            )
+            table = plan.rows.table(payloads)
+            if _keys_hold(plan, items, table):
+                return ChangeBatch(
+                    table=table,
+                    operations=items.column("operation").combine_chunks(),
+                    references=items.column("reference").combine_chunks(),
+                    unchanged_table=None
+                    if unchanged is None
+                    else plan.rows.table(pc.fill_null(unchanged.column("payload"), "{}")),
+                    **common,
+                )
         except duckdb.Error as exc:  # values its column's type cannot hold: each as it is
             logger.warning("batch %d of run %s decoded row by row: %s", index, run_id, exc)
     codec = plan.rows.codec
@@ -364,6 +366,21 @@ def _batch(
         else codec.decode_many(pc.fill_null(unchanged.column("payload"), "{}").to_pylist()),
         **common,
     )
+
+
+def _keys_hold(plan: Delivery, items: pa.Table, table: pa.Table) -> bool:
+    """Whether the batch's removals keep their keys through the cast: their keys come from
+    the snapshot of an earlier run, whose key columns may have had other types (a key 1.5
+    cast to a whole number would remove another row). Otherwise the batch goes row by row,
+    each key as it was recorded."""
+    removals = pc.indices_nonzero(pc.equal(items.column("operation"), Operation.REMOVE.value))
+    if not len(removals):
+        return True
+    key = list(plan.model.primary_key)
+    codec = plan.rows.codec
+    recorded = [codec.decode(k) for k in items.column("item_key").take(removals).to_pylist()]
+    cast = table.take(removals).select(key).to_pylist()
+    return cast == [{k: r.get(k) for k in key} for r in recorded]
 
 
 def _changes(

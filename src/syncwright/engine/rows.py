@@ -10,6 +10,7 @@ output. Runs prepared before the types were remembered decode each payload in Py
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Mapping
 
@@ -27,9 +28,11 @@ class RowDecoder:
     def __init__(self, columns: tuple[Column, ...], types: Mapping[str, str] | None) -> None:
         self.columns = columns
         self.codec = Codec(columns)
-        self.select = _select(types) if types else None
+        kept = _round_tripping(types) if types else None
+        self.select = _select(kept) if kept else None
         self._db: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def columnar(self) -> bool:
@@ -39,6 +42,8 @@ class RowDecoder:
         """The rows the payloads (JSON objects, as text) hold, typed as the model's columns."""
         assert self.select is not None
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this run's decoder is closed")
             if self._db is None:
                 self._db = _connection()
             incoming = pa.table({"p": payloads})
@@ -50,9 +55,55 @@ class RowDecoder:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+#: DuckDB types whose values come back from the cast as the Python values the payload's JSON
+#: gave before (numbers, text, flags, dates, times; decimals as Decimal). A model with a
+#: column of any other type (a list, a struct, a map, bytes, an interval, JSON, a 128-bit
+#: integer, which Arrow gives as a decimal) is decoded payload by payload, as it always was.
+_SCALARS = frozenset(
+    {
+        "BOOLEAN",
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "FLOAT",
+        "DOUBLE",
+        "VARCHAR",
+        "UUID",
+        "DATE",
+        "TIME",
+        "TIMESTAMP",
+        "TIMESTAMP_S",
+        "TIMESTAMP_MS",
+        "TIMESTAMP WITH TIME ZONE",
+        UNTYPED,
+    }
+)
+#: Read at the precision Python's datetime holds (microseconds), as the payload's text was.
+_RETYPED = {"TIMESTAMP_NS": "TIMESTAMP"}
+_DECIMAL = re.compile(r"DECIMAL\(\d+,\d+\)")
+
+
+def _round_tripping(types: Mapping[str, str]) -> dict[str, str] | None:
+    """The columns' types to cast to, or None when one is not a type the cast gives back
+    as the payload had it."""
+    kept = {}
+    for name, kind in types.items():
+        kind = _RETYPED.get(kind, kind)
+        if kind not in _SCALARS and not _DECIMAL.fullmatch(kind):
+            return None
+        kept[name] = kind
+    return kept
 
 
 def _select(types: Mapping[str, str]) -> str:

@@ -28,6 +28,16 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _alias(names: list[str]) -> str:
+    """A name for the incoming row that no column has (a column named like the alias would
+    stand for the row in ``to_json``; DuckDB's names ignore case)."""
+    taken = {n.lower() for n in names}
+    alias = "t"
+    while alias in taken:
+        alias += "_"
+    return alias
+
+
 @dataclass(frozen=True, kw_only=True)
 class Diff:
     """What the comparison found; ``deliverable`` are the changes the write mode applies."""
@@ -121,15 +131,16 @@ class Staging:
                 self.columns[field.name] = str(field.type)
         if batch.num_rows == 0:
             return
-        pk = [f"t.{quote(k)}" for k in self.primary_key]
-        key = self._key_sql()
+        t = _alias(names)
+        pk = [f"{t}.{quote(k)}" for k in self.primary_key]
+        key = self._key_sql(t)
         source_id = (
             f"CAST({pk[0]} AS VARCHAR)"
             if len(pk) == 1
             else "concat_ws('/', " + ", ".join(f"CAST({p} AS VARCHAR)" for p in pk) + ")"
         )
         reference = (
-            f"coalesce(CAST(t.{quote(self.reference)} AS VARCHAR), {source_id})"
+            f"coalesce(CAST({t}.{quote(self.reference)} AS VARCHAR), {source_id})"
             if self.reference
             else source_id
         )
@@ -139,8 +150,8 @@ class Staging:
             self._note_types()
             self.db.execute(
                 "INSERT INTO cur SELECT k, s, r, md5(p), p, n FROM ("
-                f"SELECT {key} AS k, {source_id} AS s, {reference} AS r, to_json(t) AS p,"
-                f" ({key_null}) AS n FROM incoming AS t)"
+                f"SELECT {key} AS k, {source_id} AS s, {reference} AS r, to_json({t}) AS p,"
+                f" ({key_null}) AS n FROM incoming AS {t})"
             )
             if self.cursor:
                 found = self._scalar(f"SELECT to_json(max({quote(self.cursor)})) FROM incoming")
@@ -151,9 +162,16 @@ class Staging:
             self.db.unregister("incoming")
 
     def _note_types(self) -> None:
+        """The DuckDB types of the columns; none kept once two batches differ in a column's
+        type or in their columns (a payload lacking a column then means that the model left
+        it unset, not null)."""
         if self.sql_types is None:
             return
-        for name, kind, *_ in self.db.execute("DESCRIBE SELECT * FROM incoming").fetchall():
+        described = self.db.execute("DESCRIBE SELECT * FROM incoming").fetchall()
+        if self.sql_types and {d[0] for d in described} != set(self.sql_types):
+            self.sql_types = None
+            return
+        for name, kind, *_ in described:
             known = self.sql_types.get(name)
             if known in (None, UNTYPED):
                 self.sql_types[name] = kind
@@ -172,11 +190,12 @@ class Staging:
         if self.keys_read:
             self.db.execute("DELETE FROM keys")
 
-    def _key_sql(self) -> str:
-        """An item's key: its primary key values as JSON (the same for rows and keys)."""
+    def _key_sql(self, t: str) -> str:
+        """An item's key: its primary key values as JSON (the same for rows and keys), from
+        the row of alias ``t``."""
         return (
             "to_json(struct_pack("
-            + ", ".join(f"{quote(k)} := t.{quote(k)}" for k in self.primary_key)
+            + ", ".join(f"{quote(k)} := {t}.{quote(k)}" for k in self.primary_key)
             + "))"
         )
 
@@ -189,7 +208,8 @@ class Staging:
             return
         self.db.register("incoming", batch)
         try:
-            self.db.execute(f"INSERT INTO keys SELECT {self._key_sql()} FROM incoming AS t")
+            t = _alias(batch.schema.names)
+            self.db.execute(f"INSERT INTO keys SELECT {self._key_sql(t)} FROM incoming AS {t}")
         finally:
             self.db.unregister("incoming")
 

@@ -61,7 +61,7 @@ def insert_rows(
                 for row in rows:
                     copy.write_row(tuple(row) + constants)
         else:
-            listed = [list(row) for row in rows]
+            listed = rows if isinstance(rows, list) else list(rows)  # JSON arrays from tuples
             if not listed:
                 return
             text = json.dumps(listed, ensure_ascii=False, allow_nan=False) if _JSON_ROWS else ""

@@ -389,7 +389,8 @@ class EntryRepository:
         shared = dict(fixed)
         for name in ("retry_of", "status", "attempts", "error", "error_group", "endpoint_id"):
             values = columns[name]
-            if values.count(values[0]) == len(values):
+            # Of one type too: 1 == True == 1.0 in Python, but not in the store.
+            if values.count(values[0]) == len(values) and len(set(map(type, values))) == 1:
                 shared[name] = values[0]
                 del columns[name]
         insert_rows(conn, entries, list(columns), zip(*columns.values()), shared)

@@ -35,8 +35,10 @@ from syncwright.sdk.confinement import sqlite_path
 
 Apply = Callable[[sa.Connection, Any], None]
 
-#: PostgreSQL's SQLSTATE for a duplicate key.
+#: PostgreSQL's SQLSTATEs for a duplicate key, and for a COPY the table does not take (it
+#: has row-level security).
 _UNIQUE_VIOLATION = "23505"
+_NOT_SUPPORTED = "0A000"
 
 
 class SqlDestinationConfig(DatabaseUrlConfig):
@@ -121,13 +123,27 @@ class SqlDestination(Destination):
                         field="destination.table",
                     )
                 self._target = Target.inspect(conn, table, batch.primary_key)
-                self._empty = (
-                    conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()
-                    is None
-                )
         except sa.exc.SQLAlchemyError as exc:
             raise destination_error(exc) from exc
+        self._empty = self._is_empty(self._target, batch)
         return self._target
+
+    def _is_empty(self, target: Target, batch: ChangeBatch) -> bool:
+        """Whether upserts may be copied into the table itself: it has no row yet (it may
+        have been created just now) and a unique key on the model's key. Asked only where it
+        can matter; a table this destination may not read counts as not empty."""
+        if not (
+            batch.columnar
+            and batch.write_mode is not WriteMode.INSERT
+            and target.upsert_method(self.engine.dialect) == "copy"
+        ):
+            return False
+        try:
+            with self.engine.connect() as conn:
+                query = sa.select(sa.literal(1)).select_from(target.table).limit(1)
+                return conn.execute(query).first() is None
+        except sa.exc.SQLAlchemyError:
+            return False
 
     def _create(self, batch: ChangeBatch) -> None:
         if not batch.columns:
@@ -162,8 +178,15 @@ class SqlDestination(Destination):
         return BatchResult.ok(len(batch), failures)
 
     def _bulk(self, batch: ChangeBatch, target: Target) -> bool:
-        """Whether the batch goes straight from Arrow (see ``statements.copyable``)."""
+        """Whether the batch goes straight from Arrow (see ``statements.copyable``): inserts,
+        and upserts into a table with a unique key on the model's key (others are updated
+        then inserted, row by row)."""
         if batch.write_mode is WriteMode.UPDATE:
+            return False
+        if (
+            batch.write_mode is not WriteMode.INSERT
+            and target.upsert_method(self.engine.dialect) != "copy"
+        ):
             return False
         known = [f for f in batch.table.schema if f.name in target.table.c]
         return statements.copyable(self.engine.dialect, pa.schema(known))
@@ -200,21 +223,23 @@ class SqlDestination(Destination):
             )
 
     def _copy_into_empty(self, conn: sa.Connection, rows: pa.Table) -> None:
-        """Upsert into a table that was empty when this run began (or that it created): its
-        rows are this run's, each item once, so a COPY into the table itself does. A key it
-        has all the same (a batch delivered again, another writer) ends that: the rows are
-        upserted through a stage from then on."""
+        """Upsert into a table that was empty when this run began (or that it created), with
+        a unique key on the model's key: its rows are this run's, each item once, so a COPY
+        into the table itself does. A key it has all the same (a batch delivered again,
+        another writer), or a table that takes no COPY (row-level security), ends that: the
+        rows are upserted through a stage from then on."""
         assert self._target is not None
         target = self._target
         try:
             with conn.begin_nested():
-                statements.insert_arrow(conn, target, rows)
+                statements.copy_arrow(conn, target, rows)
             return
         except sa.exc.StatementError as exc:
-            if failure(exc) is not Failure.ROW:
-                raise
-            if getattr(getattr(exc, "orig", None), "sqlstate", None) == _UNIQUE_VIOLATION:
+            state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            if state in (_UNIQUE_VIOLATION, _NOT_SUPPORTED):
                 self._empty = False
+            elif failure(exc) is not Failure.ROW:
+                raise
         statements.upsert_arrow(conn, target, rows)
 
     def _write_rows(

@@ -302,7 +302,8 @@ def _csv(target: Target, rows: pa.Table) -> bytes:
 def _copy(conn: sa.Connection, into: str, target: Target, rows: pa.Table) -> None:
     preparer = conn.dialect.identifier_preparer
     names = ", ".join(preparer.quote(c) for c in rows.column_names)
-    statement = f"COPY {into} ({names}) FROM STDIN (FORMAT csv)"
+    # Arrow writes UTF-8 whatever the connection's client encoding.
+    statement = f"COPY {into} ({names}) FROM STDIN (FORMAT csv, ENCODING 'UTF8')"
     dbapi = conn.dialect.loaded_dbapi
     raw: Any = conn.connection.dbapi_connection
     data = _csv(target, rows)
@@ -313,9 +314,19 @@ def _copy(conn: sa.Connection, into: str, target: Target, rows: pa.Table) -> Non
         raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
 
 
-def insert_arrow(conn: sa.Connection, target: Target, rows: pa.Table) -> None:
-    """COPY the rows into the table itself (a row whose key it has fails, as an insert)."""
+def copy_arrow(conn: sa.Connection, target: Target, rows: pa.Table) -> None:
+    """COPY the rows into the table itself (a row whose key it has fails)."""
     _copy(conn, conn.dialect.identifier_preparer.format_table(target.table), target, rows)
+
+
+def insert_arrow(conn: sa.Connection, target: Target, rows: pa.Table) -> None:
+    """COPY the rows into a temporary table shaped like the target, then one plain
+    INSERT ... SELECT from it (a row whose key the table has fails, as an insert; a table
+    with row-level security takes it, where it takes no COPY)."""
+    stage, stage_name = _stage(conn, target, rows.column_names)
+    _copy(conn, stage_name, target, rows)
+    conn.execute(target.table.insert().from_select(rows.column_names, sa.select(*stage.c)))
+    conn.exec_driver_sql(f"TRUNCATE {stage_name}")
 
 
 def upsert_arrow(conn: sa.Connection, target: Target, rows: pa.Table) -> None:
