@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks scripts
 	$(BIN)/ruff format --check src tests examples benchmarks scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # --durations=25: the 25 slowest tests, listed at the end.
 test: lint

@@ -31,7 +31,7 @@ class AuditEvent:
         return cls(
             id=row["id"],
             workspace_id=row["workspace_id"],
-            at=as_utc(row["at"]),  # type: ignore[arg-type]
+            at=as_utc(row["at"]),
             user_id=row["user_id"],
             action=row["action"],
             object_type=row["object_type"],

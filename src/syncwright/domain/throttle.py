@@ -53,8 +53,8 @@ class Failures:
     def from_row(cls, row: Mapping[str, Any]) -> Failures:
         return cls(
             count=row["failures"],
-            first_at=as_utc(row["first_at"]),  # type: ignore[arg-type]
-            last_at=as_utc(row["last_at"]),  # type: ignore[arg-type]
+            first_at=as_utc(row["first_at"]),
+            last_at=as_utc(row["last_at"]),
         )
 
 

@@ -159,14 +159,14 @@ class Triggers:
     def from_settings(cls, raw: dict[str, object]) -> Triggers:
         schedule = raw.get("schedule")
         return cls(
-            schedule=Schedule(**schedule) if isinstance(schedule, dict) else None,  # type: ignore[arg-type]
-            missed=Missed(raw.get("missed", Missed.ONCE)),
+            schedule=Schedule(**schedule) if isinstance(schedule, dict) else None,
+            missed=Missed(str(raw.get("missed", Missed.ONCE))),
             after=tuple(raw.get("after", ())),  # type: ignore[arg-type]
             after_statuses=tuple(raw.get("after_statuses", ("succeeded",))),  # type: ignore[arg-type]
             on_change=bool(raw.get("on_change", False)),
             debounce=float(raw.get("debounce", 30.0)),  # type: ignore[arg-type]
             webhook=bool(raw.get("webhook", False)),
-            when_busy=WhenBusy(raw.get("when_busy", WhenBusy.QUEUE)),
+            when_busy=WhenBusy(str(raw.get("when_busy", WhenBusy.QUEUE))),
             timeout=raw.get("timeout"),  # type: ignore[arg-type]
             disable_after_failures=raw.get("disable_after_failures"),  # type: ignore[arg-type]
         )

@@ -63,6 +63,6 @@ class Admission:
                     busy_syncs.add(run["sync_id"])
                     per_destination[destination] += 1
         runs = [self.store.runs.get(run_id) for run_id in admitted]
-        for run in runs:
-            self.enqueue(run)
+        for started in runs:
+            self.enqueue(started)
         return runs

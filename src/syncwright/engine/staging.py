@@ -428,4 +428,4 @@ class Staging:
             if "remove" not in self.delivered_ops
             else []
         )
-        return [tuple(r) for r in kept], [r[0] for r in forgotten]  # type: ignore[misc]
+        return [tuple(r) for r in kept], [r[0] for r in forgotten]

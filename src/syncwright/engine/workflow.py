@@ -186,9 +186,9 @@ def _purge() -> dict[str, int]:
 
 
 @DBOS.workflow(name="syncwright.purge")
-def purge_workflow(scheduled_time: datetime, context: Any) -> dict[str, int]:
+def purge_workflow(scheduled_time: datetime, context: Any) -> None:
     """The retention job: once per tick of its schedule, whichever worker takes it."""
-    return _purge()
+    _purge()
 
 
 class DbosEngine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,7 +59,8 @@ class Destination(ABC):
     """
 
     type: ClassVar[str]
-    config_class: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    # ``builtins.type``: ``type`` is the class's own attribute here.
+    config_class: ClassVar[builtins.type[ConnectorConfig]] = ConnectorConfig
     supports: ClassVar[Capabilities] = Capabilities()
     #: What this connector may reach on this machine; the platform sets it when it builds the
     #: connector (unrestricted for one built by hand). Check with it every local path found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator, Mapping
@@ -37,7 +38,8 @@ class Source(ABC):
     """Reads a model. Never touches storage, statuses or retries: the engine does."""
 
     type: ClassVar[str]
-    config_class: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    # ``builtins.type``: ``type`` is the class's own attribute here.
+    config_class: ClassVar[builtins.type[ConnectorConfig]] = ConnectorConfig
     supports: ClassVar[Capabilities] = Capabilities()
     #: What this connector may reach on this machine; the platform sets it when it builds the
     #: connector (unrestricted for one built by hand). Check with it every local path found

@@ -107,4 +107,4 @@ def waiting(path: str | Path) -> int:
 def holders(path: str | Path) -> dict[str, int]:
     """Which libraries have ``path`` open in this process, and how many times (for tests)."""
     with _changed:
-        return dict(_holders.get(_key(path), Counter()))
+        return {library: n for library, n in _holders.get(_key(path), Counter()).items()}

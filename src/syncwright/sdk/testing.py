@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, NoReturn, Sequence
 
 import pyarrow as pa
 
@@ -43,7 +43,7 @@ SAMPLE_COLUMNS = (
 )
 
 
-def _skip(reason: str) -> None:
+def _skip(reason: str) -> NoReturn:
     import pytest  # the kit runs under pytest; connectors do not need it otherwise
 
     pytest.skip(reason)
@@ -115,7 +115,9 @@ def _canonical(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
 
 
-def _config_errors(cls: type, cases: Sequence[tuple[Mapping[str, Any], str]]) -> None:
+def _config_errors(
+    cls: type[Source] | type[Destination], cases: Sequence[tuple[Mapping[str, Any], str]]
+) -> None:
     if not cases:
         _skip("no invalid_configs declared")
     for config, field in cases:

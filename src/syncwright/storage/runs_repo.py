@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import datetime
 from typing import Any
@@ -242,7 +243,7 @@ class RunRepository:
         sort: str = "created_at",
         descending: bool = True,
         offset: int = 0,
-    ) -> list[Run]:
+    ) -> builtins.list[Run]:
         """Runs of the workspace, newest first (by creation, then id: a stable order), from
         after the ``before`` (created_at, id) of the previous page; or in another order
         (``sort``, one of ``RUN_SORTS``), a page at ``offset``."""
@@ -277,7 +278,7 @@ class RunRepository:
         with self.engine.connect() as conn:
             return [Run.from_row(r) for r in conn.execute(query).mappings()]
 
-    def with_status(self, statuses: frozenset[RunStatus]) -> list[Run]:
+    def with_status(self, statuses: frozenset[RunStatus]) -> builtins.list[Run]:
         query = _RUN_WITH_SYNC.where(runs.c.status.in_([s.value for s in statuses]))
         with self.engine.connect() as conn:
             return [

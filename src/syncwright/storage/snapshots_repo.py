@@ -7,7 +7,7 @@ items; the run that reads it folds the log into a new base when it has grown.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -43,7 +43,10 @@ def upsert_statement(
 
 
 def part(
-    item_keys: list[str], references: list[str], hashes: list[str | None], removed: list[bool]
+    item_keys: Sequence[str],
+    references: Sequence[str],
+    hashes: Sequence[str | None],
+    removed: Sequence[bool],
 ) -> pa.Table:
     return pa.Table.from_arrays(
         [
