@@ -46,7 +46,7 @@ from syncwright.engine.scheduler import Scheduler
 from syncwright.sdk.changes import BatchResult, Change, ChangeBatch, Column, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.storage.changesets_repo import UNCHANGED
-from syncwright.storage.entries_repo import PendingItems
+from syncwright.storage.entries_repo import PendingItems, PreparedEntries
 from syncwright.storage.snapshots_repo import part
 
 logger = logging.getLogger("syncwright.engine")
@@ -249,11 +249,19 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     if previous is not None:
         previous[1].result()
     whole = unchanged is not None or (destination is not None and _whole_model(destination))
+    background = in_background and failure is None and retry_in is None and not whole
+    # Laid out here, while the recorder may still write the previous batch: the recorder is
+    # then left with the store's own work, which runs without Python's lock.
+    prepared = (
+        rt.store.entries.prepare(run_id, items, settled.results, base=_base(sync, spec.name))
+        if background
+        else None
+    )
 
     def record() -> None:
-        _record(rt, run_id, sync, spec.name, index, items, settled.results)
+        _record(rt, run_id, sync, spec.name, index, items, settled.results, prepared)
 
-    if in_background and failure is None and retry_in is None and not whole:
+    if background:
         # The next step waits for it (above); a failed run's does too (``fail``).
         future = rt.recorder.submit(contextvars.copy_context().run, record)
         future.add_done_callback(functools.partial(_log_failure, run_id, index))
@@ -308,7 +316,6 @@ def _pending(
             return None
         return PendingItems.fresh(rows), unchanged
     attempts: list[int] = []
-    ids: list[int | None] = []
     keep: list[bool] = []
     recorded = 0
     for seq in rows.column("seq").to_pylist():
@@ -321,12 +328,11 @@ def _pending(
         keep.append(True)
         pending = found is not None and found.status is EntryStatus.PENDING
         attempts.append(found.attempts if pending and found else 0)
-        ids.append(found.id if pending and found else None)
     if recorded == rows.num_rows and (recorded or unchanged is None):
         return None
     if not all(keep):
         rows = rows.filter(pa.array(keep, pa.bool_()))
-    return PendingItems(table=rows, attempts=attempts, ids=ids), unchanged
+    return PendingItems(table=rows, attempts=attempts), unchanged
 
 
 def _batch(
@@ -366,6 +372,11 @@ def _batch(
         else codec.decode_many(pc.fill_null(unchanged.column("payload"), "{}").to_pylist()),
         **common,
     )
+
+
+def _base(sync: SyncSpec, system: str) -> dict[str, Any]:
+    """The columns every entry of the sync's run shares."""
+    return {"sync_id": sync.id, "workspace_id": sync.workspace_id, "system": system}
 
 
 def _keys_hold(plan: Delivery, items: pa.Table, table: pa.Table) -> bool:
@@ -415,6 +426,7 @@ def _record(
     index: int,
     items: PendingItems,
     results: list[ItemResult],
+    prepared: PreparedEntries | None = None,
 ) -> None:
     """Record a delivered batch: entries, snapshot and counters in one transaction (a batch
     recorded already is not recorded again), then the run's progress."""
@@ -423,8 +435,9 @@ def _record(
         sync.id,
         items,
         results,
-        base={"sync_id": sync.id, "workspace_id": sync.workspace_id, "system": system},
+        base=_base(sync, system),
         retry_failed=sync.retry.next_run,
+        prepared=prepared,
     )
     rt.in_doubt.get(run_id, set()).discard(index)
     if not any(tally.values()):

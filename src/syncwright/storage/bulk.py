@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
@@ -25,13 +26,52 @@ def insert_rows(
     """Insert ``rows`` (tuples in the order of ``names``) into ``table`` in the connection's
     transaction, each followed by the values of ``fixed`` (the same for every row, converted
     once). Values are Python values of the columns' types (datetimes, not strings), integers
-    within 64 bits.
+    within 64 bits."""
+    prepare_insert(conn.dialect, table, names, rows, fixed).execute(conn)
 
-    On SQLite the rows go as one JSON array that the database unpacks in one statement:
-    binding them one by one (``executemany``) gives up and takes back Python's lock for every
-    row, which stalls whenever another thread of the process is busy (the engine records a
-    batch while it delivers the next), and the statement does the same work in C."""
-    dialect = conn.dialect
+
+@dataclass(frozen=True)
+class PreparedInsert:
+    """An insert with its rows converted and laid out for the driver, ready to execute (the
+    work in Python done, so that a thread may prepare it while another waits to write)."""
+
+    postgresql: bool
+    statement: str
+    rows: list[Sequence[Any]]
+    constants: tuple[Any, ...] = ()
+    #: SQLite: the statement's parameters, the rows as one JSON array last.
+    params: tuple[Any, ...] | None = None
+
+    def execute(self, conn: sa.Connection) -> None:
+        raw: Any = conn.connection.dbapi_connection
+        cursor = raw.cursor()
+        try:
+            if self.postgresql:
+                with cursor.copy(self.statement) as copy:
+                    for row in self.rows:
+                        copy.write_row(tuple(row) + self.constants)
+            elif self.params is not None:
+                cursor.execute(self.statement, self.params)
+            elif self.rows:
+                cursor.executemany(
+                    self.statement, (tuple(row) + self.constants for row in self.rows)
+                )
+        finally:
+            cursor.close()
+
+
+def prepare_insert(
+    dialect: sa.Dialect,
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    fixed: dict[str, Any] | None = None,
+) -> PreparedInsert:
+    """``insert_rows`` up to the driver's call. On SQLite the rows go as one JSON array that
+    the database unpacks in one statement: binding them one by one (``executemany``) gives
+    up and takes back Python's lock for every row, which stalls whenever another thread of
+    the process is busy (the engine records a batch while it delivers the next), and the
+    statement does the same work in C."""
 
     def processor(name: str) -> Any:
         return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -49,35 +89,32 @@ def insert_rows(
             )
             for row in rows
         )
+    listed = rows if isinstance(rows, list) else list(rows)
     preparer = dialect.identifier_preparer
     target = preparer.format_table(table)
     everything = [*names, *(fixed or {})]
     columns = ", ".join(preparer.quote(n) for n in everything)
-    raw: Any = conn.connection.dbapi_connection
-    cursor = raw.cursor()
-    try:
-        if dialect.name == "postgresql":
-            with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(tuple(row) + constants)
-        else:
-            listed = rows if isinstance(rows, list) else list(rows)  # JSON arrays from tuples
-            if not listed:
-                return
-            text = json.dumps(listed, ensure_ascii=False, allow_nan=False) if _JSON_ROWS else ""
-            # SQLite's JSON functions end a text at a NUL character; such rows (rare) are
-            # bound one by one, as they are before SQLite 3.38.
-            if _JSON_ROWS and "\\u0000" not in text:
-                picks = [f"value ->> {i}" for i in range(len(names))] + ["?"] * len(constants)
-                cursor.execute(
-                    f"INSERT INTO {target} ({columns}) SELECT {', '.join(picks)} FROM json_each(?)",
-                    (*constants, text),
-                )
-            else:
-                marks = ", ".join("?" for _ in everything)
-                cursor.executemany(
-                    f"INSERT INTO {target} ({columns}) VALUES ({marks})",
-                    (tuple(row) + constants for row in listed),
-                )
-    finally:
-        cursor.close()
+    if dialect.name == "postgresql":
+        return PreparedInsert(
+            True, f"COPY {target} ({columns}) FROM STDIN", listed, constants=constants
+        )
+    if not listed:
+        return PreparedInsert(False, "", [])
+    text = json.dumps(listed, ensure_ascii=False, allow_nan=False) if _JSON_ROWS else ""
+    # SQLite's JSON functions end a text at a NUL character; such rows (rare) are bound one
+    # by one, as they are before SQLite 3.38.
+    if _JSON_ROWS and "\\u0000" not in text:
+        picks = [f"value ->> {i}" for i in range(len(names))] + ["?"] * len(constants)
+        return PreparedInsert(
+            False,
+            f"INSERT INTO {target} ({columns}) SELECT {', '.join(picks)} FROM json_each(?)",
+            [],
+            params=(*constants, text),
+        )
+    marks = ", ".join("?" for _ in everything)
+    return PreparedInsert(
+        False,
+        f"INSERT INTO {target} ({columns}) VALUES ({marks})",
+        listed,
+        constants=constants,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
@@ -14,7 +15,7 @@ from syncwright.domain.clock import utcnow
 from syncwright.domain.reasons import error_group
 from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.sdk.changes import ItemResult
-from syncwright.storage.bulk import insert_rows
+from syncwright.storage.bulk import PreparedInsert, insert_rows, prepare_insert
 from syncwright.storage.changesets_repo import ChangeSetRepository, items_of
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.snapshots_repo import (
@@ -55,17 +56,15 @@ ITEM_COLUMNS = (
 class PendingItems:
     """Items of a run's change set on their way to the destination: their change set rows
     (``ITEM_COLUMNS``, as Arrow), and for each how many attempts an earlier delivery made
-    and its entry (an earlier attempt that left it pending; an item is recorded once it has
-    an outcome)."""
+    (one that left it pending; an item is recorded once it has an outcome)."""
 
     table: pa.Table
     attempts: list[int]
-    ids: list[int | None]
 
     @classmethod
     def fresh(cls, table: pa.Table) -> PendingItems:
         """Items no attempt has tried yet."""
-        return cls(table=table, attempts=[0] * table.num_rows, ids=[None] * table.num_rows)
+        return cls(table=table, attempts=[0] * table.num_rows)
 
     @classmethod
     def of_rows(cls, rows: Sequence[dict[str, Any]]) -> PendingItems:
@@ -278,6 +277,7 @@ class EntryRepository:
         *,
         base: dict[str, Any],
         retry_failed: bool = True,
+        prepared: PreparedEntries | None = None,
     ) -> dict[str, int]:
         """Record each item's result as its entry, advance the snapshot for confirmed items and
         count them, all in one transaction that first takes the run's row: a replayed batch
@@ -285,16 +285,17 @@ class EntryRepository:
         attempt and error are recorded and it stays pending. Failed items are remembered so
         the next run sends them again and links to them; with ``retry_failed`` off they count
         as handled and travel again only when they change. Returns the count of each status
-        recorded (all zero when the batch was recorded already)."""
-        now = utcnow()
+        recorded (all zero when the batch was recorded already). ``prepared``: the same
+        entries laid out by ``prepare`` beforehand, used when none of them is recorded yet."""
         tally = {s.value: 0 for s in EntryStatus}
         size = len(items)
         if not size:
             return tally
+        now = prepared.now if prepared is not None else utcnow()
         fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
         table = items.table
         seqs = table.column("seq").to_pylist()
-        statuses = [r.status.value for r in results]
+        statuses = prepared.statuses if prepared is not None else [r.status.value for r in results]
         with self.engine.begin() as conn:
             self.runs.add_outcomes(conn, run_id)  # the run's row first: one recorder at a time
             known = self._earlier(conn, run_id, min(seqs), max(seqs))
@@ -309,8 +310,12 @@ class EntryRepository:
                 # else: recorded by an attempt that did not get to say so
             counted = new if not updates else sorted(new + [i for i, _ in updates])
             tally.update(Counter(statuses[i] for i in counted))
-            if new:
-                self._insert(conn, table, items.attempts, results, statuses, new, fixed)
+            if new and prepared is not None and len(new) == size:
+                prepared.insert.execute(conn)
+            elif new:
+                _entry_rows(
+                    self.engine.dialect, table, items.attempts, results, statuses, new, fixed
+                ).execute(conn)
             if updates:
                 conn.execute(
                     entries.update()
@@ -359,41 +364,27 @@ class EntryRepository:
             )
         return tally
 
-    def _insert(
+    def prepare(
         self,
-        conn: sa.Connection,
-        table: pa.Table,
-        attempts: Sequence[int],
+        run_id: str,
+        items: PendingItems,
         results: Sequence[ItemResult],
-        statuses: Sequence[str],
-        chosen: Sequence[int],
-        fixed: dict[str, Any],
-    ) -> None:
-        """New entries for the items at ``chosen`` (all of them, nearly always), built column
-        by column. A column with the same value in every row (the status, the attempts, no
-        error: nearly always) is bound once rather than sent with each row."""
-        every = len(chosen) == table.num_rows
-        part_ = table if every else table.take(pa.array(chosen, pa.int64()))
-        picked = results if every else [results[i] for i in chosen]
-        errors = [r.error for r in picked]
-        columns: dict[str, list[Any]] = {
-            name: part_.column(name).to_pylist() for name in ITEM_COLUMNS
-        }
-        columns.update(
-            status=list(statuses) if every else [statuses[i] for i in chosen],
-            attempts=[attempts[i] + 1 for i in chosen],
-            error=errors,
-            error_group=[error_group(e) if e is not None else None for e in errors],
-            endpoint_id=[r.endpoint_id for r in picked],
+        *,
+        base: dict[str, Any],
+    ) -> PreparedEntries:
+        """The entries of a batch laid out for the store, as new ones (the Python work of
+        ``record``, done beforehand: by the delivering thread, while the recorder writes)."""
+        now = utcnow()
+        statuses = [r.status.value for r in results]
+        fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
+        every = list(range(len(items)))
+        return PreparedEntries(
+            now=now,
+            statuses=statuses,
+            insert=_entry_rows(
+                self.engine.dialect, items.table, items.attempts, results, statuses, every, fixed
+            ),
         )
-        shared = dict(fixed)
-        for name in ("retry_of", "status", "attempts", "error", "error_group", "endpoint_id"):
-            values = columns[name]
-            # Of one type too: 1 == True == 1.0 in Python, but not in the store.
-            if values.count(values[0]) == len(values) and len(set(map(type, values))) == 1:
-                shared[name] = values[0]
-                del columns[name]
-        insert_rows(conn, entries, list(columns), zip(*columns.values()), shared)
 
     def _track_failures(
         self,
@@ -543,6 +534,49 @@ class EntryRepository:
                 ).scalars()
                 if p is not None
             ]
+
+
+def _entry_rows(
+    dialect: sa.Dialect,
+    table: pa.Table,
+    attempts: Sequence[int],
+    results: Sequence[ItemResult],
+    statuses: Sequence[str],
+    chosen: Sequence[int],
+    fixed: dict[str, Any],
+) -> PreparedInsert:
+    """New entries for the items at ``chosen`` (all of them, nearly always), built column
+    by column. A column with the same value in every row (the status, the attempts, no
+    error: nearly always) is bound once rather than sent with each row."""
+    every = len(chosen) == table.num_rows
+    part_ = table if every else table.take(pa.array(chosen, pa.int64()))
+    picked = results if every else [results[i] for i in chosen]
+    errors = [r.error for r in picked]
+    columns: dict[str, list[Any]] = {name: part_.column(name).to_pylist() for name in ITEM_COLUMNS}
+    columns.update(
+        status=list(statuses) if every else [statuses[i] for i in chosen],
+        attempts=[attempts[i] + 1 for i in chosen],
+        error=errors,
+        error_group=[error_group(e) if e is not None else None for e in errors],
+        endpoint_id=[r.endpoint_id for r in picked],
+    )
+    shared = dict(fixed)
+    for name in ("retry_of", "status", "attempts", "error", "error_group", "endpoint_id"):
+        values = columns[name]
+        # Of one type too: 1 == True == 1.0 in Python, but not in the store.
+        if values.count(values[0]) == len(values) and len(set(map(type, values))) == 1:
+            shared[name] = values[0]
+            del columns[name]
+    return prepare_insert(dialect, entries, list(columns), list(zip(*columns.values())), shared)
+
+
+@dataclass(frozen=True)
+class PreparedEntries:
+    """A batch's entries laid out for the store before the recording (see ``prepare``)."""
+
+    now: datetime
+    statuses: list[str]
+    insert: PreparedInsert
 
 
 def _taken(values: Any, indexes: Sequence[int], size: int) -> Any:
