@@ -301,3 +301,54 @@ def test_metrics_read_live_runs_durations_and_scheduling_lags(store):
     assert retries == 2 and items == dict.fromkeys(
         ("ok", "sent", "pending", "failed", "skipped"), 0
     )
+
+
+def test_entries_laid_out_beforehand_are_recorded_once_even_when_some_were_recorded(store):
+    """A batch's entries prepared by the delivering thread are written as they are when none
+    is recorded yet; when an earlier attempt recorded some, only the others are, and each
+    outcome is counted once."""
+    ws, sync = _sync(store)
+    run = store.runs.create(
+        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
+    )
+    base = {"sync_id": sync, "workspace_id": ws, "system": "d"}
+    rows = [
+        {
+            "seq": i,
+            "item_key": f'{{"id":{i}}}',
+            "source_id": str(i),
+            "reference": f"R{i}",
+            "operation": Operation.ADD.value,
+            "row_hash": "h",
+            "payload": f'{{"id":{i}}}',
+        }
+        for i in range(10)
+    ]
+    results = [ItemResult.ok()] * 8 + [ItemResult.failed("refused"), ItemResult.ok("E9")]
+    first = PendingItems.of_rows(rows[:4])
+    store.entries.record(run.id, sync, first, results[:4], base=base)
+    every = PendingItems.of_rows(rows)
+    prepared = store.entries.prepare(run.id, every, results, base=base)
+    tally = store.entries.record(run.id, sync, every, results, base=base, prepared=prepared)
+    assert (tally["ok"], tally["failed"]) == (5, 1)  # the six not recorded before
+    again = store.entries.record(run.id, sync, every, results, base=base, prepared=prepared)
+    assert not any(again.values())
+    assert store.entries.count_by_status(run.id) == {"ok": 9, "failed": 1}
+    fresh = store.runs.create(
+        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
+    )
+    prepared = store.entries.prepare(fresh.id, every, results, base=base)
+    tally = store.entries.record(fresh.id, sync, every, results, base=base, prepared=prepared)
+    assert (tally["ok"], tally["failed"]) == (9, 1)
+    with store.engine.connect() as conn:
+        found = {
+            r.source_id: r
+            for r in conn.execute(
+                sa.select(entries.c.source_id, entries.c.error, entries.c.endpoint_id).where(
+                    entries.c.run_id == fresh.id
+                )
+            )
+        }
+    assert len(found) == 10
+    assert found["8"].error == "refused" and found["9"].endpoint_id == "E9"
+    assert store.runs.get(fresh.id).counters.ok == 9

@@ -243,20 +243,21 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
         answer = [ItemResult.failed(f"destination {spec.name}: {exc}", retryable=True)] * len(items)
     settled = settlement.settle(sync.retry, items.attempts, answer)
     retry_in = settled.retry_in
+    whole = unchanged is not None or (destination is not None and _whole_model(destination))
+    background = in_background and failure is None and retry_in is None and not whole
+    # Laid out here, while the recorder may still write the previous batch, so that the
+    # recorder has less to do under Python's lock (items an earlier attempt left pending
+    # have entries to update instead: those are laid out by the recording).
+    prepared = (
+        rt.store.entries.prepare(run_id, items, settled.results, base=_base(sync, spec.name))
+        if background and not any(items.attempts)
+        else None
+    )
     # The previous batch's outcomes are in the store before this batch's are written (and
     # before this step ends): a recording that failed fails the step, which is done again.
     previous = rt.recording.pop(run_id, None)
     if previous is not None:
         previous[1].result()
-    whole = unchanged is not None or (destination is not None and _whole_model(destination))
-    background = in_background and failure is None and retry_in is None and not whole
-    # Laid out here, while the recorder may still write the previous batch: the recorder is
-    # then left with the store's own work, which runs without Python's lock.
-    prepared = (
-        rt.store.entries.prepare(run_id, items, settled.results, base=_base(sync, spec.name))
-        if background
-        else None
-    )
 
     def record() -> None:
         _record(rt, run_id, sync, spec.name, index, items, settled.results, prepared)
@@ -390,8 +391,11 @@ def _keys_hold(plan: Delivery, items: pa.Table, table: pa.Table) -> bool:
     key = list(plan.model.primary_key)
     codec = plan.rows.codec
     recorded = [codec.decode(k) for k in items.column("item_key").take(removals).to_pylist()]
-    cast = table.take(removals).select(key).to_pylist()
-    return cast == [{k: r.get(k) for k in key} for r in recorded]
+    cast = [
+        [(type(v), v) for v in row.values()] for row in table.take(removals).select(key).to_pylist()
+    ]
+    # Of the same types too: True == 1 in Python, not in a key.
+    return cast == [[(type(r.get(k)), r.get(k)) for k in key] for r in recorded]
 
 
 def _changes(

@@ -294,25 +294,33 @@ class EntryRepository:
         now = prepared.now if prepared is not None else utcnow()
         fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
         table = items.table
-        seqs = table.column("seq").to_pylist()
+        seq_column = table.column("seq")
         statuses = prepared.statuses if prepared is not None else [r.status.value for r in results]
         with self.engine.begin() as conn:
             self.runs.add_outcomes(conn, run_id)  # the run's row first: one recorder at a time
-            known = self._earlier(conn, run_id, min(seqs), max(seqs))
+            known = self._earlier(
+                conn, run_id, pc.min(seq_column).as_py(), pc.max(seq_column).as_py()
+            )
             new: list[int] = []
             updates: list[tuple[int, int]] = []
-            for index, seq in enumerate(seqs):
-                earlier = known.get(seq)
-                if earlier is None:
-                    new.append(index)
-                elif earlier.status is EntryStatus.PENDING:
-                    updates.append((index, earlier.id))
-                # else: recorded by an attempt that did not get to say so
-            counted = new if not updates else sorted(new + [i for i, _ in updates])
-            tally.update(Counter(statuses[i] for i in counted))
-            if new and prepared is not None and len(new) == size:
+            fresh = not known and prepared is not None
+            if fresh:
+                assert prepared is not None
+                tally.update(prepared.tally)
                 prepared.insert.execute(conn)
-            elif new:
+            else:
+                seqs = table.column("seq").to_pylist()
+                for index, seq in enumerate(seqs):
+                    earlier = known.get(seq)
+                    if earlier is None:
+                        new.append(index)
+                    elif earlier.status is EntryStatus.PENDING:
+                        updates.append((index, earlier.id))
+                    # else: recorded by an attempt that did not get to say so
+            counted = new if not updates else sorted(new + [i for i, _ in updates])
+            if not fresh:
+                tally.update(Counter(statuses[i] for i in counted))
+            if new:
                 _entry_rows(
                     self.engine.dialect, table, items.attempts, results, statuses, new, fixed
                 ).execute(conn)
@@ -340,18 +348,21 @@ class EntryRepository:
                     ],
                 )
             ok, failed = EntryStatus.OK.value, EntryStatus.FAILED.value
-            confirmed = [i for i in counted if statuses[i] == ok]
-            failures = [i for i in counted if statuses[i] == failed]
+            if fresh:
+                assert prepared is not None
+                confirmed, failures = prepared.confirmed, prepared.failures
+            else:
+                confirmed = [i for i in counted if statuses[i] == ok]
+                failures = [i for i in counted if statuses[i] == failed]
             delivered = confirmed if retry_failed else sorted(confirmed + failures)
             if delivered:
                 self.snapshots.append(conn, sync_id, _part(_taken(table, delivered, size)))
-            keys = table.column("item_key")
             self._track_failures(
                 conn,
                 run_id,
                 sync_id,
-                _taken(keys, confirmed, size).to_pylist() if confirmed else [],
-                [seqs[i] for i in failures],
+                _taken(table.column("item_key"), confirmed, size),
+                [seq_column[i].as_py() for i in failures],
             )
             done = tally["ok"] + tally["sent"] + tally["failed"]
             self.runs.add_outcomes(
@@ -372,15 +383,22 @@ class EntryRepository:
         *,
         base: dict[str, Any],
     ) -> PreparedEntries:
-        """The entries of a batch laid out for the store, as new ones (the Python work of
-        ``record``, done beforehand: by the delivering thread, while the recorder writes)."""
+        """The entries of a batch laid out for the store, as new ones, with the counts and
+        the items' places by status: most of the Python work of ``record``, done beforehand
+        (by the delivering thread, while the recorder writes the previous batch)."""
+        if not len(items):
+            raise ValueError("no items to lay out")
         now = utcnow()
         statuses = [r.status.value for r in results]
         fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
         every = list(range(len(items)))
+        ok, failed = EntryStatus.OK.value, EntryStatus.FAILED.value
         return PreparedEntries(
             now=now,
             statuses=statuses,
+            tally=dict(Counter(statuses)),
+            confirmed=[i for i, s in enumerate(statuses) if s == ok],
+            failures=[i for i, s in enumerate(statuses) if s == failed],
             insert=_entry_rows(
                 self.engine.dialect, items.table, items.attempts, results, statuses, every, fixed
             ),
@@ -391,20 +409,26 @@ class EntryRepository:
         conn: sa.Connection,
         run_id: str,
         sync_id: str,
-        confirmed_keys: Sequence[str],
+        confirmed_keys: Sequence[str] | pa.Array | pa.ChunkedArray,
         failed_seqs: Sequence[int],
     ) -> None:
         """Keep the sync's open failures current: confirmed items leave it, failed ones enter
-        it with their entry (the next run links to it)."""
+        it with their entry (the next run links to it). The confirmed keys (an Arrow array
+        from a recording) become Python values only when the sync has open failures."""
         if (
-            confirmed_keys
+            len(confirmed_keys)
             and conn.execute(
                 sa.select(item_failures.c.item_key)
                 .where(item_failures.c.sync_id == sync_id)
                 .limit(1)
             ).first()
         ):
-            for keys in _chunked(confirmed_keys):
+            listed = (
+                confirmed_keys.to_pylist()
+                if isinstance(confirmed_keys, (pa.Array, pa.ChunkedArray))
+                else list(confirmed_keys)
+            )
+            for keys in _chunked(listed):
                 conn.execute(
                     item_failures.delete().where(
                         item_failures.c.sync_id == sync_id, item_failures.c.item_key.in_(keys)
@@ -576,6 +600,9 @@ class PreparedEntries:
 
     now: datetime
     statuses: list[str]
+    tally: dict[str, int]
+    confirmed: list[int]
+    failures: list[int]
     insert: PreparedInsert
 
 

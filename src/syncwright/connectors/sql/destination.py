@@ -134,7 +134,7 @@ class SqlDestination(Destination):
         can matter; a table this destination may not read counts as not empty."""
         if not (
             batch.columnar
-            and batch.write_mode is not WriteMode.INSERT
+            and batch.write_mode in (WriteMode.UPSERT, WriteMode.MIRROR)
             and target.upsert_method(self.engine.dialect) == "copy"
         ):
             return False
