@@ -16,7 +16,7 @@ from syncwright.domain.retention import Retention
 from syncwright.domain.statuses import EntryStatus, Operation, RunMode, RunStatus, Trigger
 from syncwright.sdk.changes import ItemResult
 from syncwright.storage.database import current_revision, head_revision
-from syncwright.storage.entries_repo import PendingItems
+from syncwright.storage.entry_rows import PendingItems
 from syncwright.storage.retention_repo import Purged
 from syncwright.storage.store import Store
 from syncwright.storage.tables import entries, metadata, runs
@@ -161,25 +161,28 @@ def test_saving_config_is_idempotent(store):
         assert action == "updated"
 
 
+def _added(count):
+    """Change set rows of ``count`` added items."""
+    return [
+        {
+            "seq": i,
+            "item_key": f'{{"id":{i}}}',
+            "source_id": str(i),
+            "reference": f"R{i}",
+            "operation": Operation.ADD.value,
+            "row_hash": "h",
+            "payload": f'{{"id":{i}}}',
+        }
+        for i in range(count)
+    ]
+
+
 def _run_with_entries(store, ws, sync, count, *, age=timedelta(0)):
     """A finished run of ``count`` delivered entries, created ``age`` ago."""
     run = store.runs.create(
         workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
     )
-    items = PendingItems.of_rows(
-        [
-            {
-                "seq": i,
-                "item_key": f'{{"id":{i}}}',
-                "source_id": str(i),
-                "reference": f"R{i}",
-                "operation": Operation.ADD.value,
-                "row_hash": "h",
-                "payload": f'{{"id":{i}}}',
-            }
-            for i in range(count)
-        ]
-    )
+    items = PendingItems.of_rows(_added(count))
     # All delivered but the last, which waits for another attempt.
     results = [ItemResult.ok()] * (count - 1)
     results.append(ItemResult(status=EntryStatus.PENDING, error="busy"))
@@ -312,18 +315,7 @@ def test_entries_laid_out_beforehand_are_recorded_once_even_when_some_were_recor
         workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
     )
     base = {"sync_id": sync, "workspace_id": ws, "system": "d"}
-    rows = [
-        {
-            "seq": i,
-            "item_key": f'{{"id":{i}}}',
-            "source_id": str(i),
-            "reference": f"R{i}",
-            "operation": Operation.ADD.value,
-            "row_hash": "h",
-            "payload": f'{{"id":{i}}}',
-        }
-        for i in range(10)
-    ]
+    rows = _added(10)
     results = [ItemResult.ok()] * 8 + [ItemResult.failed("refused"), ItemResult.ok("E9")]
     first = PendingItems.of_rows(rows[:4])
     store.entries.record(run.id, sync, first, results[:4], base=base)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
@@ -15,11 +14,18 @@ from syncwright.domain.clock import utcnow
 from syncwright.domain.reasons import error_group
 from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.sdk.changes import ItemResult
-from syncwright.storage.bulk import PreparedInsert, insert_rows, prepare_insert
+from syncwright.storage.bulk import insert_rows
 from syncwright.storage.changesets_repo import ChangeSetRepository, items_of
+from syncwright.storage.entry_rows import (
+    ITEM_COLUMNS,
+    PendingItems,
+    PreparedEntries,
+    entry_rows,
+    snapshot_part,
+    taken,
+)
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.snapshots_repo import (
-    PART_SCHEMA,
     SnapshotRepository,
     part,
     upsert_statement,
@@ -37,58 +43,6 @@ _CHUNK = 500
 _LINK_BATCH = 50_000
 LINK_SCHEMA = pa.schema(
     [("item_key", pa.string()), ("reference", pa.string()), ("entry_id", pa.int64())]
-)
-
-#: The columns of an entry that come from its item in the change set.
-ITEM_COLUMNS = (
-    "seq",
-    "item_key",
-    "source_id",
-    "reference",
-    "operation",
-    "row_hash",
-    "payload",
-    "retry_of",
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PendingItems:
-    """Items of a run's change set on their way to the destination: their change set rows
-    (``ITEM_COLUMNS``, as Arrow), and for each how many attempts an earlier delivery made
-    (one that left it pending; an item is recorded once it has an outcome)."""
-
-    table: pa.Table
-    attempts: list[int]
-
-    @classmethod
-    def fresh(cls, table: pa.Table) -> PendingItems:
-        """Items no attempt has tried yet."""
-        return cls(table=table, attempts=[0] * table.num_rows)
-
-    @classmethod
-    def of_rows(cls, rows: Sequence[dict[str, Any]]) -> PendingItems:
-        """Items from dicts of the change set's columns (``retry_of`` may be left out)."""
-        return cls.fresh(
-            pa.Table.from_pylist([{"retry_of": None, **row} for row in rows], schema=ITEM_SCHEMA)
-        )
-
-    def __len__(self) -> int:
-        return self.table.num_rows
-
-
-#: The change set's item columns as Arrow types.
-ITEM_SCHEMA = pa.schema(
-    [
-        ("seq", pa.int32()),
-        ("item_key", pa.string()),
-        ("source_id", pa.string()),
-        ("reference", pa.string()),
-        ("operation", pa.string()),
-        ("row_hash", pa.string()),
-        ("payload", pa.string()),
-        ("retry_of", pa.int64()),
-    ]
 )
 
 
@@ -321,7 +275,7 @@ class EntryRepository:
             if not fresh:
                 tally.update(Counter(statuses[i] for i in counted))
             if new:
-                _entry_rows(
+                entry_rows(
                     self.engine.dialect, table, items.attempts, results, statuses, new, fixed
                 ).execute(conn)
             if updates:
@@ -356,12 +310,12 @@ class EntryRepository:
                 failures = [i for i in counted if statuses[i] == failed]
             delivered = confirmed if retry_failed else sorted(confirmed + failures)
             if delivered:
-                self.snapshots.append(conn, sync_id, _part(_taken(table, delivered, size)))
+                self.snapshots.append(conn, sync_id, snapshot_part(taken(table, delivered, size)))
             self._track_failures(
                 conn,
                 run_id,
                 sync_id,
-                _taken(table.column("item_key"), confirmed, size),
+                taken(table.column("item_key"), confirmed, size),
                 [seq_column[i].as_py() for i in failures],
             )
             done = tally["ok"] + tally["sent"] + tally["failed"]
@@ -399,7 +353,7 @@ class EntryRepository:
             tally=dict(Counter(statuses)),
             confirmed=[i for i, s in enumerate(statuses) if s == ok],
             failures=[i for i, s in enumerate(statuses) if s == failed],
-            insert=_entry_rows(
+            insert=entry_rows(
                 self.engine.dialect, items.table, items.attempts, results, statuses, every, fixed
             ),
         )
@@ -558,70 +512,6 @@ class EntryRepository:
                 ).scalars()
                 if p is not None
             ]
-
-
-def _entry_rows(
-    dialect: sa.Dialect,
-    table: pa.Table,
-    attempts: Sequence[int],
-    results: Sequence[ItemResult],
-    statuses: Sequence[str],
-    chosen: Sequence[int],
-    fixed: dict[str, Any],
-) -> PreparedInsert:
-    """New entries for the items at ``chosen`` (all of them, nearly always), built column
-    by column. A column with the same value in every row (the status, the attempts, no
-    error: nearly always) is bound once rather than sent with each row."""
-    every = len(chosen) == table.num_rows
-    part_ = table if every else table.take(pa.array(chosen, pa.int64()))
-    picked = results if every else [results[i] for i in chosen]
-    errors = [r.error for r in picked]
-    columns: dict[str, list[Any]] = {name: part_.column(name).to_pylist() for name in ITEM_COLUMNS}
-    columns.update(
-        status=list(statuses) if every else [statuses[i] for i in chosen],
-        attempts=[attempts[i] + 1 for i in chosen],
-        error=errors,
-        error_group=[error_group(e) if e is not None else None for e in errors],
-        endpoint_id=[r.endpoint_id for r in picked],
-    )
-    shared = dict(fixed)
-    for name in ("retry_of", "status", "attempts", "error", "error_group", "endpoint_id"):
-        values = columns[name]
-        # Of one type too: 1 == True == 1.0 in Python, but not in the store.
-        if values.count(values[0]) == len(values) and len(set(map(type, values))) == 1:
-            shared[name] = values[0]
-            del columns[name]
-    return prepare_insert(dialect, entries, list(columns), list(zip(*columns.values())), shared)
-
-
-@dataclass(frozen=True)
-class PreparedEntries:
-    """A batch's entries laid out for the store before the recording (see ``prepare``)."""
-
-    now: datetime
-    statuses: list[str]
-    tally: dict[str, int]
-    confirmed: list[int]
-    failures: list[int]
-    insert: PreparedInsert
-
-
-def _taken(values: Any, indexes: Sequence[int], size: int) -> Any:
-    """The rows (of an Arrow table or array) at ``indexes``; all of them without a copy."""
-    return values if len(indexes) == size else values.take(pa.array(indexes, pa.int64()))
-
-
-def _part(delivered: pa.Table) -> pa.Table:
-    """A snapshot part of delivered items (their change set rows): removals as removed."""
-    return pa.Table.from_arrays(
-        [
-            delivered.column("item_key"),
-            delivered.column("reference"),
-            pc.fill_null(delivered.column("row_hash"), ""),
-            pc.equal(delivered.column("operation"), Operation.REMOVE.value),
-        ],
-        schema=PART_SCHEMA,
-    )
 
 
 def _chunked(ids: Sequence[int]) -> Iterator[Sequence[int]]:
