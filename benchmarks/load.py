@@ -166,8 +166,8 @@ def analyse(url: str, minutes: float, every: float) -> Outcome:
             rows = conn.execute(sa.select(runs)).mappings().all()
             duplicated = conn.execute(
                 sa.select(sa.func.count()).select_from(
-                    sa.select(entries.c.run_id, entries.c.item_key)
-                    .group_by(entries.c.run_id, entries.c.item_key)
+                    sa.select(entries.c.run_no, entries.c.item_key)
+                    .group_by(entries.c.run_no, entries.c.item_key)
                     .having(sa.func.count() > 1)
                     .subquery()
                 )

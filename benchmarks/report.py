@@ -27,8 +27,16 @@ import sqlalchemy as sa
 from syncwright.domain.clock import utcnow
 from syncwright.domain.statuses import EntryStatus, Operation
 from syncwright.services.report import ReportService
+from syncwright.storage.changesets_repo import ChangeSetRepository
+from syncwright.storage.entry_rows import ITEM_SCHEMA
+from syncwright.storage.scopes import RUN, SYNC, WORKSPACE
 from syncwright.storage.store import Store
 from syncwright.storage.tables import entries, runs
+
+#: Entries per change set record, as a sync's batch size.
+BATCH = 10_000
+#: Runs of the last 3 days keep their change set records: the payloads the report shows.
+PAYLOAD_DAYS = 3
 
 SYNCS = 50
 RUN_SIZE = 20_000
@@ -108,20 +116,26 @@ def fill(store: Store, total: int) -> tuple[str, list[str], list[str]]:
             }
         )
     postgres = store.dialect == "postgresql"
+    numbered = store.entries.scopes.numbers
+    ws_no = numbered({WORKSPACE: ws})["workspace_no"]
+    sync_no = {s: numbered({SYNC: s})["sync_no"] for s in sync_ids}
     with store.engine.begin() as conn:
         conn.execute(runs.insert(), run_rows)
+    run_no = {r["id"]: numbered({RUN: r["id"]})["run_no"] for r in run_rows}
+    with store.engine.begin() as conn:
         conn.execute(
             sa.text(
-                "CREATE TEMPORARY TABLE bench_runs (n INTEGER PRIMARY KEY, id TEXT, sync_id TEXT, created TIMESTAMP)"
+                "CREATE TEMPORARY TABLE bench_runs (n INTEGER PRIMARY KEY, run_no BIGINT,"
+                " sync_no BIGINT, created TIMESTAMP)"
             )
         )
         conn.execute(
-            sa.text("INSERT INTO bench_runs VALUES (:n, :id, :sync_id, :created)"),
+            sa.text("INSERT INTO bench_runs VALUES (:n, :run_no, :sync_no, :created)"),
             [
                 {
                     "n": n,
-                    "id": r["id"],
-                    "sync_id": r["sync_id"],
+                    "run_no": run_no[r["id"]],
+                    "sync_no": sync_no[r["sync_id"]],
                     "created": r["created_at"].replace(tzinfo=None),
                 }
                 for n, r in enumerate(run_rows)
@@ -154,11 +168,13 @@ def fill(store: Store, total: int) -> tuple[str, list[str], list[str]]:
         " ELSE 'HTTP 503 Service Unavailable (gave up after <n> attempts)' END"
     )
     cast = "CAST({} AS TEXT)"
+    seq = f"(s.i % {RUN_SIZE})"
+    batch = f"div({seq}, {BATCH})" if postgres else f"({seq} / {BATCH})"
     sql = f"""
-        INSERT INTO entries (run_id, sync_id, workspace_id, seq, item_key, reference, system,
-            source_id, endpoint_id, operation, status, attempts, error, error_group, retry_of,
-            row_hash, payload, created_at, updated_at)
-        SELECT b.id, b.sync_id, '{ws}', CAST(s.i % {RUN_SIZE} AS INTEGER),
+        INSERT INTO entries (run_no, sync_no, workspace_no, seq, batch, item_key, reference,
+            system, source_id, endpoint_id, operation, status, attempts, error, error_group,
+            retry_of, row_hash, created_at, updated_at)
+        SELECT b.run_no, b.sync_no, {ws_no}, CAST({seq} AS INTEGER), CAST({batch} AS INTEGER),
             '{{"id":' || {cast.format(item)} || '}}', 'SKU-' || {cast.format(item)},
             'shop' || {cast.format(f"({run_of} % 5)")}, {cast.format(item)},
             'gid://' || {cast.format(item)},
@@ -166,7 +182,7 @@ def fill(store: Store, total: int) -> tuple[str, list[str], list[str]]:
             {status}, CASE WHEN s.i % 100 < 2 THEN 5 ELSE 1 END,
             CASE WHEN s.i % 100 < 2 THEN {reasons} END,
             CASE WHEN s.i % 100 < 2 THEN {groups} END,
-            NULL, 'h', NULL, {created}, {created}
+            NULL, 'h', {created}, {created}
         FROM {numbers} JOIN bench_runs b ON b.n = {run_of}
     """
     with store.engine.begin() as conn:
@@ -174,6 +190,7 @@ def fill(store: Store, total: int) -> tuple[str, list[str], list[str]]:
     for index in entries.indexes:
         with store.engine.begin() as conn:
             index.create(conn)
+    _records(store.changesets, run_rows, now - timedelta(days=PAYLOAD_DAYS))
     if postgres:
         # What autovacuum does to a store in use; otherwise it starts on the fresh 10M rows
         # in the middle of the measurements.
@@ -184,6 +201,38 @@ def fill(store: Store, total: int) -> tuple[str, list[str], list[str]]:
             conn.execute(sa.text("ANALYZE"))
     recent = [r["id"] for r in run_rows[-3:]]
     return ws, sync_ids, recent
+
+
+def _records(changesets: ChangeSetRepository, run_rows: list[dict[str, Any]], since: Any) -> None:
+    """The change set records of the runs created since ``since``, as the engine keeps them
+    after a run: the items as sent (the entries' payloads), ``BATCH`` to a record."""
+    import pyarrow as pa
+
+    for n, r in enumerate(run_rows):
+        if r["created_at"] < since:
+            continue
+        seqs = range(RUN_SIZE)
+        items = [((n * RUN_SIZE + q) * 7919) % ITEMS for q in seqs]
+        table = pa.Table.from_pydict(
+            {
+                "seq": list(seqs),
+                "item_key": [f'{{"id":{i}}}' for i in items],
+                "source_id": [str(i) for i in items],
+                "reference": [f"SKU-{i}" for i in items],
+                "operation": [
+                    "remove" if q % 10 == 0 else "add" if q % 10 < 3 else "change" for q in seqs
+                ],
+                "row_hash": ["h"] * RUN_SIZE,
+                "payload": [
+                    f'{{"id":{i},"sku":"SKU-{i}","name":"Product {i}","price":{i % 997}.5}}'
+                    for i in items
+                ],
+                "retry_of": [None] * RUN_SIZE,
+            },
+            schema=ITEM_SCHEMA,
+        )
+        with changesets.engine.begin() as conn:
+            changesets.save(conn, r["id"], table.to_batches(), BATCH)
 
 
 def _timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, int]:

@@ -27,9 +27,12 @@ def test_the_engine_purges_old_entries_and_hides_old_runs_on_schedule(tmp_path):
     sw(tmp_path, "run", "products_to_warehouse", "--wait")
     old, recent = reversed(json.loads(sw(tmp_path, "runs", "--json").stdout))
     with sqlite3.connect(tmp_path / "home" / "syncwright.db") as db:  # the first run ages
-        for table, column in (("entries", "run_id"), ("runs", "id")):
+        for table, chosen in (
+            ("entries", "run_no = (SELECT id FROM scopes WHERE kind = 'run' AND uid = ?)"),
+            ("runs", "id = ?"),
+        ):
             db.execute(
-                f"UPDATE {table} SET created_at = datetime('now', '-16 days') WHERE {column} = ?",
+                f"UPDATE {table} SET created_at = datetime('now', '-16 days') WHERE {chosen}",
                 (old["id"],),
             )
 

@@ -15,6 +15,7 @@ from syncwright.bootstrap.settings import Settings
 from syncwright.domain.statuses import RunStatus
 from syncwright.engine import pipeline
 from syncwright.engine.runtime import Runtime
+from syncwright.storage.scopes import RUN, number
 from syncwright.storage.tables import entries
 from tests.support.catalogue import Catalogue, bare_run, configure
 from tests.support.databases import rows_of
@@ -42,7 +43,7 @@ def _runtime(app: App, tmp_path, recorder: ThreadPoolExecutor | None = None) -> 
 def _entries(app: App, run_id: str) -> list[int]:
     """The sequence numbers of the run's entries (one per item recorded)."""
     with app.store.engine.connect() as conn:
-        query = sa.select(entries.c.seq).where(entries.c.run_id == run_id)
+        query = sa.select(entries.c.seq).where(entries.c.run_no == number(RUN, run_id))
         return [seq for (seq,) in conn.execute(query)]
 
 

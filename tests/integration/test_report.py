@@ -14,6 +14,7 @@ from syncwright.domain.clock import as_utc, utcnow
 from syncwright.domain.errors import ConfigError, NotFound
 from syncwright.domain.report import SORTABLE
 from syncwright.domain.statuses import EntryStatus, Operation, RunMode, RunStatus, Trigger
+from syncwright.storage import scopes as scopes_
 from syncwright.storage.tables import entries, runs
 from tests.support.catalogue import Catalogue, bare_run, configure, run_sync, table_rows
 
@@ -46,10 +47,12 @@ def age(app, run_ids, **delta):
     """Move runs and their entries back in time, as if they had run earlier."""
     with app.store.engine.begin() as conn:
         for table in (entries, runs):
-            column = table.c.run_id if table is entries else table.c.id
-            for row in conn.execute(
-                sa.select(table.c.id, table.c.created_at).where(column.in_(run_ids))
-            ):
+            chosen = (
+                scopes_.is_one_of(scopes_.RUN, run_ids)
+                if table is entries
+                else table.c.id.in_(run_ids)
+            )
+            for row in conn.execute(sa.select(table.c.id, table.c.created_at).where(chosen)):
                 conn.execute(
                     table.update()
                     .where(table.c.id == row.id)

@@ -12,12 +12,14 @@ from alembic.runtime.migration import MigrationContext
 
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import IllegalTransition, NotFound
+from syncwright.domain.report import EntryFilter, ReportQuery
 from syncwright.domain.retention import Retention
 from syncwright.domain.statuses import EntryStatus, Operation, RunMode, RunStatus, Trigger
 from syncwright.sdk.changes import ItemResult
-from syncwright.storage.database import current_revision, head_revision
+from syncwright.storage.database import current_revision, head_revision, upgrade
 from syncwright.storage.entry_rows import PendingItems
 from syncwright.storage.retention_repo import Purged
+from syncwright.storage.scopes import RUN, number
 from syncwright.storage.store import Store
 from syncwright.storage.tables import entries, metadata, runs
 from tests.support.examples import SEED_RUN_FIELDS
@@ -26,12 +28,15 @@ _n = itertools.count()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
+def store_url(request, tmp_path):
     if request.param == "postgres":
-        url = request.getfixturevalue("postgres").create_database(f"store_t{next(_n)}")
-    else:
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    store = Store.open(url)
+        return request.getfixturevalue("postgres").create_database(f"store_t{next(_n)}")
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def store(store_url):
+    store = Store.open(store_url)
     store.upgrade()
     yield store
     store.close()
@@ -60,6 +65,80 @@ def test_migrations_build_exactly_the_declared_tables(store):
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
+
+
+def test_entries_written_before_the_lean_ledger_read_the_same_after_it(store_url):
+    """Migration 0013 gives runs, syncs and workspaces numbers in place of their ids in
+    entry rows; entries written before keep their ids (as read back), order and payload."""
+    store = Store.open(store_url)
+    try:
+        upgrade(store.engine, "0012")
+        ws, sync = _sync(store)
+        made = [
+            store.runs.create(
+                workspace_id=ws,
+                sync_id=sync,
+                type="t",
+                trigger=Trigger.MANUAL,
+                mode=RunMode.INCREMENTAL,
+            )
+            for _ in range(2)
+        ]
+        now = utcnow()
+        with store.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO entries (run_id, sync_id, workspace_id, seq, item_key,"
+                    " reference, system, source_id, operation, status, attempts, payload,"
+                    " created_at, updated_at) VALUES (:run, :sync, :ws, :seq, :key, :ref, 'd',"
+                    " :key, 'add', :status, 1, :payload, :now, :now)"
+                ),
+                [
+                    {
+                        "run": made[i % 2].id,
+                        "sync": sync,
+                        "ws": ws,
+                        "seq": i,
+                        "key": f'{{"id":{i}}}',
+                        "ref": f"R{i}",
+                        "status": "failed" if i == 3 else "ok",
+                        "payload": f'{{"id":{i}}}',
+                        "now": now,
+                    }
+                    for i in range(6)
+                ],
+            )
+        store.upgrade()
+        assert current_revision(store.engine) == head_revision()
+        page = store.report.page(ReportQuery(filter=EntryFilter(workspace_id=ws), limit=10))
+        assert [(e.seq, e.run_id, e.sync_id) for e in page.entries] == [
+            (i, made[i % 2].id, sync) for i in reversed(range(6))
+        ]
+        assert [e.payload for e in page.entries] == [f'{{"id":{i}}}' for i in reversed(range(6))]
+        assert store.entries.count_by_status(made[1].id) == {"ok": 2, "failed": 1}
+        assert store.entries.payloads_with_status(
+            made[1].id, EntryStatus.FAILED, store.changesets
+        ) == ['{"id":3}']
+        # Numbers go on from those the migration gave.
+        fresh = store.runs.create(
+            workspace_id=ws,
+            sync_id=sync,
+            type="t",
+            trigger=Trigger.MANUAL,
+            mode=RunMode.INCREMENTAL,
+        )
+        items = PendingItems.of_rows(_added(2))
+        base = {"sync_id": sync, "workspace_id": ws, "system": "d", "batch": 0}
+        store.entries.record(fresh.id, sync, items, [ItemResult.ok()] * 2, base=base)
+        runs_seen = store.report.page(ReportQuery(filter=EntryFilter(workspace_id=ws), limit=10))
+        assert [e.run_id for e in runs_seen.entries[:2]] == [fresh.id, fresh.id]
+        with store.engine.connect() as conn:
+            assert (
+                conn.execute(sa.select(sa.func.count(sa.distinct(entries.c.run_no)))).scalar_one()
+                == 3
+            )
+    finally:
+        store.close()
 
 
 def test_sqlite_store_uses_wal(tmp_path):
@@ -183,26 +262,31 @@ def _run_with_entries(store, ws, sync, count, *, age=timedelta(0)):
         workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
     )
     items = PendingItems.of_rows(_added(count))
+    with store.engine.begin() as conn:
+        store.changesets.save(conn, run.id, items.table.to_batches(), count)
     # All delivered but the last, which waits for another attempt.
     results = [ItemResult.ok()] * (count - 1)
     results.append(ItemResult(status=EntryStatus.PENDING, error="busy"))
-    store.entries.record(
-        run.id, sync, items, results, base={"sync_id": sync, "workspace_id": ws, "system": "d"}
-    )
-    with store.engine.begin() as conn:
-        for table, column in ((entries, entries.c.run_id), (runs, runs.c.id)):
-            conn.execute(table.update().where(column == run.id).values(created_at=utcnow() - age))
+    base = {"sync_id": sync, "workspace_id": ws, "system": "d", "batch": 0}
+    store.entries.record(run.id, sync, items, results, base=base)
     for status in (RunStatus.QUERYING, RunStatus.PREPARING, RunStatus.IN_PROGRESS):
         store.runs.transition(run.id, status)
     store.runs.transition(run.id, RunStatus.INCOMPLETE, ended=True)
+    then = utcnow() - age
+    with store.engine.begin() as conn:
+        mine = entries.c.run_no == number(RUN, run.id)
+        conn.execute(entries.update().where(mine).values(created_at=then))
+        conn.execute(
+            runs.update().where(runs.c.id == run.id).values(created_at=then, ended_at=then)
+        )
     return run.id
 
 
 def _payloads(store, run_id):
-    with store.engine.connect() as conn:
-        return conn.execute(
-            sa.select(sa.func.count(entries.c.payload)).where(entries.c.run_id == run_id)
-        ).scalar_one()
+    """How many of the run's entries the report shows with what was sent."""
+    ws = store.runs.get(run_id).workspace_id
+    page = store.report.page(ReportQuery(filter=EntryFilter(workspace_id=ws, run_id=run_id)))
+    return sum(e.payload is not None for e in page.entries)
 
 
 def test_purge_removes_only_what_the_retention_no_longer_keeps(store):
@@ -212,12 +296,14 @@ def test_purge_removes_only_what_the_retention_no_longer_keeps(store):
     fresh = _run_with_entries(store, ws, sync, 9)
     now = utcnow()
 
+    assert _payloads(store, aged) == 12 and _payloads(store, fresh) == 9
     purged = store.retention.purge(Retention(), now, batch=7)
-    # 25 entries past 15 days; payloads of the 4-day-old run except its one pending item.
-    assert purged == Purged(entries=25, payloads=11, runs_hidden=1, runs_purged=0)
+    # 25 entries past 15 days; the payloads (kept in their change sets) of that run and of
+    # the 4-day-old one.
+    assert purged == Purged(entries=25, payloads=25 + 12, runs_hidden=1, runs_purged=0)
     assert store.entries.count_by_status(old) == {}
     assert store.entries.count_by_status(aged) == {"ok": 11, "pending": 1}
-    assert _payloads(store, aged) == 1 and _payloads(store, fresh) == 9
+    assert _payloads(store, aged) == 0 and _payloads(store, fresh) == 9
     assert store.entries.count_by_status(fresh) == {"ok": 8, "pending": 1}
     assert store.runs.get(old).deleted_at is not None
     assert old not in {r.id for r in store.runs.list(ws)}
@@ -230,8 +316,9 @@ def test_purge_removes_only_what_the_retention_no_longer_keeps(store):
     with pytest.raises(NotFound):
         store.runs.get(old)
     assert store.runs.get(aged).deleted_at is None
-    # A shorter payload retention catches up from where the last pass stopped.
-    assert store.retention.purge(Retention(payload_hours=0), now).payloads == 8
+    # A shorter payload retention drops the newest run's too.
+    assert store.retention.purge(Retention(payload_hours=0), now).payloads == 9
+    assert _payloads(store, fresh) == 0
 
 
 def test_a_worker_that_leaves_is_taken_over_at_once(store):
@@ -337,7 +424,7 @@ def test_entries_laid_out_beforehand_are_recorded_once_even_when_some_were_recor
             r.source_id: r
             for r in conn.execute(
                 sa.select(entries.c.source_id, entries.c.error, entries.c.endpoint_id).where(
-                    entries.c.run_id == fresh.id
+                    entries.c.run_no == number(RUN, fresh.id)
                 )
             )
         }

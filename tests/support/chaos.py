@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from syncwright.domain.counters import Counters
 from syncwright.domain.statuses import RunStatus
 from syncwright.storage.database import create_store_engine
-from syncwright.storage.tables import entries, runs
+from syncwright.storage.tables import entries, runs, scopes
 from tests.support.catalogue import Catalogue
 from tests.support.cli import sw, wait_for
 from tests.support.http_api import Answer, HttpApi, Request
@@ -136,12 +136,15 @@ def check_invariants(store_url: str, shop: Shop, expected: dict[str, Catalogue])
             all_runs = conn.execute(sa.select(runs)).mappings().all()
             per_run = dict(
                 conn.execute(
-                    sa.select(entries.c.run_id, sa.func.count()).group_by(entries.c.run_id)
+                    sa.select(scopes.c.uid, sa.func.count())
+                    .select_from(entries.join(scopes, scopes.c.id == entries.c.run_no))
+                    .group_by(scopes.c.uid)
                 ).all()
             )
             twice = conn.execute(
-                sa.select(entries.c.run_id, entries.c.item_key, sa.func.count())
-                .group_by(entries.c.run_id, entries.c.item_key)
+                sa.select(scopes.c.uid, entries.c.item_key, sa.func.count())
+                .select_from(entries.join(scopes, scopes.c.id == entries.c.run_no))
+                .group_by(scopes.c.uid, entries.c.item_key)
                 .having(sa.func.count() > 1)
             ).all()
     finally:

@@ -240,7 +240,7 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     # recorder has less to do under Python's lock (items an earlier attempt left pending
     # have entries to update instead: those are laid out by the recording).
     prepared = (
-        rt.store.entries.prepare(run_id, items, settled.results, base=_base(sync, spec.name))
+        rt.store.entries.prepare(run_id, items, settled.results, base=_base(sync, spec.name, index))
         if background and not any(items.attempts)
         else None
     )
@@ -289,9 +289,15 @@ def _recorded_up_to(rt: Runtime, run_id: str, index: int) -> None:
     rt.recording[run_id] = (max(index, last[0]) if last else index, done)
 
 
-def _base(sync: SyncSpec, system: str) -> dict[str, Any]:
-    """The columns every entry of the sync's run shares."""
-    return {"sync_id": sync.id, "workspace_id": sync.workspace_id, "system": system}
+def _base(sync: SyncSpec, system: str, index: int) -> dict[str, Any]:
+    """The columns every entry of a batch of the sync's run shares (``batch``: the change set
+    record that keeps the items as sent)."""
+    return {
+        "sync_id": sync.id,
+        "workspace_id": sync.workspace_id,
+        "system": system,
+        "batch": index,
+    }
 
 
 def _record(
@@ -311,7 +317,7 @@ def _record(
         sync.id,
         items,
         results,
-        base=_base(sync, system),
+        base=_base(sync, system, index),
         retry_failed=sync.retry.next_run,
         prepared=prepared,
     )
@@ -503,7 +509,9 @@ def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
     if counters.failed and model.cursor and sync.retry.next_run:
         failed = [
             json.loads(p).get(model.cursor)
-            for p in rt.store.entries.payloads_with_status(run.id, EntryStatus.FAILED)
+            for p in rt.store.entries.payloads_with_status(
+                run.id, EntryStatus.FAILED, rt.store.changesets
+            )
         ]
         failed = [v for v in failed if v is not None]
         if failed:

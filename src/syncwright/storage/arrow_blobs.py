@@ -1,4 +1,5 @@
-"""Arrow tables as compressed bytes for the store (the IPC stream format, zstd), cut to size."""
+"""Arrow tables as compressed bytes for the store (Arrow IPC, zstd), cut to size: the stream
+format, read whole, or the file format in chunks, of which one can be read alone."""
 
 from __future__ import annotations
 
@@ -16,8 +17,52 @@ def pack(table: pa.Table | pa.RecordBatch) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def pack_chunked(table: pa.Table, chunk: int) -> bytes:
+    """The table in the IPC file format as record batches of ``chunk`` rows (the last
+    fewer), each compressed on its own: ``rows_at`` decompresses only those it needs."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(
+        sink, table.schema.with_metadata({b"chunk": str(chunk).encode()}), options=_OPTIONS
+    ) as writer:
+        for batch in table.combine_chunks().to_batches(max_chunksize=chunk):
+            writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+_FILE_MAGIC = b"ARROW1"
+
+
 def unpack(data: bytes) -> pa.Table:
+    if data[:6] == _FILE_MAGIC:
+        table = pa.ipc.open_file(pa.py_buffer(data)).read_all()
+        return table.replace_schema_metadata(None)
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def rows_at(data: bytes, positions: Iterable[int]) -> dict[int, dict[str, object]]:
+    """The rows at ``positions`` (row numbers of the whole table) as dicts, reading only the
+    chunks that hold them (all of it for the stream format)."""
+    wanted = sorted(set(positions))
+    if data[:6] != _FILE_MAGIC:
+        table = unpack(data)
+        return {p: _row(table, p) for p in wanted if 0 <= p < table.num_rows}
+    reader = pa.ipc.open_file(pa.py_buffer(data))
+    chunk = int((reader.schema.metadata or {}).get(b"chunk", b"0")) or None
+    found: dict[int, dict[str, object]] = {}
+    if chunk is None:
+        return found
+    for number in sorted({p // chunk for p in wanted}):
+        if number >= reader.num_record_batches:
+            continue
+        batch = reader.get_batch(number)
+        for p in wanted:
+            if p // chunk == number and p % chunk < batch.num_rows:
+                found[p] = _row(batch, p % chunk)
+    return found
+
+
+def _row(table: pa.Table | pa.RecordBatch, index: int) -> dict[str, object]:
+    return {name: table.column(name)[index].as_py() for name in table.schema.names}
 
 
 def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.Table]:

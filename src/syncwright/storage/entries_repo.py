@@ -17,7 +17,7 @@ from syncwright.sdk.changes import ItemResult
 from syncwright.storage.bulk import insert_rows
 from syncwright.storage.changesets_repo import ChangeSetRepository, items_of
 from syncwright.storage.entry_rows import (
-    ITEM_COLUMNS,
+    ENTRY_COLUMNS,
     PendingItems,
     PreparedEntries,
     entry_rows,
@@ -25,6 +25,7 @@ from syncwright.storage.entry_rows import (
     taken,
 )
 from syncwright.storage.runs_repo import RunRepository
+from syncwright.storage.scopes import RUN, SYNC, WORKSPACE, Scopes, number
 from syncwright.storage.snapshots_repo import (
     SnapshotRepository,
     part,
@@ -40,6 +41,8 @@ from syncwright.storage.tables import (
 )
 
 _CHUNK = 500
+#: Item columns the entry rows do not copy: the payload stays in the change set record.
+_NOT_KEPT = {"payload": None}
 _LINK_BATCH = 50_000
 LINK_SCHEMA = pa.schema(
     [("item_key", pa.string()), ("reference", pa.string()), ("entry_id", pa.int64())]
@@ -57,11 +60,29 @@ class Earlier:
 
 class EntryRepository:
     def __init__(
-        self, engine: sa.Engine, runs: RunRepository, snapshots: SnapshotRepository
+        self,
+        engine: sa.Engine,
+        runs: RunRepository,
+        snapshots: SnapshotRepository,
+        scopes: Scopes | None = None,
     ) -> None:
         self.engine = engine
         self.runs = runs
         self.snapshots = snapshots
+        self.scopes = scopes or Scopes(engine)
+
+    def _fixed(self, run_id: str, base: dict[str, Any]) -> dict[str, Any]:
+        """The columns every entry of a recording shares: ``base`` (the sync, workspace and
+        system; perhaps the change set record) with the run, as their numbers. Call it
+        outside a transaction that writes: a number not given yet is given in a transaction
+        of its own."""
+        fixed = {k: v for k, v in base.items() if k not in ("sync_id", "workspace_id")}
+        fixed.update(
+            self.scopes.numbers(
+                {RUN: run_id, SYNC: base["sync_id"], WORKSPACE: base["workspace_id"]}
+            )
+        )
+        return fixed
 
     def add_pending(
         self,
@@ -75,8 +96,7 @@ class EntryRepository:
         (or lists of dicts) of entry columns; ``base`` holds the columns all share."""
         now = utcnow()
         fixed = {
-            **base,
-            "run_id": run_id,
+            **self._fixed(run_id, base),
             "status": EntryStatus.PENDING.value,
             "attempts": 0,
             "created_at": now,
@@ -85,11 +105,11 @@ class EntryRepository:
         total = 0
         for chunk in chunks:
             if isinstance(chunk, (pa.RecordBatch, pa.Table)):
-                names = [n for n in chunk.schema.names if n not in fixed]
+                names = [n for n in chunk.schema.names if n not in fixed | _NOT_KEPT]
                 columns = [chunk.column(n).to_pylist() for n in names]
                 size = chunk.num_rows
             else:
-                names = [n for n in (chunk[0] if chunk else {}) if n not in fixed]
+                names = [n for n in (chunk[0] if chunk else {}) if n not in fixed | _NOT_KEPT]
                 columns = [[row.get(n) for row in chunk] for n in names]
                 size = len(chunk)
             if not size:
@@ -101,13 +121,16 @@ class EntryRepository:
     def leave_pending(self, run_id: str, changesets: ChangeSetRepository) -> int:
         """When a run ends: record the items of its change set that never got an outcome as
         pending (not attempted), and let the change set go. Safe to repeat, and against a
-        batch still being recorded (both take the run's row first)."""
+        batch still being recorded (both take the run's row first). The change set records
+        then keep the items only (the payloads the report shows)."""
+        with self.engine.connect() as conn:
+            base = self._base(conn, run_id)
+        self._fixed(run_id, base)  # numbered before the transaction below takes the store
         with self.engine.begin() as conn:
             self.runs.add_outcomes(conn, run_id)
             left = 0
             if changesets.size(conn, run_id) > self._count(conn, run_id):
-                base = self._base(conn, run_id)
-                for record in changesets.tables(conn, run_id):
+                for index, record in changesets.tables(conn, run_id):
                     table = items_of(record)
                     if not table.num_rows:
                         continue
@@ -117,9 +140,12 @@ class EntryRepository:
                         continue
                     missing = pa.array([s not in known for s in seqs], pa.bool_())
                     left += self.add_pending(
-                        conn, run_id, [table.filter(missing).select(ITEM_COLUMNS)], base=base
+                        conn,
+                        run_id,
+                        [table.filter(missing).select(ENTRY_COLUMNS)],
+                        base={**base, "batch": index},
                     )
-            changesets.drop(conn, run_id)
+            changesets.keep_items_only(conn, run_id)
             return left
 
     def keep_in_doubt(self, run_id: str, sync_id: str, batch: pa.Table | None) -> int:
@@ -156,7 +182,9 @@ class EntryRepository:
     def _count(self, conn: sa.Connection, run_id: str) -> int:
         return int(
             conn.execute(
-                sa.select(sa.func.count()).select_from(entries).where(entries.c.run_id == run_id)
+                sa.select(sa.func.count())
+                .select_from(entries)
+                .where(entries.c.run_no == number(RUN, run_id))
             ).scalar_one()
         )
 
@@ -212,7 +240,7 @@ class EntryRepository:
     ) -> dict[int, Earlier]:
         rows = conn.execute(
             sa.select(entries.c.seq, entries.c.id, entries.c.status, entries.c.attempts).where(
-                entries.c.run_id == run_id,
+                entries.c.run_no == number(RUN, run_id),
                 # every status, so the (run_id, status, seq) index is read as ranges
                 entries.c.status.in_([s.value for s in EntryStatus]),
                 entries.c.seq.between(first_seq, last_seq),
@@ -246,7 +274,7 @@ class EntryRepository:
         if not size:
             return tally
         now = prepared.now if prepared is not None else utcnow()
-        fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
+        fixed = {**self._fixed(run_id, base), "created_at": now, "updated_at": now}
         table = items.table
         seq_column = table.column("seq")
         statuses = prepared.statuses if prepared is not None else [r.status.value for r in results]
@@ -344,7 +372,7 @@ class EntryRepository:
             raise ValueError("no items to lay out")
         now = utcnow()
         statuses = [r.status.value for r in results]
-        fixed = {**base, "run_id": run_id, "created_at": now, "updated_at": now}
+        fixed = {**self._fixed(run_id, base), "created_at": now, "updated_at": now}
         every = list(range(len(items)))
         ok, failed = EntryStatus.OK.value, EntryStatus.FAILED.value
         return PreparedEntries(
@@ -394,7 +422,7 @@ class EntryRepository:
                 insert.from_select(
                     ["sync_id", "item_key", "entry_id"],
                     sa.select(sa.literal(sync_id), entries.c.item_key, entries.c.id).where(
-                        entries.c.run_id == run_id,
+                        entries.c.run_no == number(RUN, run_id),
                         entries.c.status == EntryStatus.FAILED.value,
                         entries.c.seq.in_(seqs),
                     ),
@@ -426,7 +454,7 @@ class EntryRepository:
                         entries.c.operation,
                     )
                     .where(
-                        entries.c.run_id == run_id,
+                        entries.c.run_no == number(RUN, run_id),
                         entries.c.status == EntryStatus.SENT.value,
                     )
                     .order_by(entries.c.seq)
@@ -466,7 +494,7 @@ class EntryRepository:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(entries.c.status, sa.func.count())
-                .where(entries.c.run_id == run_id)
+                .where(entries.c.run_no == number(RUN, run_id))
                 .group_by(entries.c.status)
             )
             return {status: int(n) for status, n in rows}
@@ -482,7 +510,7 @@ class EntryRepository:
                     .select_from(entries)
                     .outerjoin(before, before.c.id == entries.c.retry_of)
                     .where(
-                        entries.c.run_id == run_id,
+                        entries.c.run_no == number(RUN, run_id),
                         entries.c.status == EntryStatus.FAILED.value,
                         sa.or_(
                             before.c.id.is_(None),
@@ -496,22 +524,29 @@ class EntryRepository:
         with self.engine.connect() as conn:
             return conn.execute(
                 sa.select(entries.c.error)
-                .where(entries.c.run_id == run_id, entries.c.error.is_not(None))
+                .where(entries.c.run_no == number(RUN, run_id), entries.c.error.is_not(None))
                 .order_by(entries.c.seq)
                 .limit(1)
             ).scalar_one_or_none()
 
-    def payloads_with_status(self, run_id: str, status: EntryStatus) -> list[str]:
+    def payloads_with_status(
+        self, run_id: str, status: EntryStatus, changesets: ChangeSetRepository
+    ) -> list[str]:
+        """The payloads of the run's entries with ``status`` (those the retention keeps)."""
         with self.engine.connect() as conn:
-            return [
-                p
-                for p in conn.execute(
-                    sa.select(entries.c.payload).where(
-                        entries.c.run_id == run_id, entries.c.status == status.value
-                    )
-                ).scalars()
-                if p is not None
-            ]
+            rows = conn.execute(
+                sa.select(entries.c.batch, entries.c.seq, entries.c.payload).where(
+                    entries.c.run_no == number(RUN, run_id), entries.c.status == status.value
+                )
+            ).all()
+            found = changesets.payloads(
+                conn, run_id, [(b, seq) for b, seq, p in rows if p is None and b is not None]
+            )
+        return [
+            p if p is not None else found[(b, seq)]
+            for b, seq, p in rows
+            if p is not None or (b, seq) in found
+        ]
 
 
 def _chunked(ids: Sequence[int]) -> Iterator[Sequence[int]]:

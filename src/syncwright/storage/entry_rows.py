@@ -31,6 +31,8 @@ ITEM_COLUMNS = (
     "payload",
     "retry_of",
 )
+#: Those an entry row copies: all but the payload, which the change set record keeps.
+ENTRY_COLUMNS = tuple(name for name in ITEM_COLUMNS if name != "payload")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +91,7 @@ def entry_rows(
     part_ = table if every else table.take(pa.array(chosen, pa.int64()))
     picked = results if every else [results[i] for i in chosen]
     errors = [r.error for r in picked]
-    columns: dict[str, list[Any]] = {name: part_.column(name).to_pylist() for name in ITEM_COLUMNS}
+    columns: dict[str, list[Any]] = {name: part_.column(name).to_pylist() for name in ENTRY_COLUMNS}
     columns.update(
         status=list(statuses) if every else [statuses[i] for i in chosen],
         attempts=[attempts[i] + 1 for i in chosen],

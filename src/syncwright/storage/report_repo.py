@@ -3,6 +3,7 @@ and the selections a resync sends again."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ from syncwright.domain.report import (
     encode_cursor,
 )
 from syncwright.domain.statuses import EntryStatus
-from syncwright.storage.tables import entries, resync_items, syncs
+from syncwright.storage.changesets_repo import ChangeSetRepository
+from syncwright.storage.scopes import RUN, SYNC, WORKSPACE, is_one_of, number
+from syncwright.storage.tables import entries, resync_items, scopes, syncs
 
 _STREAM_BATCH = 2000
 
@@ -30,15 +33,13 @@ def _prefix_end(prefix: str) -> str:
 
 def conditions(f: EntryFilter) -> list[sa.ColumnElement[bool]]:
     """The filter as SQL conditions; the leading equalities meet the indexes' prefixes."""
-    where: list[sa.ColumnElement[bool]] = [entries.c.workspace_id == f.workspace_id]
+    where: list[sa.ColumnElement[bool]] = [
+        entries.c.workspace_no == number(WORKSPACE, f.workspace_id)
+    ]
     if f.sync_ids:
-        where.append(
-            entries.c.sync_id == f.sync_ids[0]
-            if len(f.sync_ids) == 1
-            else entries.c.sync_id.in_(f.sync_ids)
-        )
+        where.append(is_one_of(SYNC, f.sync_ids))
     if f.run_id:
-        where.append(entries.c.run_id == f.run_id)
+        where.append(entries.c.run_no == number(RUN, f.run_id))
     if f.statuses:
         values = [s.value for s in f.statuses]
         where.append(
@@ -65,13 +66,33 @@ def conditions(f: EntryFilter) -> list[sa.ColumnElement[bool]]:
     return where
 
 
+#: The scopes of an entry, read back as their ids.
+_RUN_OF, _SYNC_OF, _WORKSPACE_OF = (
+    scopes.alias(f"{kind}_scope") for kind in (RUN, SYNC, WORKSPACE)
+)
+_NUMBERED = {"run_no": _RUN_OF, "sync_no": _SYNC_OF, "workspace_no": _WORKSPACE_OF}
+#: Columns that say where an entry's payload is, not what the report shows.
+_PLACES = ("batch",)
+
+
 def _sort_expression(sort: str) -> sa.ColumnElement[Any]:
-    column = entries.c[sort]
+    scope = {"run_id": "run_no", "sync_id": "sync_no"}.get(sort)
+    column = _NUMBERED[scope].c.uid if scope else entries.c[sort]
     return sa.func.coalesce(column, "") if sort in NULLABLE_SORTS else column
 
 
 def _columns(*, payload: bool, latest: bool) -> list[Any]:
-    chosen: list[Any] = [c for c in entries.c if payload or c.name != "payload"]
+    """An entry's columns as the report shows them: the scopes' ids in place of their
+    numbers; with ``payload``, where it is kept too."""
+    chosen: list[Any] = []
+    for c in entries.c:
+        if c.name in _NUMBERED:
+            chosen.append(_NUMBERED[c.name].c.uid.label(c.name.replace("_no", "_id")))
+        elif c.name in _PLACES or c.name == "payload":
+            if payload:
+                chosen.append(c)
+        else:
+            chosen.append(c)
     chosen.append(syncs.c.name.label("sync_name"))
     if latest:
         newest = entries.alias("newest")
@@ -79,7 +100,7 @@ def _columns(*, payload: bool, latest: bool) -> list[Any]:
             chosen.append(
                 sa.select(newest.c[name])
                 .where(
-                    newest.c.sync_id == entries.c.sync_id,
+                    newest.c.sync_no == entries.c.sync_no,
                     newest.c.item_key == entries.c.item_key,
                 )
                 .order_by(newest.c.id.desc())
@@ -95,17 +116,42 @@ def _ordered(columns: list[Any], f: EntryFilter, sort: str, descending: bool) ->
     order = [expr.desc(), entries.c.id.desc()] if descending else [expr.asc(), entries.c.id.asc()]
     if sort == "id":
         order = order[1:]
-    return (
-        sa.select(*columns)
-        .select_from(entries.outerjoin(syncs, syncs.c.id == entries.c.sync_id))
-        .where(*conditions(f))
-        .order_by(*order)
-    )
+    return sa.select(*columns).select_from(_joined()).where(*conditions(f)).order_by(*order)
+
+
+def _joined() -> sa.FromClause:
+    """Entries with their scopes' ids and their sync's name."""
+    joined = entries
+    for column, scope in _NUMBERED.items():
+        joined = joined.join(scope, scope.c.id == entries.c[column])
+    return joined.outerjoin(syncs, syncs.c.id == _SYNC_OF.c.uid)
 
 
 class ReportRepository:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, changesets: ChangeSetRepository) -> None:
         self.engine = engine
+        self.changesets = changesets
+
+    def _with_payloads(self, conn: sa.Connection, rows: Sequence[Any]) -> list[Entry]:
+        """Entries of ``rows``, each with its payload from the change set record that keeps
+        it (while the retention keeps it), each record read once."""
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        for r in rows:
+            if r["payload"] is None and r["batch"] is not None:
+                wanted.setdefault(r["run_id"], []).append((r["batch"], r["seq"]))
+        found = {
+            run_id: self.changesets.payloads(conn, run_id, places)
+            for run_id, places in wanted.items()
+        }
+        listed = []
+        for r in rows:
+            entry = Entry.from_row(r)
+            if entry.payload is None and r["batch"] is not None:
+                kept = found.get(r["run_id"], {}).get((r["batch"], r["seq"]))
+                if kept is not None:
+                    entry = dataclasses.replace(entry, payload=kept)
+            listed.append(entry)
+        return listed
 
     def page(self, q: ReportQuery) -> Page:
         query = _ordered(_columns(payload=True, latest=q.latest), q.filter, q.sort, q.descending)
@@ -122,7 +168,7 @@ class ReportRepository:
                 query = query.where(key < bound if q.descending else key > bound)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(q.limit + 1)).mappings().all()
-        found = [Entry.from_row(r) for r in rows[: q.limit]]
+            found = self._with_payloads(conn, rows[: q.limit])
         more = len(rows) > q.limit
         return Page(found, encode_cursor(q.sort, found[-1]) if more and found else None)
 
@@ -165,14 +211,16 @@ class ReportRepository:
             groups = conn.execute(query).all()
             if not groups:
                 return []
-            samples = {
-                r["id"]: Entry.from_row(r)
-                for r in conn.execute(
+            sampled = (
+                conn.execute(
                     sa.select(*_columns(payload=True, latest=False))
-                    .select_from(entries.outerjoin(syncs, syncs.c.id == entries.c.sync_id))
+                    .select_from(_joined())
                     .where(entries.c.id.in_([g.sample_id for g in groups]))
-                ).mappings()
-            }
+                )
+                .mappings()
+                .all()
+            )
+            samples = {e.id: e for e in self._with_payloads(conn, sampled)}
         return [
             ErrorGroup(group=g.error_group, count=int(g.n), sample=samples[g.sample_id])
             for g in groups
@@ -183,7 +231,10 @@ class ReportRepository:
             return [
                 r[0]
                 for r in conn.execute(
-                    sa.select(entries.c.sync_id).where(*conditions(f)).group_by(entries.c.sync_id)
+                    sa.select(_SYNC_OF.c.uid)
+                    .select_from(entries.join(_SYNC_OF, _SYNC_OF.c.id == entries.c.sync_no))
+                    .where(*conditions(f))
+                    .group_by(_SYNC_OF.c.uid)
                 )
             ]
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from syncwright.domain.clock import as_utc, utcnow
 from syncwright.domain.retention import Retention
 from syncwright.domain.statuses import FINAL_RUN_STATUSES, EntryStatus
+from syncwright.storage.scopes import RUN
 from syncwright.storage.snapshots_repo import upsert_statement
 from syncwright.storage.tables import (
     artifacts,
@@ -20,6 +21,7 @@ from syncwright.storage.tables import (
     resync_items,
     run_batches,
     runs,
+    scopes,
 )
 
 _PAYLOAD_MARK = "payloads_purged_to"
@@ -40,7 +42,8 @@ class RetentionRepository:
     def purge(self, retention: Retention, now: datetime, *, batch: int = 5000) -> Purged:
         return Purged(
             entries=self._entries(retention.entries_before(now), batch),
-            payloads=self._payloads(retention.payloads_before(now), batch),
+            payloads=self._records(retention.payloads_before(now), batch)
+            + self._payloads(retention.payloads_before(now), batch),
             runs_hidden=self._hide_runs(retention.entries_before(now), now),
             runs_purged=self._purge_runs(retention.runs_purged_before(now), batch),
         )
@@ -69,9 +72,40 @@ class RetentionRepository:
             if len(old) < batch:
                 return deleted
 
+    def _records(self, cutoff: datetime, batch: int) -> int:
+        """Drop the change set records (the payloads of their entries) of runs that ended
+        before ``cutoff`` (a live run's are what it delivers). Returns how many items'
+        payloads went."""
+        dropped = 0
+        after: tuple[str, int] = ("", -1)
+        while True:
+            with self.engine.begin() as conn:
+                old = conn.execute(
+                    sa.select(run_batches.c.run_id, run_batches.c.batch, run_batches.c["items"])
+                    .join(runs, runs.c.id == run_batches.c.run_id)
+                    .where(
+                        runs.c.ended_at < cutoff,
+                        runs.c.status.in_([s.value for s in FINAL_RUN_STATUSES]),
+                        sa.tuple_(run_batches.c.run_id, run_batches.c.batch) > sa.tuple_(*after),
+                    )
+                    .order_by(run_batches.c.run_id, run_batches.c.batch)
+                    .limit(batch)
+                ).all()
+                for run_id, number, items in old:
+                    conn.execute(
+                        run_batches.delete().where(
+                            run_batches.c.run_id == run_id, run_batches.c.batch == number
+                        )
+                    )
+                    dropped += items
+            if len(old) < batch:
+                return dropped
+            after = (old[-1][0], old[-1][1])
+
     def _payloads(self, cutoff: datetime, batch: int) -> int:
-        """Drop the payloads of entries created before ``cutoff`` (but not of items still
-        waiting to be delivered), walking ids from where the last pass stopped."""
+        """Drop the payloads that entries written before 0013 hold themselves, of entries
+        created before ``cutoff`` (but not of items still waiting to be delivered), walking
+        ids from where the last pass stopped."""
         cleared = 0
         with self.engine.connect() as conn:
             mark = (
@@ -128,7 +162,13 @@ class RetentionRepository:
                         sa.select(runs.c.id)
                         .where(
                             runs.c.deleted_at < cutoff,
-                            ~sa.exists().where(entries.c.run_id == runs.c.id),
+                            ~sa.exists().where(
+                                entries.c.run_no
+                                == sa.select(scopes.c.id)
+                                .where(scopes.c.kind == RUN, scopes.c.uid == runs.c.id)
+                                .correlate(runs)
+                                .scalar_subquery()
+                            ),
                         )
                         .limit(batch)
                     ).scalars()
@@ -137,6 +177,7 @@ class RetentionRepository:
                     conn.execute(artifacts.delete().where(artifacts.c.run_id.in_(ids)))
                     conn.execute(resync_items.delete().where(resync_items.c.run_id.in_(ids)))
                     conn.execute(run_batches.delete().where(run_batches.c.run_id.in_(ids)))
+                    conn.execute(scopes.delete().where(scopes.c.kind == RUN, scopes.c.uid.in_(ids)))
                     conn.execute(runs.delete().where(runs.c.id.in_(ids)))
                     purged += len(ids)
             if len(ids) < batch:

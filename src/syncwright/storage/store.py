@@ -65,15 +65,16 @@ class Store:
         runs = RunRepository(engine)
         snapshots = SnapshotRepository(engine)
         config = ConfigRepository(engine, box)
+        changesets = ChangeSetRepository(engine)
         return cls(
             engine=engine,
             config=config,
             runs=runs,
             entries=EntryRepository(engine, runs, snapshots),
             snapshots=snapshots,
-            changesets=ChangeSetRepository(engine),
+            changesets=changesets,
             artifacts=ArtifactRepository(engine),
-            report=ReportRepository(engine),
+            report=ReportRepository(engine, changesets),
             retention=RetentionRepository(engine),
             webhooks=WebhookRepository(engine),
             workers=WorkerRepository(engine),
