@@ -282,6 +282,35 @@ def test_the_snapshot_log_is_folded_when_grown_and_stays_exact(app, shop, dest_u
     assert_mirrors(shop, dest_url)
 
 
+def test_a_first_load_in_batches_makes_the_snapshot_base_and_needs_no_fold(
+    app, shop, dest_url, name, tmp_path
+):
+    configure(
+        app,
+        name,
+        source_url=shop.url,
+        dest_url=dest_url,
+        base_dir=tmp_path,
+        sync=", mode: mirror, batch_size: 7",
+    )
+    sync = app.store.config.sync_by_name(app.workspace_id, name)
+    first = run_sync(app, name)
+    assert first.status is RunStatus.SUCCEEDED and first.counters.ok == len(shop.rows())
+    log = app.store.snapshots.read(sync.id)
+    # One part per batch, each a part of the base: read as it is, nothing to fold.
+    assert len(log.parts) > 5 and log.folded and not log.worth_folding
+    assert app.store.snapshots.count(sync.id) == len(shop.rows())
+    shop.put({"id": 3, "price": 123.0}, {"id": 999, "price": 1.0})
+    shop.remove(4, 40)
+    second = run_sync(app, name)
+    c = second.counters
+    assert (c.added, c.changed, c.removed) == (1, 1, 2)
+    assert not app.store.snapshots.read(sync.id).folded  # the second run's parts are newer
+    assert run_sync(app, name).counters.ok == 0
+    assert app.store.snapshots.count(sync.id) == len(shop.rows())
+    assert_mirrors(shop, dest_url)
+
+
 def test_empty_model_is_refused_before_anything_is_deleted(app, shop, dest_url, name, tmp_path):
     configure(
         app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path, sync=", mode: mirror"

@@ -191,13 +191,70 @@ def test_the_newest_part_of_the_snapshot_log_says_what_was_delivered(tmp_path):
 def test_the_log_is_folded_once_its_new_parts_hold_a_fifth_of_the_base():
     def log(base, *deltas):
         tables = [part(["k"] * n, ["r"] * n, ["h"] * n, [False] * n) for n in (base, *deltas)]
-        return SnapshotLog(list(enumerate(tables, 1)), folded=not deltas, base_items=base)
+        return SnapshotLog(
+            list(enumerate(tables, 1)), folded=not deltas, base_items=base, base_parts=1
+        )
 
     assert not log(100).worth_folding  # one base
     assert not log(100, 10, 10).worth_folding  # 20%: not yet
     assert log(100, 10, 11).worth_folding
     assert log(0, 5).worth_folding  # parts without a base (a first run's batches)
     assert log(10_000, *[1] * 201).worth_folding  # many small parts
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    base=st.lists(st.integers(0, 30), unique=True, max_size=25),
+    split=st.integers(1, 4),
+    newer=st.lists(st.lists(st.tuples(st.integers(0, 40), st.booleans()), max_size=8), max_size=4),
+)
+def test_a_base_of_several_parts_then_newer_parts_read_as_the_newest_of_each(
+    tmp_path_factory, base, split, newer
+):
+    """The base (items once each, in one or more parts: a fold's, or a first load's batches)
+    is taken as it is, but for the items a newer part names again or removes."""
+    expected = {i: f"b{i}" for i in base}
+    parts = []
+    for n in range(split):
+        chosen = base[n::split]
+        parts.append(
+            part(
+                [f"[{i}]" for i in chosen],
+                ["r"] * len(chosen),
+                [f"b{i}" for i in chosen],
+                [False] * len(chosen),
+            )
+        )
+    for number, items in enumerate(newer):
+        latest = {}
+        for i, removed in items:
+            latest[i] = removed
+        for i, removed in latest.items():
+            if removed:
+                expected.pop(i, None)
+            else:
+                expected[i] = f"n{number}-{i}"
+        parts.append(
+            part(
+                [f"[{i}]" for i in latest],
+                ["r"] * len(latest),
+                [None if r else f"n{number}-{i}" for i, r in latest.items()],
+                list(latest.values()),
+            )
+        )
+    log = SnapshotLog(
+        list(enumerate(parts, 1)),
+        folded=not newer,
+        base_items=len(base),
+        base_parts=split,
+    )
+    staging = Staging(tmp_path_factory.mktemp("s") / "s.duckdb", primary_key=("id",))
+    try:
+        staging.load_snapshot(log)
+        found = dict(staging.db.execute("SELECT item_key, row_hash FROM prev").fetchall())
+    finally:
+        staging.close()
+    assert found == {f"[{i}]": h for i, h in expected.items()}
 
 
 def test_a_whole_model_diff_carries_unchanged_rows_after_the_changes(tmp_path):

@@ -121,6 +121,7 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
                         ],
                         "row_types": staging.sql_types,
                         "cursor_candidate": staging.max_cursor,
+                        "first_load": not snapshot.parts,
                         "progress": {"done": 0, "total": total},
                         "batches": batches,
                         "delivering_since": time.time(),
@@ -146,6 +147,7 @@ def _delivery(rt: Runtime, run: Run) -> Delivery:
             destination=rt.store.config.destination(sync.destination_id),
             columns=columns,
             rows=RowDecoder(columns, run.infos.get("row_types")),
+            first_load=bool(run.infos.get("first_load")),
         )
         rt.deliveries[run.id] = found
     return found
@@ -251,7 +253,17 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
         previous[1].result()
 
     def record() -> None:
-        _record(rt, run_id, sync, spec.name, index, items, settled.results, prepared)
+        _record(
+            rt,
+            run_id,
+            sync,
+            spec.name,
+            index,
+            items,
+            settled.results,
+            prepared,
+            first_load=plan.first_load,
+        )
 
     if background:
         # The next step waits for it (above); a failed run's does too (``fail``).
@@ -309,6 +321,8 @@ def _record(
     items: PendingItems,
     results: list[ItemResult],
     prepared: PreparedEntries | None = None,
+    *,
+    first_load: bool = False,
 ) -> None:
     """Record a delivered batch: entries, snapshot and counters in one transaction (a batch
     recorded already is not recorded again), then the run's progress."""
@@ -320,6 +334,7 @@ def _record(
         base=_base(sync, system, index),
         retry_failed=sync.retry.next_run,
         prepared=prepared,
+        snapshot_base=first_load,
     )
     rt.in_doubt.get(run_id, set()).discard(index)
     if not any(tally.values()):

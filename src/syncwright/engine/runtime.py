@@ -32,6 +32,8 @@ class Delivery:
     destination: ConnectionSpec
     columns: tuple[Column, ...]
     rows: RowDecoder
+    #: The run began with an empty snapshot (a first load): what it delivers is the base.
+    first_load: bool = False
 
 
 @dataclass

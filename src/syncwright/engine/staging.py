@@ -18,7 +18,7 @@ from syncwright.domain.errors import ModelError
 from syncwright.domain.statuses import Operation, WriteMode
 from syncwright.sdk.changes import Column
 from syncwright.storage.changesets_repo import UNCHANGED
-from syncwright.storage.snapshots_repo import SnapshotLog
+from syncwright.storage.snapshots_repo import PART_SCHEMA, SnapshotLog
 
 #: DuckDB's name for the type of a column whose values were all empty.
 UNTYPED = '"NULL"'
@@ -218,23 +218,36 @@ class Staging:
 
     def load_snapshot(self, log: SnapshotLog) -> None:
         """What was delivered before: the newest part naming each item says what it was
-        delivered as (or that it was removed). The parts are read in place (Arrow) and
-        copied once into the working area, as the snapshot."""
+        delivered as (or that it was removed). The base's items are taken as they are, but
+        for those a newer part names; of the newer parts, the newest naming each item. The
+        parts are read in place (Arrow) and copied once into the working area."""
         if not log.parts:
             return
-        parts = pa.Table.from_batches(list(log.batches()))
-        self.db.register("log", parts)
+        base = pa.Table.from_batches(list(log.base()), schema=PART_SCHEMA)
+        newer = list(log.batches())
+        self.db.register("base", base)
         try:
-            if log.folded:
-                self.db.execute("INSERT INTO prev SELECT item_key, reference, row_hash FROM log")
-            else:
+            if not newer:
                 self.db.execute(
-                    "INSERT INTO prev SELECT item_key, reference, row_hash FROM ("
-                    " SELECT *, row_number() OVER (PARTITION BY item_key ORDER BY part DESC)"
-                    " AS n FROM log) WHERE n = 1 AND NOT removed"
+                    "INSERT INTO prev SELECT item_key, reference, row_hash FROM base"
+                    " WHERE NOT removed"
                 )
-        finally:
+                return
+            self.db.register("log", pa.Table.from_batches(newer))
+            self.db.execute(
+                "CREATE OR REPLACE TEMP TABLE newest AS SELECT item_key, reference, row_hash,"
+                " removed FROM (SELECT *, row_number() OVER (PARTITION BY item_key"
+                " ORDER BY part DESC) AS n FROM log) WHERE n = 1"
+            )
+            self.db.execute(
+                "INSERT INTO prev SELECT item_key, reference, row_hash FROM base"
+                " ANTI JOIN newest USING (item_key) WHERE NOT base.removed"
+                " UNION ALL SELECT item_key, reference, row_hash FROM newest WHERE NOT removed"
+            )
+            self.db.execute("DROP TABLE newest")
             self.db.unregister("log")
+        finally:
+            self.db.unregister("base")
 
     def snapshot_batches(self, size: int = 100_000) -> Iterator[pa.RecordBatch]:
         """The snapshot as loaded, to fold the log into one base."""

@@ -260,6 +260,7 @@ class EntryRepository:
         base: dict[str, Any],
         retry_failed: bool = True,
         prepared: PreparedEntries | None = None,
+        snapshot_base: bool = False,
     ) -> dict[str, int]:
         """Record each item's result as its entry, advance the snapshot for confirmed items and
         count them, all in one transaction that first takes the run's row: a replayed batch
@@ -268,7 +269,9 @@ class EntryRepository:
         the next run sends them again and links to them; with ``retry_failed`` off they count
         as handled and travel again only when they change. Returns the count of each status
         recorded (all zero when the batch was recorded already). ``prepared``: the same
-        entries laid out by ``prepare`` beforehand, used when none of them is recorded yet."""
+        entries laid out by ``prepare`` beforehand, used when none of them is recorded yet.
+        ``snapshot_base``: the run began with an empty snapshot, so its delivered items
+        (each recorded once) make the snapshot's base."""
         tally = {s.value: 0 for s in EntryStatus}
         size = len(items)
         if not size:
@@ -338,7 +341,12 @@ class EntryRepository:
                 failures = [i for i in counted if statuses[i] == failed]
             delivered = confirmed if retry_failed else sorted(confirmed + failures)
             if delivered:
-                self.snapshots.append(conn, sync_id, snapshot_part(taken(table, delivered, size)))
+                self.snapshots.append(
+                    conn,
+                    sync_id,
+                    snapshot_part(taken(table, delivered, size)),
+                    base=snapshot_base,
+                )
             self._track_failures(
                 conn,
                 run_id,

@@ -2,7 +2,9 @@
 
 A snapshot is a log of compressed Arrow parts per sync: a base, then one part per delivered
 batch (items delivered or removed). Reading it is a few blob reads whatever the number of
-items; the run that reads it folds the log into a new base when it has grown.
+items; the run that reads it folds the log into a new base when it has grown. A base may be
+several parts, each item in one of them: written by a fold, or by the batches of a run that
+began with an empty snapshot (a first load), whose items each appear once.
 """
 
 from __future__ import annotations
@@ -69,23 +71,38 @@ class SnapshotLog:
     """The parts of one sync's snapshot, as read: Arrow batches with the part's number."""
 
     def __init__(
-        self, batches: list[tuple[int, pa.Table]], *, folded: bool, base_items: int = 0
+        self,
+        batches: list[tuple[int, pa.Table]],
+        *,
+        folded: bool,
+        base_items: int = 0,
+        base_parts: int | None = None,
     ) -> None:
         self.parts = batches
         #: True when the log is one base only (no item appears twice, none is removed).
         self.folded = folded
         self.base_items = base_items
+        #: How many of the first parts are the base (each item in one of them, none removed);
+        #: the newer parts name items again, or remove them.
+        self.base_parts = len(batches) if folded else (base_parts or 0)
 
     @property
     def worth_folding(self) -> bool:
         """Whether the run that read the log should rewrite it as one base."""
         if self.folded:
             return False
-        added = sum(t.num_rows for _, t in self.parts) - self.base_items
-        return len(self.parts) > FOLD_PARTS or added > FOLD_SHARE * self.base_items
+        added = sum(t.num_rows for _, t in self.parts[self.base_parts :])
+        newer = len(self.parts) - self.base_parts
+        return newer > FOLD_PARTS or added > FOLD_SHARE * self.base_items
+
+    def base(self) -> Iterator[pa.RecordBatch]:
+        """The base's items (item_key, reference, row_hash, removed)."""
+        for _, table in self.parts[: self.base_parts]:
+            yield from table.to_batches()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        for number, table in self.parts:
+        """The parts newer than the base, each row with its part's number."""
+        for number, table in self.parts[self.base_parts :]:
             numbered = table.append_column(
                 "part", pa.repeat(pa.scalar(number, pa.int64()), table.num_rows)
             )
@@ -108,13 +125,20 @@ class SnapshotRepository:
                 .where(snapshot_parts.c.sync_id == sync_id)
                 .order_by(snapshot_parts.c.id)
             )
-            bases = True
-            base_items = 0
+            bases = legacy is None
+            base_parts = base_items = 0
             for number, base, data in rows:
                 bases = bases and bool(base)
                 found.append((int(number), unpack(data)))
-                base_items += found[-1][1].num_rows if base else 0
-        return SnapshotLog(found, folded=legacy is None and bases, base_items=base_items)
+                if bases:
+                    base_parts += 1
+                    base_items += found[-1][1].num_rows
+        return SnapshotLog(
+            found,
+            folded=bases,
+            base_items=base_items,
+            base_parts=base_parts,
+        )
 
     def _legacy(self, conn: sa.Connection, sync_id: str) -> pa.Table | None:
         query = sa.select(snapshots.c.item_key, snapshots.c.reference, snapshots.c.row_hash).where(
@@ -136,13 +160,16 @@ class SnapshotRepository:
                 latest[key] = removed
         return sum(1 for removed in latest.values() if not removed)
 
-    def append(self, conn: sa.Connection, sync_id: str, delta: pa.Table) -> None:
+    def append(
+        self, conn: sa.Connection, sync_id: str, delta: pa.Table, *, base: bool = False
+    ) -> None:
         """Add a part: items delivered (with their hash) or removed, in the caller's
-        transaction."""
+        transaction. ``base``: a part of the base (items delivered, none named before,
+        by the base's parts or any other part)."""
         if delta.num_rows:
             conn.execute(
                 snapshot_parts.insert().values(
-                    sync_id=sync_id, base=False, items=delta.num_rows, data=pack(delta)
+                    sync_id=sync_id, base=base, items=delta.num_rows, data=pack(delta)
                 )
             )
 
