@@ -38,7 +38,7 @@ def pending(
     unchanged = table.filter(carried) if pc.any(carried).as_py() else None
     rows = table.filter(pc.invert(carried)) if unchanged is not None else table
     seqs = table.column("seq")
-    earlier = rt.store.entries.earlier(run_id, pc.min(seqs).as_py(), pc.max(seqs).as_py())
+    earlier = rt.store.ledger.earlier(run_id, pc.min(seqs).as_py(), pc.max(seqs).as_py())
     if not earlier:
         if not rows.num_rows and unchanged is None:
             return None

@@ -85,55 +85,40 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
         diff, snapshot, reason = changes.find(rt.store, staging, scope, run_id=run_id)
         if reason and not run.infos.get("approves"):
             # Recorded apart from the error, so an operator can approve it and go on.
-            with rt.store.engine.begin() as conn:
-                rt.store.runs.update_infos(conn, run_id, {"guard": reason})
+            rt.store.ledger.note(run_id, {"guard": reason})
             raise GuardTripped(reason)
         kept, forgotten = staging.skipped()
         # The change set, the snapshot's skipped items and the move to in_progress commit
         # together: a process stopping at any point leaves the run either prepared or not
         # at all (then it is prepared again, as above).
-        with rt.store.engine.begin() as conn:
-            total, batches = rt.store.changesets.save(
-                conn, run_id, staging.deliverable_batches(), sync.batch_size
-            )
-            if snapshot.worth_folding:
-                rt.store.snapshots.fold(conn, sync.id, staging.snapshot_batches())
-            rt.store.snapshots.append(
-                conn,
-                sync.id,
-                part(
-                    [k for k, _, _ in kept] + forgotten,
-                    [r for _, r, _ in kept] + [""] * len(forgotten),
-                    [h for _, _, h in kept] + [""] * len(forgotten),
-                    [False] * len(kept) + [True] * len(forgotten),
-                ),
-            )
-            cancelled = rt.store.runs.get(run_id, conn).status.is_final
-            if not cancelled:
-                rt.store.runs.transition(
-                    run_id,
-                    RunStatus.IN_PROGRESS if batches else RunStatus.PREPARING,
-                    counters=diff.counters(pending=total),
-                    infos={
-                        **_timing(run, "preparing", time.monotonic() - queried),
-                        "columns": [
-                            {"name": c.name, "type": c.type} for c in staging.model_columns()
-                        ],
-                        "row_types": staging.sql_types,
-                        "cursor_candidate": staging.max_cursor,
-                        "first_load": not snapshot.parts,
-                        "progress": {"done": 0, "total": total},
-                        "batches": batches,
-                        "delivering_since": time.time(),
-                    },
-                    conn=conn,
-                )
+        stored = rt.store.ledger.commit_change_set(
+            run_id,
+            sync.id,
+            staging.deliverable_batches(),
+            sync.batch_size,
+            fold=staging.snapshot_batches() if snapshot.worth_folding else None,
+            skipped=part(
+                [k for k, _, _ in kept] + forgotten,
+                [r for _, r, _ in kept] + [""] * len(forgotten),
+                [h for _, _, h in kept] + [""] * len(forgotten),
+                [False] * len(kept) + [True] * len(forgotten),
+            ),
+            counters=lambda total: diff.counters(pending=total),
+            infos=lambda: {
+                **_timing(run, "preparing", time.monotonic() - queried),
+                "columns": [{"name": c.name, "type": c.type} for c in staging.model_columns()],
+                "row_types": staging.sql_types,
+                "cursor_candidate": staging.max_cursor,
+                "first_load": not snapshot.parts,
+                "delivering_since": time.time(),
+            },
+        )
     finally:
         staging.close()
-    if cancelled:  # meanwhile: its items are recorded as not attempted
-        rt.store.entries.leave_pending(run_id, rt.store.changesets)
+    if stored.cancelled:  # meanwhile: its items are recorded as not attempted
+        rt.store.ledger.leave_pending(run_id)
         return Plan(batches=0, total=0)
-    return Plan(batches=batches, total=total)
+    return Plan(batches=stored.batches, total=stored.total)
 
 
 def _delivery(rt: Runtime, run: Run) -> Delivery:
@@ -204,7 +189,7 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     # A batch caught up (``in_background`` off) may be at the destination already.
     if _timed_out(rt, run, sync, index, sent=not in_background):
         return {}
-    table = rt.store.changesets.load(run_id, index)
+    table = rt.store.ledger.batch(run_id, index)
     if table is None:
         return {}
     found = pending(rt, run_id, table)
@@ -242,7 +227,9 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     # recorder has less to do under Python's lock (items an earlier attempt left pending
     # have entries to update instead: those are laid out by the recording).
     prepared = (
-        rt.store.entries.prepare(run_id, items, settled.results, base=_base(sync, spec.name, index))
+        rt.store.ledger.prepare_entries(
+            run_id, items, settled.results, base=_base(sync, spec.name, index)
+        )
         if background and not any(items.attempts)
         else None
     )
@@ -326,7 +313,7 @@ def _record(
 ) -> None:
     """Record a delivered batch: entries, snapshot and counters in one transaction (a batch
     recorded already is not recorded again), then the run's progress."""
-    tally = rt.store.entries.record(
+    tally = rt.store.ledger.record(
         run_id,
         sync.id,
         items,
@@ -339,22 +326,7 @@ def _record(
     rt.in_doubt.get(run_id, set()).discard(index)
     if not any(tally.values()):
         return  # recorded already (a late or repeated recording): nothing more to count
-    # Only this run's workflow writes its counters, so the ones read now are current.
-    counters = rt.store.runs.get(run_id).counters
-    done = counters.ok + counters.sent + counters.failed
-    with rt.store.engine.begin() as conn:
-        rt.store.runs.update_infos(
-            conn,
-            run_id,
-            {
-                "progress": {
-                    "done": done,
-                    "total": done + counters.pending,
-                    "batches_done": index + 1,
-                }
-            },
-        )
-        rt.store.runs.add_retries(conn, run_id, sum(1 for a in items.attempts if a))
+    rt.store.ledger.progress(run_id, index + 1, sum(1 for a in items.attempts if a))
 
 
 def _destination(rt: Runtime, run_id: str, spec: ConnectionSpec) -> Destination:
@@ -396,13 +368,13 @@ def publish(rt: Runtime, run_id: str) -> float | None:
     except Exception as exc:
         rt.release(run_id)
         error = f"destination {spec.name}: {exc}"
-        rt.store.entries.settle_sent(run_id, sync.id, error=error, retry_failed=sync.retry.next_run)
+        rt.store.ledger.settle_sent(run_id, sync.id, error=error, retry_failed=sync.retry.next_run)
         _fail_whole_model(destination, error)
         return None
     if publication is None:
         # Sent by a destination that confirms nothing: delivered is all it will ever say.
         if not destination.supports.confirmation:
-            rt.store.entries.settle_sent(run_id, sync.id)
+            rt.store.ledger.settle_sent(run_id, sync.id)
         return None
     rt.store.artifacts.save(
         run_id=run_id,
@@ -416,14 +388,13 @@ def publish(rt: Runtime, run_id: str) -> float | None:
         content_type=publication.content_type,
     )
     if not publication.awaiting_confirmation:
-        rt.store.entries.settle_sent(run_id, sync.id)
+        rt.store.ledger.settle_sent(run_id, sync.id)
         return None
     waiting = {
         "publication": dataclasses.asdict(publication),
         "confirm_deadline": time.time() + publication.confirm_timeout,
     }
-    with rt.store.engine.begin() as conn:
-        rt.store.runs.update_infos(conn, run_id, waiting)
+    rt.store.ledger.note(run_id, waiting)
     return publication.confirm_interval
 
 
@@ -445,14 +416,14 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
         rt.release(run_id)
         confirmed, problem = False, f"; last check failed: {exc}"
     if confirmed:
-        rt.store.entries.settle_sent(run_id, sync.id)
+        rt.store.ledger.settle_sent(run_id, sync.id)
         return None
     if time.time() >= float(run.infos["confirm_deadline"]):
         error = (
             f"{spec.name} did not confirm {publication.location} within"
             f" {publication.confirm_timeout:g} s{problem}"
         )
-        rt.store.entries.settle_sent(run_id, sync.id, error=error, retry_failed=sync.retry.next_run)
+        rt.store.ledger.settle_sent(run_id, sync.id, error=error, retry_failed=sync.retry.next_run)
         _fail_whole_model(_destination(rt, run_id, spec), error)
         return None
     return publication.confirm_interval
@@ -474,12 +445,12 @@ def finish(rt: Runtime, run_id: str) -> str:
     settle(rt, run_id)
     _forget(rt, run_id)
     rt.release(run_id)
-    rt.store.entries.leave_pending(run_id, rt.store.changesets)
+    rt.store.ledger.leave_pending(run_id)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return run.status.value
     sync = rt.store.config.sync(run.sync_id)
-    counts = rt.store.entries.count_by_status(run_id)
+    counts = rt.store.ledger.count_by_status(run_id)
     counters = Counters(
         **{
             **run.counters.as_dict(),
@@ -495,12 +466,12 @@ def finish(rt: Runtime, run_id: str) -> str:
     if counters.pending:
         status = RunStatus.INCOMPLETE
     elif (
-        entries_total and counters.failed == entries_total and rt.store.entries.new_failures(run_id)
+        entries_total and counters.failed == entries_total and rt.store.ledger.new_failures(run_id)
     ):
         # Every item failed, and not only items already failing before this run (those make
         # a run that succeeded with failures: the sync is `warning`, not `failed`).
         status = RunStatus.FAILED
-        first = rt.store.entries.first_error(run_id)
+        first = rt.store.ledger.first_error(run_id)
         infos["error"] = f"all {entries_total} items failed; first error: {first}"
     else:
         status = RunStatus.SUCCEEDED
@@ -522,19 +493,13 @@ def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
     model = rt.store.config.model(sync.model_id)
     value = run.infos.get("cursor_candidate")
     if counters.failed and model.cursor and sync.retry.next_run:
-        failed = [
-            json.loads(p).get(model.cursor)
-            for p in rt.store.entries.payloads_with_status(
-                run.id, EntryStatus.FAILED, rt.store.changesets
-            )
-        ]
+        failed = [json.loads(p).get(model.cursor) for p in rt.store.ledger.failed_payloads(run.id)]
         failed = [v for v in failed if v is not None]
         if failed:
             value = min(failed)
     if value is None:
         return
-    with rt.store.engine.begin() as conn:
-        rt.store.snapshots.save_cursor(conn, sync.id, value)
+    rt.store.ledger.save_cursor(sync.id, value)
 
 
 def fail(rt: Runtime, run_id: str, message: str, in_flight: int | None = None) -> str:
@@ -550,7 +515,7 @@ def fail(rt: Runtime, run_id: str, message: str, in_flight: int | None = None) -
     if not run.status.is_final:
         at = in_flight if in_flight is not None else int(run.infos.get("batches", 0))
         _keep_in_doubt(rt, run, at, sent=in_flight is not None)
-    rt.store.entries.leave_pending(run_id, rt.store.changesets)
+    rt.store.ledger.leave_pending(run_id)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         _forget(rt, run_id)
@@ -578,7 +543,7 @@ def _keep_in_doubt(rt: Runtime, run: Run, at: int, *, sent: bool) -> None:
         recorded = last[0] if settled else last[0] - 1
     candidates = set(rt.in_doubt.get(run.id, ())) | {at - 1} | ({at} if sent else set())
     for index in sorted(b for b in candidates if recorded < b < batches):
-        rt.store.entries.keep_in_doubt(run.id, run.sync_id, rt.store.changesets.load(run.id, index))
+        rt.store.ledger.keep_in_doubt(run.id, run.sync_id, index)
 
 
 def _timed_out(rt: Runtime, run: Run, sync: SyncSpec, at: int, *, sent: bool = False) -> bool:
@@ -604,7 +569,7 @@ def _timed_out(rt: Runtime, run: Run, sync: SyncSpec, at: int, *, sent: bool = F
     except IllegalTransition:
         return True
     _keep_in_doubt(rt, run, at, sent=sent)
-    rt.store.entries.leave_pending(run.id, rt.store.changesets)
+    rt.store.ledger.leave_pending(run.id)
     ended(rt, run.id)
     return True
 
@@ -613,8 +578,7 @@ def ended(rt: Runtime, run_id: str) -> None:
     """Plan the syncs that run after this one's run ended as it did. Idempotent."""
     planned = Scheduler(rt.store).plan_after(rt.store.runs.get(run_id))
     if planned:
-        with rt.store.engine.begin() as conn:
-            rt.store.runs.update_infos(conn, run_id, {"planned_after": [r.id for r in planned]})
+        rt.store.ledger.note(run_id, {"planned_after": [r.id for r in planned]})
 
 
 def _turn_off_if_failing(

@@ -17,6 +17,7 @@ from syncwright.storage.changesets_repo import ChangeSetRepository
 from syncwright.storage.config_repo import ConfigRepository
 from syncwright.storage.database import create_store_engine, upgrade
 from syncwright.storage.entries_repo import EntryRepository
+from syncwright.storage.ledger import RunLedger
 from syncwright.storage.metrics_repo import MetricsRepository
 from syncwright.storage.report_repo import ReportRepository
 from syncwright.storage.retention_repo import RetentionRepository
@@ -35,6 +36,8 @@ class Store:
     config: ConfigRepository
     runs: RunRepository
     entries: EntryRepository
+    #: A run's ledger as the engine writes it (each operation its own transaction).
+    ledger: RunLedger
     snapshots: SnapshotRepository
     changesets: ChangeSetRepository
     artifacts: ArtifactRepository
@@ -66,11 +69,13 @@ class Store:
         snapshots = SnapshotRepository(engine)
         config = ConfigRepository(engine, box)
         changesets = ChangeSetRepository(engine)
+        entries = EntryRepository(engine, runs, snapshots)
         return cls(
             engine=engine,
             config=config,
             runs=runs,
-            entries=EntryRepository(engine, runs, snapshots),
+            entries=entries,
+            ledger=RunLedger(engine, runs, entries, changesets, snapshots),
             snapshots=snapshots,
             changesets=changesets,
             artifacts=ArtifactRepository(engine),
