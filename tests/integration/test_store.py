@@ -321,6 +321,33 @@ def test_purge_removes_only_what_the_retention_no_longer_keeps(store):
     assert _payloads(store, fresh) == 0
 
 
+def test_a_late_recording_of_an_ended_first_load_is_not_part_of_the_snapshot_base(store):
+    """A first load's delivered items make the snapshot's base; but a batch of a cancelled
+    first load recorded late (after the next run may have begun, a first load too) is a
+    newer part, so the base never names an item twice."""
+    ws, sync = _sync(store)
+    run = store.runs.create(
+        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
+    )
+    for status in (RunStatus.QUERYING, RunStatus.PREPARING, RunStatus.IN_PROGRESS):
+        store.runs.transition(run.id, status)
+    rows = _added(6)
+    base = {"sync_id": sync, "workspace_id": ws, "system": "d", "batch": 0}
+    ok = [ItemResult.ok()] * 3
+    store.entries.record(
+        run.id, sync, PendingItems.of_rows(rows[:3]), ok, base=base, snapshot_base=True
+    )
+    log = store.snapshots.read(sync)
+    assert log.folded and log.base_parts == 1
+    store.runs.transition(run.id, RunStatus.ABORTED, ended=True)
+    store.entries.record(
+        run.id, sync, PendingItems.of_rows(rows[3:]), ok, base=base, snapshot_base=True
+    )
+    log = store.snapshots.read(sync)
+    assert not log.folded and (log.base_parts, len(log.parts)) == (1, 2)
+    assert store.snapshots.count(sync) == 6
+
+
 def test_a_worker_that_leaves_is_taken_over_at_once(store):
     now = utcnow()
     store.workers.beat("engine-a", "host:1", now)

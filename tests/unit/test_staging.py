@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from syncwright.domain.errors import ModelError
 from syncwright.domain.statuses import WriteMode
 from syncwright.engine.staging import Staging
-from syncwright.storage.snapshots_repo import SnapshotLog, part
+from syncwright.storage.snapshots_repo import BASE_PART, FOLD_PARTS, SnapshotLog, part
 
 
 def stage(tmp_path, rows, prev=None, **kw):
@@ -200,6 +200,12 @@ def test_the_log_is_folded_once_its_new_parts_hold_a_fifth_of_the_base():
     assert log(100, 10, 11).worth_folding
     assert log(0, 5).worth_folding  # parts without a base (a first run's batches)
     assert log(10_000, *[1] * 201).worth_folding  # many small parts
+    # A base of many small parts (a first load in small batches) is folded once into full
+    # parts; a base of full parts never is, however many.
+    small = [(n, pa.table({"k": pa.nulls(10)})) for n in range(FOLD_PARTS + 1)]
+    assert SnapshotLog(small, folded=True).worth_folding
+    full = [(n, pa.table({"k": pa.nulls(BASE_PART)})) for n in range(FOLD_PARTS + 40)]
+    assert not SnapshotLog(full, folded=True).worth_folding
 
 
 @settings(max_examples=60, deadline=None)

@@ -42,7 +42,7 @@ def unpack(data: bytes) -> pa.Table:
 def rows_at(data: bytes, positions: Iterable[int]) -> dict[int, dict[str, object]]:
     """The rows at ``positions`` (row numbers of the whole table) as dicts, reading only the
     chunks that hold them (all of it for the stream format)."""
-    wanted = sorted(set(positions))
+    wanted = sorted(p for p in set(positions) if p >= 0)
     if data[:6] != _FILE_MAGIC:
         table = unpack(data)
         return {p: _row(table, p) for p in wanted if 0 <= p < table.num_rows}

@@ -125,7 +125,9 @@ class EntryRepository:
         then keep the items only (the payloads the report shows)."""
         with self.engine.connect() as conn:
             base = self._base(conn, run_id)
-        self._fixed(run_id, base)  # numbered before the transaction below takes the store
+            missing = changesets.size(conn, run_id) > self._count(conn, run_id)
+        if missing:  # numbered before the transaction below takes the store (only recordings
+            self._fixed(run_id, base)  # of this run add entries meanwhile: none go missing)
         with self.engine.begin() as conn:
             self.runs.add_outcomes(conn, run_id)
             left = 0
@@ -283,6 +285,9 @@ class EntryRepository:
         statuses = prepared.statuses if prepared is not None else [r.status.value for r in results]
         with self.engine.begin() as conn:
             self.runs.add_outcomes(conn, run_id)  # the run's row first: one recorder at a time
+            # A late recording of a run that ended (cancelled while this batch was out) may
+            # come after the next run began: its part is a newer one, not the base's.
+            snapshot_base = snapshot_base and not self.runs.get(run_id, conn).status.is_final
             known = self._earlier(
                 conn, run_id, pc.min(seq_column).as_py(), pc.max(seq_column).as_py()
             )

@@ -75,9 +75,15 @@ _NUMBERED = {"run_no": _RUN_OF, "sync_no": _SYNC_OF, "workspace_no": _WORKSPACE_
 _PLACES = ("batch",)
 
 
+#: Sorting by a run or a sync is by its number (so by the order of their first entries: runs
+#: by when they ran), which the indexes hold; a page cursor still names it by its id.
+_SORTED_BY_NUMBER = {"run_id": (RUN, "run_no"), "sync_id": (SYNC, "sync_no")}
+
+
 def _sort_expression(sort: str) -> sa.ColumnElement[Any]:
-    scope = {"run_id": "run_no", "sync_id": "sync_no"}.get(sort)
-    column = _NUMBERED[scope].c.uid if scope else entries.c[sort]
+    if sort in _SORTED_BY_NUMBER:
+        return entries.c[_SORTED_BY_NUMBER[sort][1]]
+    column = entries.c[sort]
     return sa.func.coalesce(column, "") if sort in NULLABLE_SORTS else column
 
 
@@ -164,7 +170,12 @@ class ReportRepository:
             else:
                 expr = _sort_expression(q.sort)
                 key = sa.tuple_(expr, entries.c.id)
-                bound = sa.tuple_(sa.literal(value, expr.type), sa.literal(last_id))
+                value_ = (
+                    number(_SORTED_BY_NUMBER[q.sort][0], value)
+                    if q.sort in _SORTED_BY_NUMBER
+                    else sa.literal(value, expr.type)
+                )
+                bound = sa.tuple_(value_, sa.literal(last_id))
                 query = query.where(key < bound if q.descending else key > bound)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(q.limit + 1)).mappings().all()

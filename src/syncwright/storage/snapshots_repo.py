@@ -82,18 +82,21 @@ class SnapshotLog:
         #: True when the log is one base only (no item appears twice, none is removed).
         self.folded = folded
         self.base_items = base_items
-        #: How many of the first parts are the base (each item in one of them, none removed);
-        #: the newer parts name items again, or remove them.
+        #: How many of the first parts are the base (each item in one of them; a first
+        #: load's resync may name an item as removed there); the newer parts name items
+        #: again, or remove them.
         self.base_parts = len(batches) if folded else (base_parts or 0)
 
     @property
     def worth_folding(self) -> bool:
         """Whether the run that read the log should rewrite it as one base."""
+        # Many small parts, base or not (a first load in small batches), cost a blob read
+        # each; a fold writes full parts, which do not count.
+        small = sum(1 for _, t in self.parts if t.num_rows < BASE_PART)
         if self.folded:
-            return False
+            return small > FOLD_PARTS
         added = sum(t.num_rows for _, t in self.parts[self.base_parts :])
-        newer = len(self.parts) - self.base_parts
-        return newer > FOLD_PARTS or added > FOLD_SHARE * self.base_items
+        return small > FOLD_PARTS or added > FOLD_SHARE * self.base_items
 
     def base(self) -> Iterator[pa.RecordBatch]:
         """The base's items (item_key, reference, row_hash, removed)."""

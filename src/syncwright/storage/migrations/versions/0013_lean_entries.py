@@ -1,6 +1,10 @@
 """lean entries: numbers for runs, syncs and workspaces (scopes), the change set record of
 each entry (its payload), change set records kept after the run
 
+Downgrading gives entries their ids back, but not the payloads of entries written since
+(they are in change set records, which the older code does not read), and the records of a
+run still live then are in a format the older code cannot read: finish or cancel runs first.
+
 Revision ID: 0013
 Revises: 0012
 """
