@@ -10,6 +10,10 @@ Scenarios (each tool in its own process per measured run, alternating which goes
   (c) a run with no changes;
   (d) syncwright alone on a table of ``--big`` rows (10M by default): peak memory.
 
+(a)-(c) run twice for syncwright: with its embedded store (SQLite, ``syncwright``) and with
+PostgreSQL as the store (``syncwright-pg``: ``SYNCWRIGHT_DATABASE_URL``, the scale-out setup,
+a database of its own on the same server as the destination).
+
 dlt runs as its documentation shows: the ``sql_database`` source with the pyarrow backend,
 ``write_disposition="merge"`` on the primary key and ``dlt.sources.incremental("updated_at")``.
 syncwright runs with its embedded store (SQLite) and its engine in the measuring process, as a
@@ -37,7 +41,9 @@ from typing import Any
 
 from benchmarks import dataset
 
-TOOLS = ("syncwright", "dlt")
+TOOLS = ("syncwright", "syncwright-pg", "dlt")
+#: The environment variable a syncwright child takes its store's URL from (none: embedded).
+STORE_URL = "BENCH_STORE_URL"
 STEPS = {"a": "full", "b": "incremental", "c": "nochange"}
 BATCH_SIZE = 10_000
 
@@ -45,6 +51,8 @@ BATCH_SIZE = 10_000
 # -- the measured processes -----------------------------------------------------------------
 def _syncwright(step: str, work: Path, source: Path, dest_url: str) -> dict[str, Any]:
     os.environ["SYNCWRIGHT_HOME"] = str(work / "home")
+    if os.environ.get(STORE_URL):
+        os.environ["SYNCWRIGHT_DATABASE_URL"] = os.environ[STORE_URL]
     from syncwright.bootstrap.app import App, EngineRole
     from syncwright.bootstrap.settings import Settings
     from syncwright.services.config_file import parse_config
@@ -71,6 +79,7 @@ syncs: {{products: {{model: products, destination: warehouse, mode: mirror,
             "entries": c.ok + c.failed + c.sent + c.pending,
             "failed": c.failed,
             "stages": run.infos.get("timings", {}),
+            "store": app.store.dialect,
         }
 
 
@@ -106,7 +115,7 @@ def _dlt(step: str, work: Path, source: Path, dest_url: str) -> dict[str, Any]:
 
 def _child(argv: list[str]) -> None:
     tool, step, work, source, dest_url = argv
-    run = _syncwright if tool == "syncwright" else _dlt
+    run = _dlt if tool == "dlt" else _syncwright
     result = run(step, Path(work), Path(source), dest_url)
     result["rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print("RESULT " + json.dumps(result), flush=True)
@@ -122,14 +131,25 @@ class Measure:
     extra: dict[str, Any]
 
 
-def measure(tool: str, scenario: str, work: Path, source: Path, dest_url: str) -> Measure:
+def measure(
+    tool: str,
+    scenario: str,
+    work: Path,
+    source: Path,
+    dest_url: str,
+    store_url: str | None = None,
+) -> Measure:
     """Run one step of one tool in a fresh process, which reports its own peak RSS."""
+    env = {k: v for k, v in os.environ.items() if k != STORE_URL}
+    if store_url:
+        env[STORE_URL] = store_url
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.sync", "--child", tool, STEPS.get(scenario, "full")]
         + [str(work), str(source), dest_url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     out, err = proc.communicate()
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
@@ -159,14 +179,15 @@ def compare(server: Any, base: Path, root: Path, repeat: int, scenarios: str) ->
         shutil.copy(base, source)
         order = TOOLS if rep % 2 else tuple(reversed(TOOLS))
         works = {tool: root / f"{tool}-{rep}" for tool in TOOLS}
-        urls = {tool: server.create_database(_fresh(tool)) for tool in TOOLS}
+        urls = {tool: server.create_database(_fresh(tool.replace("-", "_"))) for tool in TOOLS}
+        stores = {"syncwright-pg": server.create_database(_fresh("store"))}
         for scenario in "abc":
             if scenario == "b":
                 edits = dataset.edit(source)
                 print(f"  edits: {edits}", file=sys.stderr)
             for tool in order:
                 works[tool].mkdir(exist_ok=True)
-                found = measure(tool, scenario, works[tool], source, urls[tool])
+                found = measure(tool, scenario, works[tool], source, urls[tool], stores.get(tool))
                 print(
                     f"  rep {rep} ({scenario}) {tool}: {found.seconds:.2f} s, {found.rows:,} rows,"
                     f" {found.rss_mb:.0f} MB {found.extra}",
@@ -183,8 +204,9 @@ def compare(server: Any, base: Path, root: Path, repeat: int, scenarios: str) ->
 
 def table(results: list[Measure], rows: int) -> list[str]:
     lines = [
-        "| scenario | tool | wall s (median) | rows | rows/s | peak RSS MB | syncwright/dlt time |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| scenario | tool | wall s (median) | rows | rows/s | peak RSS MB | time / dlt's"
+        " | time / embedded store's |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     names = {
         "a": f"(a) full load, {rows:,} rows",
@@ -193,22 +215,30 @@ def table(results: list[Measure], rows: int) -> list[str]:
         "d": "(d) full load, big table (syncwright only)",
     }
     for scenario in "abcd":
-        medians: dict[str, float] = {}
-        for tool in TOOLS:
-            found = [m for m in results if m.tool == tool and m.scenario == scenario]
-            if not found:
+        found = {
+            tool: [m for m in results if m.tool == tool and m.scenario == scenario]
+            for tool in TOOLS
+        }
+        seconds = {tool: _median([m.seconds for m in ms]) for tool, ms in found.items() if ms}
+        for tool, ms in found.items():
+            if not ms:
                 continue
-            seconds = _median([m.seconds for m in found])
-            medians[tool] = seconds
-            count = int(_median([m.rows for m in found]))
-            rate = count / seconds if seconds else 0
-            rss = _median([m.rss_mb for m in found])
-            ratio = ""
-            if tool == "dlt" and "syncwright" in medians:
-                ratio = f"{medians['syncwright'] / seconds:.2f}"
+            count = int(_median([m.rows for m in ms]))
+            rate = count / seconds[tool] if seconds[tool] else 0
+            rss = _median([m.rss_mb for m in ms])
+            to_dlt = (
+                f"{seconds[tool] / seconds['dlt']:.2f}"
+                if tool != "dlt" and seconds.get("dlt")
+                else ""
+            )
+            to_embedded = (
+                f"{seconds[tool] / seconds['syncwright']:.2f}"
+                if tool == "syncwright-pg" and seconds.get("syncwright")
+                else ""
+            )
             lines.append(
-                f"| {names[scenario]} | {tool} | {seconds:.2f} | {count:,} | {rate:,.0f} |"
-                f" {rss:.0f} | {ratio} |"
+                f"| {names[scenario]} | {tool} | {seconds[tool]:.2f} | {count:,} | {rate:,.0f} |"
+                f" {rss:.0f} | {to_dlt} | {to_embedded} |"
             )
     return lines
 

@@ -14,27 +14,32 @@ pytestmark = pytest.mark.postgres
 ROWS = 10_000
 
 
-def test_sync_benchmark_runs_every_scenario_for_both_tools(postgres):
+def test_sync_benchmark_runs_every_scenario_for_each_tool_and_store(postgres):
     text, measures = sync.run(ROWS, repeat=1, big=2 * ROWS, server=postgres)
     moved = {(m.tool, m.scenario): m.rows for m in measures}
     # 1% changed, 0.5% inserted, 0.1% deleted: syncwright sends all three, dlt cannot see
     # the deletes.
     changed, inserted, deleted = ROWS // 100, ROWS // 200, ROWS // 1000
+    # syncwright runs with its embedded store and with PostgreSQL as the store.
     assert moved == {
-        ("syncwright", "a"): ROWS,
+        **{
+            (tool, scenario): n
+            for tool in ("syncwright", "syncwright-pg")
+            for scenario, n in (("a", ROWS), ("b", changed + inserted + deleted), ("c", 0))
+        },
         ("dlt", "a"): ROWS,
-        ("syncwright", "b"): changed + inserted + deleted,
         ("dlt", "b"): changed + inserted,
-        ("syncwright", "c"): 0,
         ("dlt", "c"): 0,
         ("syncwright", "d"): 2 * ROWS,
     }
     for m in measures:
         assert m.seconds > 0 and m.rss_mb > 0
-        if m.tool == "syncwright":
+        if m.tool != "dlt":
             assert m.extra["status"] == "succeeded" and m.extra["failed"] == 0
             assert m.extra["entries"] == m.rows  # one report entry per item moved
+            assert m.extra["store"] == ("postgresql" if m.tool == "syncwright-pg" else "sqlite")
     assert "| (a) full load, 10,000 rows | dlt |" in text
+    assert "| (c) no changes | syncwright-pg |" in text
     assert "(d) full load, big table" in text
 
 
