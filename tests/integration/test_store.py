@@ -348,6 +348,36 @@ def test_a_late_recording_of_an_ended_first_load_is_not_part_of_the_snapshot_bas
     assert store.snapshots.count(sync) == 6
 
 
+def test_entry_rows_keep_every_value_as_recorded(store):
+    """Texts with separators, quotes, line breaks and non-ASCII, an empty text beside a
+    null, and the recording's time, read back exactly (PostgreSQL takes them as CSV)."""
+    ws, sync = _sync(store)
+    run = store.runs.create(
+        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
+    )
+    odd = ["a,b", 'say "hi"', "two\nlines", "ünïcödé ✓", "", "\\N", "NULL"]
+    rows = [
+        {**row, "item_key": f'{{"id":"{text}"}}', "reference": text, "source_id": text}
+        for row, text in zip(_added(len(odd)), odd)
+    ]
+    results = [
+        ItemResult.failed(text, retryable=False) if i % 2 else ItemResult.ok(endpoint_id=text)
+        for i, text in enumerate(odd)
+    ]
+    base = {"sync_id": sync, "workspace_id": ws, "system": "d", "batch": 0}
+    before = utcnow()
+    store.entries.record(run.id, sync, PendingItems.of_rows(rows), results, base=base)
+    page = store.report.page(ReportQuery(filter=EntryFilter(workspace_id=ws), limit=20))
+    found = {e.seq: e for e in page.entries}
+    assert len(found) == len(odd)
+    for i, text in enumerate(odd):
+        e = found[i]
+        assert (e.reference, e.source_id) == (text, text)
+        assert (e.error, e.endpoint_id) == ((text, None) if i % 2 else (None, text))
+        assert e.run_id == run.id and e.sync_id == sync
+        assert before <= e.created_at <= utcnow() and e.created_at.tzinfo is not None
+
+
 def test_a_worker_that_leaves_is_taken_over_at_once(store):
     now = utcnow()
     store.workers.beat("engine-a", "host:1", now)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from syncwright.domain.reasons import error_group
 from syncwright.domain.statuses import Operation
 from syncwright.sdk.changes import ItemResult
-from syncwright.storage.bulk import PreparedInsert, prepare_insert
+from syncwright.storage.bulk import PreparedInsert, prepare_copy, prepare_insert
 from syncwright.storage.snapshots_repo import PART_SCHEMA
 from syncwright.storage.tables import entries
 
@@ -91,6 +91,22 @@ def entry_rows(
     part_ = table if every else table.take(pa.array(chosen, pa.int64()))
     picked = results if every else [results[i] for i in chosen]
     errors = [r.error for r in picked]
+    if dialect.name == "postgresql":  # the item columns stay Arrow, written as CSV at once
+        arrays: dict[str, pa.Array | pa.ChunkedArray] = {
+            name: part_.column(name) for name in ENTRY_COLUMNS
+        }
+        arrays.update(
+            status=pa.array(
+                list(statuses) if every else [statuses[i] for i in chosen], pa.string()
+            ),
+            attempts=pa.array([attempts[i] + 1 for i in chosen], pa.int32()),
+            error=pa.array(errors, pa.string()),
+            error_group=pa.array(
+                [error_group(e) if e is not None else None for e in errors], pa.string()
+            ),
+            endpoint_id=pa.array([r.endpoint_id for r in picked], pa.string()),
+        )
+        return prepare_copy(dialect, entries, arrays, fixed)
     columns: dict[str, list[Any]] = {name: part_.column(name).to_pylist() for name in ENTRY_COLUMNS}
     columns.update(
         status=list(statuses) if every else [statuses[i] for i in chosen],
