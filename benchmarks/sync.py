@@ -140,7 +140,8 @@ def measure(
     store_url: str | None = None,
 ) -> Measure:
     """Run one step of one tool in a fresh process, which reports its own peak RSS."""
-    env = {k: v for k, v in os.environ.items() if k != STORE_URL}
+    # The embedded store unless told otherwise, whatever the shell says.
+    env = {k: v for k, v in os.environ.items() if k not in (STORE_URL, "SYNCWRIGHT_DATABASE_URL")}
     if store_url:
         env[STORE_URL] = store_url
     proc = subprocess.Popen(
@@ -177,7 +178,8 @@ def compare(server: Any, base: Path, root: Path, repeat: int, scenarios: str) ->
     for rep in range(1, repeat + 1):
         source = root / f"source-{rep}.db"
         shutil.copy(base, source)
-        order = TOOLS if rep % 2 else tuple(reversed(TOOLS))
+        turn = (rep - 1) % len(TOOLS)
+        order = TOOLS[turn:] + TOOLS[:turn]  # each tool takes each place in turn
         works = {tool: root / f"{tool}-{rep}" for tool in TOOLS}
         urls = {tool: server.create_database(_fresh(tool.replace("-", "_"))) for tool in TOOLS}
         stores = {"syncwright-pg": server.create_database(_fresh("store"))}

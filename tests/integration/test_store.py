@@ -378,6 +378,23 @@ def test_entry_rows_keep_every_value_as_recorded(store):
         assert before <= e.created_at <= utcnow() and e.created_at.tzinfo is not None
 
 
+def test_an_endpoint_id_given_as_a_number_is_kept_as_text(store):
+    """A destination that answers with a number for an endpoint id (or an error) still has
+    its batch recorded, on both stores."""
+    ws, sync = _sync(store)
+    run = store.runs.create(
+        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
+    )
+    base = {"sync_id": sync, "workspace_id": ws, "system": "d", "batch": 0}
+    results = [ItemResult.ok(endpoint_id=42), ItemResult(status=EntryStatus.FAILED, error=503)]
+    store.entries.record(run.id, sync, PendingItems.of_rows(_added(2)), results, base=base)
+    page = store.report.page(ReportQuery(filter=EntryFilter(workspace_id=ws), limit=5))
+    assert {(e.seq, e.endpoint_id, e.error) for e in page.entries} == {
+        (0, "42", None),
+        (1, None, "503"),
+    }
+
+
 def test_a_worker_that_leaves_is_taken_over_at_once(store):
     now = utcnow()
     store.workers.beat("engine-a", "host:1", now)

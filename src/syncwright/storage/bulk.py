@@ -81,8 +81,8 @@ def prepare_copy(
 ) -> PreparedInsert:
     """``prepare_insert`` for PostgreSQL from Arrow columns (of equal length), written as CSV
     by Arrow in one go rather than row by row; ``fixed`` values (Python values: integers,
-    texts, times with their zone) are repeated for each row, and a null one is left to the
-    column's default (null)."""
+    texts, times with their zone) are repeated for each row, and a null one is left out, so
+    the column takes its default: null for the tables this writes (none has another)."""
     assert dialect.name == "postgresql"
     size = len(next(iter(columns.values()))) if columns else 0
     arrays = dict(columns)

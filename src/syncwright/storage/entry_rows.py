@@ -90,7 +90,9 @@ def entry_rows(
     every = len(chosen) == table.num_rows
     part_ = table if every else table.take(pa.array(chosen, pa.int64()))
     picked = results if every else [results[i] for i in chosen]
-    errors = [r.error for r in picked]
+    # Texts, as the store keeps them (a destination may give a number as its endpoint id).
+    errors = [None if r.error is None else str(r.error) for r in picked]
+    endpoints = [None if r.endpoint_id is None else str(r.endpoint_id) for r in picked]
     if dialect.name == "postgresql":  # the item columns stay Arrow, written as CSV at once
         arrays: dict[str, pa.Array | pa.ChunkedArray] = {
             name: part_.column(name) for name in ENTRY_COLUMNS
@@ -104,7 +106,7 @@ def entry_rows(
             error_group=pa.array(
                 [error_group(e) if e is not None else None for e in errors], pa.string()
             ),
-            endpoint_id=pa.array([r.endpoint_id for r in picked], pa.string()),
+            endpoint_id=pa.array(endpoints, pa.string()),
         )
         return prepare_copy(dialect, entries, arrays, fixed)
     columns: dict[str, list[Any]] = {name: part_.column(name).to_pylist() for name in ENTRY_COLUMNS}
@@ -113,7 +115,7 @@ def entry_rows(
         attempts=[attempts[i] + 1 for i in chosen],
         error=errors,
         error_group=[error_group(e) if e is not None else None for e in errors],
-        endpoint_id=[r.endpoint_id for r in picked],
+        endpoint_id=endpoints,
     )
     shared = dict(fixed)
     for name in ("retry_of", "status", "attempts", "error", "error_group", "endpoint_id"):
