@@ -139,6 +139,3 @@ class ChangeSetRepository:
                 if item is not None and item["seq"] == seq and item["payload"] is not None:
                     found[(number, seq)] = str(item["payload"])
         return found
-
-    def drop(self, conn: sa.Connection, run_id: str) -> None:
-        conn.execute(run_batches.delete().where(run_batches.c.run_id == run_id))

@@ -62,7 +62,3 @@ class Scopes:
             for kind, uid, id_ in rows:
                 self._known[(kind, uid)] = id_
         return {COLUMNS[kind]: self._known[(kind, uid)] for kind, uid in wanted.items()}
-
-    def forget(self, kind: str, uids: Sequence[str]) -> None:
-        for uid in uids:
-            self._known.pop((kind, uid), None)
