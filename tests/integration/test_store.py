@@ -256,11 +256,16 @@ def _added(count):
     ]
 
 
-def _run_with_entries(store, ws, sync, count, *, age=timedelta(0)):
-    """A finished run of ``count`` delivered entries, created ``age`` ago."""
-    run = store.runs.create(
+def _new_run(store, ws, sync):
+    """A manual run of the sync, just created."""
+    return store.runs.create(
         workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
     )
+
+
+def _run_with_entries(store, ws, sync, count, *, age=timedelta(0)):
+    """A finished run of ``count`` delivered entries, created ``age`` ago."""
+    run = _new_run(store, ws, sync)
     items = PendingItems.of_rows(_added(count))
     with store.engine.begin() as conn:
         store.changesets.save(conn, run.id, items.table.to_batches(), count)
@@ -326,9 +331,7 @@ def test_a_late_recording_of_an_ended_first_load_is_not_part_of_the_snapshot_bas
     first load recorded late (after the next run may have begun, a first load too) is a
     newer part, so the base never names an item twice."""
     ws, sync = _sync(store)
-    run = store.runs.create(
-        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
-    )
+    run = _new_run(store, ws, sync)
     for status in (RunStatus.QUERYING, RunStatus.PREPARING, RunStatus.IN_PROGRESS):
         store.runs.transition(run.id, status)
     rows = _added(6)
@@ -352,9 +355,7 @@ def test_entry_rows_keep_every_value_as_recorded(store):
     """Texts with separators, quotes, line breaks and non-ASCII, an empty text beside a
     null, and the recording's time, read back exactly (PostgreSQL takes them as CSV)."""
     ws, sync = _sync(store)
-    run = store.runs.create(
-        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
-    )
+    run = _new_run(store, ws, sync)
     odd = ["a,b", 'say "hi"', "two\nlines", "ünïcödé ✓", "", "\\N", "NULL"]
     rows = [
         {**row, "item_key": f'{{"id":"{text}"}}', "reference": text, "source_id": text}
@@ -382,9 +383,7 @@ def test_an_endpoint_id_given_as_a_number_is_kept_as_text(store):
     """A destination that answers with a number for an endpoint id (or an error) still has
     its batch recorded, on both stores."""
     ws, sync = _sync(store)
-    run = store.runs.create(
-        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
-    )
+    run = _new_run(store, ws, sync)
     base = {"sync_id": sync, "workspace_id": ws, "system": "d", "batch": 0}
     results = [ItemResult.ok(endpoint_id=42), ItemResult(status=EntryStatus.FAILED, error=503)]
     store.entries.record(run.id, sync, PendingItems.of_rows(_added(2)), results, base=base)
@@ -472,9 +471,7 @@ def test_entries_laid_out_beforehand_are_recorded_once_even_when_some_were_recor
     is recorded yet; when an earlier attempt recorded some, only the others are, and each
     outcome is counted once."""
     ws, sync = _sync(store)
-    run = store.runs.create(
-        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
-    )
+    run = _new_run(store, ws, sync)
     base = {"sync_id": sync, "workspace_id": ws, "system": "d"}
     rows = _added(10)
     results = [ItemResult.ok()] * 8 + [ItemResult.failed("refused"), ItemResult.ok("E9")]
@@ -487,9 +484,7 @@ def test_entries_laid_out_beforehand_are_recorded_once_even_when_some_were_recor
     again = store.entries.record(run.id, sync, every, results, base=base, prepared=prepared)
     assert not any(again.values())
     assert store.entries.count_by_status(run.id) == {"ok": 9, "failed": 1}
-    fresh = store.runs.create(
-        workspace_id=ws, sync_id=sync, type="t", trigger=Trigger.MANUAL, mode=RunMode.INCREMENTAL
-    )
+    fresh = _new_run(store, ws, sync)
     prepared = store.entries.prepare(fresh.id, every, results, base=base)
     tally = store.entries.record(fresh.id, sync, every, results, base=base, prepared=prepared)
     assert (tally["ok"], tally["failed"]) == (9, 1)

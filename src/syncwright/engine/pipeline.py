@@ -32,13 +32,12 @@ from syncwright.domain.statuses import (
     RunMode,
     RunStatus,
 )
-from syncwright.domain.sync import ConnectionSpec, SyncSpec
+from syncwright.domain.sync import SyncSpec
 from syncwright.engine import changes, settlement
 from syncwright.engine.batches import batch_for, pending
-from syncwright.engine.rows import RowDecoder
-from syncwright.engine.runtime import Delivery, Runtime
+from syncwright.engine.runtime import Runtime
 from syncwright.engine.scheduler import Scheduler
-from syncwright.sdk.changes import BatchResult, Column, ItemResult
+from syncwright.sdk.changes import BatchResult, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.storage.entry_rows import PendingItems, PreparedEntries
 from syncwright.storage.snapshots_repo import part
@@ -121,23 +120,6 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
     return Plan(batches=stored.batches, total=stored.total)
 
 
-def _delivery(rt: Runtime, run: Run) -> Delivery:
-    found = rt.deliveries.get(run.id)
-    if found is None:
-        sync = rt.store.config.sync(run.sync_id)
-        columns = tuple(Column(**c) for c in run.infos.get("columns", []))
-        found = Delivery(
-            sync=sync,
-            model=rt.store.config.model(sync.model_id),
-            destination=rt.store.config.destination(sync.destination_id),
-            columns=columns,
-            rows=RowDecoder(columns, run.infos.get("row_types")),
-            first_load=bool(run.infos.get("first_load")),
-        )
-        rt.deliveries[run.id] = found
-    return found
-
-
 def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, Any]:
     """Deliver batch ``index``; its outcomes are recorded while the next batch is delivered
     (the store's writes off the delivery's critical path), and the step delivering the next
@@ -184,7 +166,7 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return {}
-    plan = _delivery(rt, run)
+    plan = rt.delivery(run)
     sync, spec = plan.sync, plan.destination
     # A batch caught up (``in_background`` off) may be at the destination already.
     if _timed_out(rt, run, sync, index, sent=not in_background):
@@ -202,7 +184,7 @@ def _deliver(rt: Runtime, run_id: str, index: int, *, in_background: bool) -> di
     destination: Destination | None = None
     rt.in_doubt.setdefault(run_id, set()).add(index)
     try:
-        destination = _destination(rt, run_id, spec)
+        destination = rt.destination(run_id, spec)
         answer: list[ItemResult] | BatchResult = destination.write(batch)
         if len(answer) != len(items):
             answer = [
@@ -329,17 +311,6 @@ def _record(
     rt.store.ledger.progress(run_id, index + 1, sum(1 for a in items.attempts if a))
 
 
-def _destination(rt: Runtime, run_id: str, spec: ConnectionSpec) -> Destination:
-    """The run's destination, opened once per process and reused by its batches."""
-    destination = rt.open_destinations.get(run_id)
-    if destination is None:
-        destination = rt.connectors.destination(
-            spec.type, spec.config, where=f"destinations.{spec.name}"
-        )
-        rt.open_destinations[run_id] = destination
-    return destination
-
-
 def publish(rt: Runtime, run_id: str) -> float | None:
     """Let the destination publish the run's file (feeds, uploads) and record it as the run's
     artifact. Sent items become ok when the endpoint needs no confirmation, or failed when the
@@ -352,7 +323,7 @@ def publish(rt: Runtime, run_id: str) -> float | None:
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return None
-    plan = _delivery(rt, run)
+    plan = rt.delivery(run)
     sync, spec = plan.sync, plan.destination
     if _timed_out(rt, run, sync, int(run.infos.get("batches", 0))):
         return None
@@ -362,7 +333,7 @@ def publish(rt: Runtime, run_id: str) -> float | None:
         started_at=run.started_at or run.created_at,
         columns=plan.columns,
     )
-    destination = _destination(rt, run_id, spec)
+    destination = rt.destination(run_id, spec)
     try:
         publication = destination.publish(info)
     except Exception as exc:
@@ -404,13 +375,13 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
     run = rt.store.runs.get(run_id)
     if run.status.is_final or "publication" not in run.infos:
         return None
-    plan = _delivery(rt, run)
+    plan = rt.delivery(run)
     sync, spec = plan.sync, plan.destination
     if _timed_out(rt, run, sync, int(run.infos.get("batches", 0))):
         return None
     publication = Publication(**run.infos["publication"])
     try:
-        confirmed = _destination(rt, run_id, spec).confirm(publication)
+        confirmed = rt.destination(run_id, spec).confirm(publication)
         problem = ""
     except Exception as exc:  # an endpoint that cannot be asked now may answer later
         rt.release(run_id)
@@ -424,7 +395,7 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
             f" {publication.confirm_timeout:g} s{problem}"
         )
         rt.store.ledger.settle_sent(run_id, sync.id, error=error, retry_failed=sync.retry.next_run)
-        _fail_whole_model(_destination(rt, run_id, spec), error)
+        _fail_whole_model(rt.destination(run_id, spec), error)
         return None
     return publication.confirm_interval
 

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.domain.retention import Retention
+from syncwright.domain.run import Run
 from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
 from syncwright.engine.rows import RowDecoder
 from syncwright.sdk.changes import Column
@@ -84,6 +85,34 @@ class Runtime:
             yield
         finally:
             self.stepping.discard(run_id)
+
+    def delivery(self, run: Run) -> Delivery:
+        """What every batch of the run needs, read once per process (``release`` lets go)."""
+        found = self.deliveries.get(run.id)
+        if found is None:
+            sync = self.store.config.sync(run.sync_id)
+            columns = tuple(Column(**c) for c in run.infos.get("columns", []))
+            found = Delivery(
+                sync=sync,
+                model=self.store.config.model(sync.model_id),
+                destination=self.store.config.destination(sync.destination_id),
+                columns=columns,
+                rows=RowDecoder(columns, run.infos.get("row_types")),
+                first_load=bool(run.infos.get("first_load")),
+            )
+            self.deliveries[run.id] = found
+        return found
+
+    def destination(self, run_id: str, spec: ConnectionSpec) -> Destination:
+        """The run's destination, opened once per process and reused by its batches (until
+        ``release``)."""
+        destination = self.open_destinations.get(run_id)
+        if destination is None:
+            destination = self.connectors.destination(
+                spec.type, spec.config, where=f"destinations.{spec.name}"
+            )
+            self.open_destinations[run_id] = destination
+        return destination
 
     def release(self, run_id: str) -> None:
         delivery = self.deliveries.pop(run_id, None)
