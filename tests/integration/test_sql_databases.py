@@ -141,6 +141,33 @@ def test_a_cursor_mirror_deletes_rows_removed_from_the_model(app, shop, name, tm
     assert_copied(shop)
 
 
+def test_a_cursor_mirror_counts_the_model_before_reading_its_keys(app, shop, name, tmp_path):
+    shop.put(*({"id": i, "seq": i} for i in range(1, 21)))
+    setup(
+        app, shop, name, tmp_path, model=", cursor: seq", sync=", detection: cursor, mode: mirror"
+    )
+    first = run_sync(app, name)
+    assert first.counters.ok == 20 and "rows_counted" not in first.infos
+    # No row left the model: its count (the snapshot's 20 items plus the new one) says so,
+    # and the keys of every row are not read.
+    shop.put({"id": 21, "seq": 100}, {"id": 4, "seq": 101, "price": 3.5})
+    second = run_sync(app, name)
+    assert second.status is RunStatus.SUCCEEDED, second.error
+    assert second.infos["rows_counted"] == 21
+    assert operations(app, second) == {(Operation.ADD, 21), (Operation.CHANGE, 4)}
+    assert_copied(shop)
+    # A row removed while another came: the count differs from 21 + 1, the keys are read.
+    shop.remove(7)
+    shop.put({"id": 22, "seq": 102})
+    third = run_sync(app, name)
+    assert third.status is RunStatus.SUCCEEDED, third.error
+    assert "rows_counted" not in third.infos
+    assert operations(app, third) == {(Operation.REMOVE, 7), (Operation.ADD, 22)}
+    assert_copied(shop)
+    fourth = run_sync(app, name)
+    assert fourth.infos["rows_counted"] == 21 and fourth.counters.removed == 0
+
+
 # -- round trip ------------------------------------------------------------------------
 
 COLUMNS = (

@@ -76,12 +76,12 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
     # and it is prepared again from the model's rows.
     staging = changes.staging_for(rt.work_dir / f"{run_id}.duckdb", scope)
     try:
-        changes.read_model(rt.store, rt.connectors, staging, scope)
+        snapshot = changes.read_model(rt.store, rt.connectors, staging, scope)
         queried = time.monotonic()
         run = rt.store.runs.transition(
             run_id, RunStatus.PREPARING, infos=_timing(run, "querying", queried - started)
         )
-        diff, snapshot, reason = changes.find(rt.store, staging, scope, run_id=run_id)
+        diff, reason = changes.find(rt.store, staging, scope, run_id=run_id)
         if reason and not run.infos.get("approves"):
             # Recorded apart from the error, so an operator can approve it and go on.
             rt.store.ledger.note(run_id, {"guard": reason})
@@ -109,6 +109,11 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
                 "row_types": staging.sql_types,
                 "cursor_candidate": staging.max_cursor,
                 "first_load": not snapshot.parts,
+                **(
+                    {"rows_counted": staging.rows_counted}
+                    if staging.rows_counted is not None
+                    else {}
+                ),
                 "delivering_since": time.time(),
             },
         )

@@ -94,6 +94,9 @@ class Staging:
         #: (its payloads then hold values of both, and are decoded each as it is).
         self.sql_types: dict[str, str] | None = {}
         self.max_cursor: Any = None
+        #: The model's rows as its source counted them, when that count showed that no item
+        #: was removed (its keys were not read).
+        self.rows_counted: int | None = None
         self.keys_read = False
         self.delivered_ops: list[str] = []
         self.carries_unchanged = False
@@ -215,6 +218,19 @@ class Staging:
 
     def keys_count(self) -> int:
         return int(self._scalar("SELECT count(*) FROM keys")) if self.keys_read else 0
+
+    def none_removed(self, counted: int) -> bool:
+        """Whether a model of ``counted`` rows still holds every item of the snapshot
+        (loaded first), knowing its rows staged so far (those past a cursor): it does when it
+        counts the snapshot's items plus the staged rows that are new to it. Exact for a
+        model whose keys are unique and whose new rows all come past the cursor, which is
+        what a cursor sync relies on; any other count means reading the keys."""
+        known = self._scalar("SELECT count(*) FROM prev")
+        new = self._scalar("SELECT count(*) FROM cur ANTI JOIN prev USING (item_key)")
+        if counted != int(known) + int(new):
+            return False
+        self.rows_counted = counted
+        return True
 
     def load_snapshot(self, log: SnapshotLog) -> None:
         """What was delivered before: the newest part naming each item says what it was

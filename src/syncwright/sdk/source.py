@@ -66,6 +66,14 @@ class Source(ABC):
         then, not at its first run."""
         return None
 
+    def count(self, request: ReadRequest) -> int | None:
+        """How many rows the whole model has now (ignoring the cursor), or None when this
+        source cannot tell without reading them (the default). A cursor sync that counts as
+        many rows as it delivered before, plus the new ones its cursor found, has lost none,
+        and skips reading the keys of every row (``keys_only``). Count exactly what ``read``
+        would yield: the same query, the same rows."""
+        return None
+
     @abstractmethod
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch | dict[str, Any]]:
         """Yield the model's rows, as Arrow record batches (preferred) or dicts."""

@@ -21,6 +21,7 @@ Optional hooks (``failing_config``, ``bad_batch``...) return None to skip a chec
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Mapping, NoReturn, Sequence
@@ -164,6 +165,19 @@ class SourceContract:
         keys = [tuple(row.get(k) for k in request.primary_key) for row in rows]
         assert all(None not in key for key in keys), "a row has an empty primary key"
         assert len(set(keys)) == len(keys), "primary keys repeat"
+
+    def test_count_is_the_rows_read(self) -> None:
+        request = self.request()
+        source = self.source_class(self.config())
+        try:
+            counted = source.count(request)
+        finally:
+            source.close()
+        if counted is None:
+            _skip("the source does not count its rows")
+        whole = dataclasses.replace(request, cursor_column=None, cursor_value=None)
+        rows = read_rows(self.source_class(self.config()), whole)
+        assert counted == len(rows), f"count() says {counted} rows, read() gives {len(rows)}"
 
     def test_errors_are_classified(self) -> None:
         config = self.failing_config()

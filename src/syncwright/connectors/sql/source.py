@@ -58,9 +58,21 @@ class SqlSource(Source):
 
     def describe(self, query: str) -> list[str]:
         """The model's column names: its query runs, read-only, for no row."""
-        _existing_sqlite_file(self.config.url)  # connecting would create an empty one
         model = sa.text(query.strip().rstrip(";")).columns().subquery("syncwright_model")
         statement = sa.select(sa.literal_column("*")).select_from(model).where(sa.false())
+        names, _ = self._once(statement)
+        return names
+
+    def count(self, request: ReadRequest) -> int:
+        """The rows of the whole model: one ``count(*)`` over its query, read-only (the
+        database counts; no row leaves it)."""
+        model = sa.text(request.query.strip().rstrip(";")).columns().subquery("syncwright_model")
+        _, rows = self._once(sa.select(sa.func.count()).select_from(model))
+        return int(rows[0][0])
+
+    def _once(self, statement: sa.Executable) -> tuple[list[str], list[Any]]:
+        """Run ``statement`` read-only, through Python's driver: its column names and rows."""
+        _existing_sqlite_file(self.config.url)  # connecting would create an empty one
         plain = _sqlite_file(self.config.url)
         release = sqlite_files.hold(plain, "sqlite3") if plain is not None else _nothing
         try:
@@ -70,7 +82,7 @@ class SqlSource(Source):
                 raise SourceError(f"bad url {safe_url(self.config.url)}: {exc}") from exc
             try:
                 with engine.connect() as conn:
-                    return _columns(conn, statement)
+                    return _fetch(conn, statement)
             except sa.exc.SQLAlchemyError as exc:
                 raise SourceError(database_message(exc)) from exc
             finally:
@@ -175,15 +187,14 @@ def _read_only(conn: sa.Connection) -> Any:
     return raw
 
 
-def _columns(conn: sa.Connection, statement: sa.Executable) -> list[str]:
-    """The names of the columns ``statement`` gives."""
+def _fetch(conn: sa.Connection, statement: sa.Executable) -> tuple[list[str], list[Any]]:
+    """The names of the columns ``statement`` gives, and its rows."""
     sql, values = _compiled(statement, conn.dialect)
     cursor = _read_only(conn).cursor()
     try:
         cursor.execute(sql, values)
         names = [d[0] for d in cursor.description or ()]
-        cursor.fetchall()
-        return names
+        return names, list(cursor.fetchall())
     finally:
         cursor.close()
 
