@@ -202,6 +202,7 @@ def test_batches_with_other_columns_are_decoded_row_by_row(tmp_path):
 def test_a_column_named_like_the_rows_alias_is_a_column(tmp_path):
     staging = Staging(tmp_path / "s.duckdb", primary_key=("id",))
     staging.add_rows(pa.RecordBatch.from_pylist([{"id": 1, "t": "a", "T_": "b"}]))
+    staging.flush()
     [(payload,)] = staging.db.execute("SELECT payload FROM cur").fetchall()
     staging.close()
     assert json.loads(payload) == {"id": 1, "t": "a", "T_": "b"}

@@ -15,6 +15,7 @@ def stage(tmp_path, rows, prev=None, **kw):
     staging = Staging(tmp_path / "s.duckdb", primary_key=kw.pop("pk", ("id",)), **kw)
     if rows:
         staging.add_rows(pa.RecordBatch.from_pylist(rows))
+        staging.flush()
     staging.load_snapshot(SnapshotLog([] if prev is None else [(1, prev)], folded=True))
     return staging
 
@@ -282,4 +283,22 @@ def test_a_whole_model_diff_carries_unchanged_rows_after_the_changes(tmp_path):
     assert {r["operation"] for r in rows[3:]} == {"unchanged"}
     assert [r["seq"] for r in rows] == list(range(6))
     assert {s["operation"] for s in staging.sample(5)} == {"add", "change", "remove"}
+    staging.close()
+
+
+def test_rows_held_in_groups_are_all_staged_whatever_their_batches(tmp_path, monkeypatch):
+    import syncwright.engine.staging as staging_module
+
+    monkeypatch.setattr(staging_module, "STAGE_ROWS", 25)
+    staging = Staging(tmp_path / "s.duckdb", primary_key=("id",), cursor="seq")
+    for start in range(0, 70, 10):
+        rows = [{"id": i, "seq": i} for i in range(start, start + 10)]
+        if start == 30:  # another schema in the middle: what is held is staged first
+            rows = [{**r, "seq": float(r["seq"])} for r in rows]
+        staging.add_rows(pa.RecordBatch.from_pylist(rows))
+    assert staging.max_cursor == 69
+    assert staging.sql_types is None  # seq was a whole number, then not
+    staging.load_snapshot(SnapshotLog([], folded=True))
+    diff = staging.diff(full=False, see_removals=True, write_mode=WriteMode.UPSERT)
+    assert (diff.read, diff.added) == (70, 70)
     staging.close()
