@@ -14,7 +14,6 @@ import json
 import logging
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from syncwright.domain.clock import utcnow
@@ -35,6 +34,7 @@ from syncwright.domain.statuses import (
 from syncwright.domain.sync import SyncSpec
 from syncwright.engine import changes, settlement
 from syncwright.engine.batches import batch_for, pending
+from syncwright.engine.plan import RunPlan, planned_batches
 from syncwright.engine.runtime import Runtime
 from syncwright.engine.scheduler import Scheduler
 from syncwright.sdk.changes import BatchResult, ItemResult
@@ -45,27 +45,19 @@ from syncwright.storage.snapshots_repo import part
 logger = logging.getLogger("syncwright.engine")
 
 
-@dataclass(frozen=True, kw_only=True)
-class Plan:
-    """What prepare found to deliver."""
-
-    batches: int
-    total: int
-
-
 def _timing(run: Run, stage: str, seconds: float) -> dict[str, Any]:
     return {"timings": {**run.infos.get("timings", {}), stage: round(seconds, 3)}}
 
 
-def prepare(rt: Runtime, run_id: str) -> Plan:
+def prepare(rt: Runtime, run_id: str) -> RunPlan:
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
-        return Plan(batches=0, total=0)
-    if "batches" in run.infos:
+        return RunPlan(batches=0, total=0)
+    planned = RunPlan.of(run.infos)
+    if planned is not None:
         # Prepared already: the process stopped after the change set was saved (with the
         # run's move to in_progress, in one transaction) and before the engine recorded it.
-        total = int(run.infos.get("progress", {}).get("total", 0))
-        return Plan(batches=int(run.infos["batches"]), total=total)
+        return planned
     sync = rt.store.config.sync(run.sync_id)
     scope = changes.scope_of(rt.store, rt.connectors, sync, run.mode)
 
@@ -103,26 +95,26 @@ def prepare(rt: Runtime, run_id: str) -> Plan:
                 [False] * len(kept) + [True] * len(forgotten),
             ),
             counters=lambda total: diff.counters(pending=total),
-            infos=lambda: {
+            infos=lambda total, records: {
                 **_timing(run, "preparing", time.monotonic() - queried),
-                "columns": [{"name": c.name, "type": c.type} for c in staging.model_columns()],
-                "row_types": staging.sql_types,
-                "cursor_candidate": staging.max_cursor,
-                "first_load": not snapshot.parts,
-                **(
-                    {"rows_counted": staging.rows_counted}
-                    if staging.rows_counted is not None
-                    else {}
-                ),
-                "delivering_since": time.time(),
+                **RunPlan(
+                    batches=records,
+                    total=total,
+                    columns=staging.model_columns(),
+                    row_types=staging.sql_types,
+                    cursor_candidate=staging.max_cursor,
+                    first_load=not snapshot.parts,
+                    rows_counted=staging.rows_counted,
+                    delivering_since=time.time(),
+                ).infos(),
             },
         )
     finally:
         staging.close()
     if stored.cancelled:  # meanwhile: its items are recorded as not attempted
         rt.store.ledger.leave_pending(run_id)
-        return Plan(batches=0, total=0)
-    return Plan(batches=stored.batches, total=stored.total)
+        return RunPlan(batches=0, total=0)
+    return RunPlan(batches=stored.batches, total=stored.total)
 
 
 def deliver(rt: Runtime, run_id: str, index: int) -> dict[str, Any]:
@@ -324,13 +316,13 @@ def publish(rt: Runtime, run_id: str) -> float | None:
     if run.status.is_final:
         return None
     settle(rt, run_id)
-    _catch_up(rt, run_id, int(run.infos.get("batches", 0)))
+    _catch_up(rt, run_id, planned_batches(run.infos))
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
         return None
     plan = rt.delivery(run)
     sync, spec = plan.sync, plan.destination
-    if _timed_out(rt, run, sync, int(run.infos.get("batches", 0))):
+    if _timed_out(rt, run, sync, planned_batches(run.infos)):
         return None
     info = RunInfo(
         run_id=run_id,
@@ -382,7 +374,7 @@ def confirm(rt: Runtime, run_id: str) -> float | None:
         return None
     plan = rt.delivery(run)
     sync, spec = plan.sync, plan.destination
-    if _timed_out(rt, run, sync, int(run.infos.get("batches", 0))):
+    if _timed_out(rt, run, sync, planned_batches(run.infos)):
         return None
     publication = Publication(**run.infos["publication"])
     try:
@@ -437,8 +429,9 @@ def finish(rt: Runtime, run_id: str) -> str:
     infos: dict[str, Any] = {
         "progress": {"done": entries_total - counters.pending, "total": entries_total}
     }
-    if "delivering_since" in run.infos:
-        infos.update(_timing(run, "delivering", time.time() - float(run.infos["delivering_since"])))
+    plan = RunPlan.of(run.infos)
+    if plan is not None and plan.delivering_since is not None:
+        infos.update(_timing(run, "delivering", time.time() - plan.delivering_since))
     if counters.pending:
         status = RunStatus.INCOMPLETE
     elif (
@@ -467,7 +460,8 @@ def _advance_cursor(rt: Runtime, run: Run, counters: Counters) -> None:
     """Move the cursor past what was read, but never past an item that failed."""
     sync = rt.store.config.sync(run.sync_id)
     model = rt.store.config.model(sync.model_id)
-    value = run.infos.get("cursor_candidate")
+    plan = RunPlan.of(run.infos)
+    value = plan.cursor_candidate if plan is not None else None
     if counters.failed and model.cursor and sync.retry.next_run:
         failed = [json.loads(p).get(model.cursor) for p in rt.store.ledger.failed_payloads(run.id)]
         failed = [v for v in failed if v is not None]
@@ -489,7 +483,7 @@ def fail(rt: Runtime, run_id: str, message: str, in_flight: int | None = None) -
     rt.release(run_id)
     run = rt.store.runs.get(run_id)
     if not run.status.is_final:
-        at = in_flight if in_flight is not None else int(run.infos.get("batches", 0))
+        at = in_flight if in_flight is not None else planned_batches(run.infos)
         _keep_in_doubt(rt, run, at, sent=in_flight is not None)
     rt.store.ledger.leave_pending(run_id)
     run = rt.store.runs.get(run_id)
@@ -511,7 +505,7 @@ def _keep_in_doubt(rt: Runtime, run: Run, at: int, *, sent: bool) -> None:
     ``sent``) unless this process knows them recorded: another process may have delivered
     them and stopped before recording. Keeping a batch that was recorded after all changes
     nothing: its items have entries."""
-    batches = int(run.infos.get("batches", 0))
+    batches = planned_batches(run.infos)
     last = rt.recording.get(run.id)
     recorded = -1
     if last is not None:

@@ -14,6 +14,7 @@ from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.domain.retention import Retention
 from syncwright.domain.run import Run
 from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
+from syncwright.engine.plan import RunPlan
 from syncwright.engine.rows import RowDecoder
 from syncwright.sdk.changes import Column
 from syncwright.sdk.destination import Destination
@@ -91,14 +92,14 @@ class Runtime:
         found = self.deliveries.get(run.id)
         if found is None:
             sync = self.store.config.sync(run.sync_id)
-            columns = tuple(Column(**c) for c in run.infos.get("columns", []))
+            plan = RunPlan.of(run.infos) or RunPlan(batches=0, total=0)
             found = Delivery(
                 sync=sync,
                 model=self.store.config.model(sync.model_id),
                 destination=self.store.config.destination(sync.destination_id),
-                columns=columns,
-                rows=RowDecoder(columns, run.infos.get("row_types")),
-                first_load=bool(run.infos.get("first_load")),
+                columns=plan.columns,
+                rows=RowDecoder(plan.columns, plan.row_types),
+                first_load=plan.first_load,
             )
             self.deliveries[run.id] = found
         return found

@@ -63,15 +63,15 @@ class RunLedger:
         fold: Iterable[pa.RecordBatch] | None,
         skipped: pa.Table,
         counters: Callable[[int], Counters],
-        infos: Callable[[], dict[str, Any]],
+        infos: Callable[[int, int], dict[str, Any]],
     ) -> ChangeSet:
         """In one transaction: store the change set in records of ``size`` items, fold the
         snapshot's log into a base of ``fold`` (when given), add the snapshot part of the
         ``skipped`` items (the write mode does not deliver them), and move the run on
         (``in_progress``, or ``preparing`` with nothing to deliver) with the counters
-        ``counters`` gives for the number of items, and the ``infos`` it gives then (with
-        the progress and the number of batches). A process stopping at any point leaves the
-        run either prepared or not at all."""
+        ``counters`` gives for the number of items, and the ``infos`` given for the numbers
+        of items and of records. A process stopping at any point leaves the run either
+        prepared or not at all."""
         with self.engine.begin() as conn:
             total, records = self.changesets.save(conn, run_id, batches, size)
             if fold is not None:
@@ -83,7 +83,7 @@ class RunLedger:
                 run_id,
                 RunStatus.IN_PROGRESS if records else RunStatus.PREPARING,
                 counters=counters(total),
-                infos={**infos(), "progress": {"done": 0, "total": total}, "batches": records},
+                infos=infos(total, records),
                 conn=conn,
             )
         return ChangeSet(total, records)
