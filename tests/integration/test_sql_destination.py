@@ -544,3 +544,28 @@ def test_postgres_quirks_a_latin1_database_an_insert_only_role_and_row_security(
         assert {r.status for r in results} == {EntryStatus.OK}, {r.error for r in results}
     guarded.close()
     assert set(rows_in(postgres.url(role), "guarded")) == {3, 10}
+
+
+def test_an_arrow_batch_is_written_without_building_its_rows(url, form):
+    """Every tested database takes an upsert, an insert and removals of an Arrow batch from
+    its columns (COPY on PostgreSQL, one executemany elsewhere): the batch's ``Change`` rows
+    are never built."""
+    if form != "arrow":
+        pytest.skip("the Arrow form only")
+    dest = SqlDestination({"url": url, "table": "items"})
+    first = batch(WriteMode.UPSERT, *(add(i, f"n{i}", price=i / 4) for i in range(300)))
+    second = batch(WriteMode.MIRROR, add(1, "changed"), remove(2), add(300, "new"))
+    for given in (first, second):
+        results = dest.write(given)
+        assert {r.status for r in results} == {EntryStatus.OK}, {r.error for r in results}
+        assert given._changes is None  # the rows view was never asked for
+    fresh = SqlDestination({"url": url, "table": "appended"})
+    appended = batch(WriteMode.INSERT, add(7, "a"), add(8, "b"))
+    assert {r.status for r in fresh.write(appended)} == {EntryStatus.OK}
+    assert appended._changes is None
+    dest.close()
+    fresh.close()
+    found = rows_in(url)
+    assert len(found) == 300 and 2 not in found
+    assert (found[1]["name"], found[300]["name"], found[299]["price"]) == ("changed", "new", 74.75)
+    assert {r["name"] for r in rows_in(url, "appended").values()} == {"a", "b"}

@@ -178,18 +178,20 @@ class SqlDestination(Destination):
         return BatchResult.ok(len(batch), failures)
 
     def _bulk(self, batch: ChangeBatch, target: Target) -> bool:
-        """Whether the batch goes straight from Arrow (see ``statements.copyable``): inserts,
-        and upserts into a table with a unique key on the model's key (others are updated
-        then inserted, row by row)."""
+        """Whether the batch goes straight from Arrow: inserts, and upserts into a table
+        with a unique key on the model's key (others are updated then inserted, row by row),
+        of scalar columns; as CSV on PostgreSQL (``statements.copyable``), in one
+        ``executemany`` elsewhere (``statements.bindable``)."""
         if batch.write_mode is WriteMode.UPDATE:
             return False
-        if (
-            batch.write_mode is not WriteMode.INSERT
-            and target.upsert_method(self.engine.dialect) != "copy"
-        ):
-            return False
-        known = [f for f in batch.table.schema if f.name in target.table.c]
-        return statements.copyable(self.engine.dialect, pa.schema(known))
+        dialect = self.engine.dialect
+        known = pa.schema([f for f in batch.table.schema if f.name in target.table.c])
+        method = target.upsert_method(dialect)
+        if statements.copyable(dialect, known):
+            return batch.write_mode is WriteMode.INSERT or method == "copy"
+        return statements.bindable(dialect, known) and (
+            batch.write_mode is WriteMode.INSERT or method in ("on_conflict", "on_duplicate_key")
+        )
 
     def _write_arrow(
         self,
@@ -198,7 +200,8 @@ class SqlDestination(Destination):
         batch: ChangeBatch,
         failures: dict[int, ItemResult],
     ) -> None:
-        """Insert or upsert the batch's rows from Arrow as CSV, then its removals by key."""
+        """Insert or upsert the batch's rows from Arrow (as CSV on PostgreSQL, in one
+        ``executemany`` elsewhere), then its removals by key."""
         table = batch.table.select([n for n in batch.table.column_names if n in target.table.c])
         removing = pc.equal(batch.operations, Operation.REMOVE.value)
         removes = pc.indices_nonzero(removing).to_pylist()
@@ -209,8 +212,13 @@ class SqlDestination(Destination):
         )
         if writes:
             rows = table.take(pa.array(writes, pa.int64())) if removes else table
-            if batch.write_mode is WriteMode.INSERT:
-                apply: Apply = lambda c, r: statements.insert_arrow(c, target, r)  # noqa: E731
+            inserting = batch.write_mode is WriteMode.INSERT
+            if not statements.copyable(conn.dialect, rows.schema):
+                apply: Apply = lambda c, r: statements.write_arrow(  # noqa: E731
+                    c, target, r, insert=inserting
+                )
+            elif inserting:
+                apply = lambda c, r: statements.insert_arrow(c, target, r)  # noqa: E731
             elif self._empty:
                 apply = self._copy_into_empty
             else:

@@ -11,7 +11,9 @@ Upsert, by database:
   target, then ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``. A batch that comes as
   Arrow is copied as CSV that Arrow writes, with no Python per row; into a table that was
   empty when the run began (or that it created), it is copied into the table itself.
-- PostgreSQL with another driver, and SQLite: ``INSERT ... ON CONFLICT (key) DO UPDATE``.
+- PostgreSQL with another driver, and SQLite: ``INSERT ... ON CONFLICT (key) DO UPDATE``
+  (a batch that comes as Arrow: one ``executemany`` of it from the Arrow columns, as for
+  MySQL and MariaDB below).
 - MySQL and MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``, when the key is the table's only
   unique key (the statement updates the row of whichever unique key the new row repeats).
 - Any other database, or a table whose key is not (or not alone) unique: ``UPDATE`` the rows
@@ -258,6 +260,15 @@ def copyable(dialect: sa.Dialect, schema: pa.Schema) -> bool:
     return all(_copyable(field.type) for field in schema)
 
 
+def bindable(dialect: sa.Dialect, schema: pa.Schema) -> bool:
+    """Whether rows of ``schema`` go to this database from Arrow columns in one
+    ``executemany`` (``write_arrow``): any other database than PostgreSQL through psycopg,
+    for the same scalar columns as ``copyable``."""
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        return False
+    return all(_copyable(field.type) for field in schema)
+
+
 def _copyable(kind: pa.DataType) -> bool:
     if pa.types.is_dictionary(kind):
         return _copyable(kind.value_type)
@@ -275,25 +286,25 @@ def _copyable(kind: pa.DataType) -> bool:
     )
 
 
+def _as_stored(target: Target, name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A time with a zone as UTC where the column has none (as the row path does)."""
+    kind = column.type
+    sql = target.table.c[name].type
+    if (
+        pa.types.is_timestamp(kind)
+        and kind.tz is not None
+        and isinstance(sql, sa.DateTime)
+        and not getattr(sql, "timezone", False)
+    ):
+        return pc.cast(pc.cast(column, pa.timestamp(kind.unit, "UTC")), pa.timestamp(kind.unit))
+    return column
+
+
 def _csv(target: Target, rows: pa.Table) -> bytes:
     """The rows as CSV for ``COPY ... (FORMAT csv)``: text always quoted, so that an empty
     text is not read as null; a time with a zone as UTC where the column has none (as the
     row path does)."""
-    columns = []
-    for name in rows.column_names:
-        column = rows.column(name)
-        kind = column.type
-        sql = target.table.c[name].type
-        if (
-            pa.types.is_timestamp(kind)
-            and kind.tz is not None
-            and isinstance(sql, sa.DateTime)
-            and not getattr(sql, "timezone", False)
-        ):
-            column = pc.cast(
-                pc.cast(column, pa.timestamp(kind.unit, "UTC")), pa.timestamp(kind.unit)
-            )
-        columns.append(column)
+    columns = [_as_stored(target, name, rows.column(name)) for name in rows.column_names]
     sink = io.BytesIO()
     pacsv.write_csv(pa.Table.from_arrays(columns, names=rows.column_names), sink, _CSV)
     return sink.getvalue()
@@ -335,3 +346,54 @@ def upsert_arrow(conn: sa.Connection, target: Target, rows: pa.Table) -> None:
     stage, stage_name = _stage(conn, target, rows.column_names)
     _copy(conn, stage_name, target, rows)
     _merge(conn, target, rows.column_names, stage, stage_name)
+
+
+def write_arrow(conn: sa.Connection, target: Target, rows: pa.Table, *, insert: bool) -> None:
+    """Insert (``insert``) or upsert the rows with one statement compiled once and executed
+    for all of them by the driver (``executemany``), the values taken from the Arrow columns
+    and converted only by the columns that need it (a time, a decimal on SQLite): no dict,
+    and no SQLAlchemy work, per row. For a table with a unique key on the model's key (the
+    ``on_conflict`` and ``on_duplicate_key`` upserts), or for inserts."""
+    table = target.table
+    columns = list(rows.column_names)
+    changing = [c for c in columns if c not in target.key]
+    method = target.upsert_method(conn.dialect)
+    stmt: Any
+    if insert:
+        stmt = table.insert()
+    elif method == "on_duplicate_key":
+        stmt = mysql.insert(table)
+        # With nothing but the key to set, setting the key to itself leaves the row as is.
+        sets = changing or list(target.key[:1])
+        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in sets})
+    elif method == "on_conflict":
+        stmt = _on_conflict(conn.dialect, target, changing)
+    else:
+        raise ValueError(f"no statement upserts {table.name} in one go ({method})")
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+    # The statement's parameters are the rows' columns (an insert's binds are named after
+    # them), by position or by name as the driver takes them (a name escaped if need be).
+    order = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    if sorted(order) != sorted(columns):
+        raise ValueError(f"the statement for {table.name} takes {order}, not {columns}")
+    values = []
+    for name in order:
+        column = _as_stored(target, name, rows.column(name)).to_pylist()
+        process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        if process is not None:
+            column = [None if v is None else process(v) for v in column]
+        values.append(column)
+    params: list[Any] = list(zip(*values))
+    if not compiled.positional:
+        names = [compiled.escaped_bind_names.get(name, name) for name in order]
+        params = [dict(zip(names, row)) for row in params]
+    sql = str(compiled)
+    dbapi = conn.dialect.loaded_dbapi
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(sql, params)
+    except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
