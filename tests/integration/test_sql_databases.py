@@ -168,6 +168,47 @@ def test_a_cursor_mirror_counts_the_model_before_reading_its_keys(app, shop, nam
     assert fourth.infos["rows_counted"] == 21 and fourth.counters.removed == 0
 
 
+def test_rows_the_cursor_cannot_see_never_hide_a_removal(app, shop, name, tmp_path):
+    """The count stands for the keys only when every row of the model is either delivered
+    or read past the cursor: a row with no cursor value, and a row whose addition failed
+    (the cursor moved past it), would each cancel out a removal in the count; with either
+    in the model, the keys are read and the removal is delivered."""
+    shop.put(*({"id": i, "seq": i} for i in range(1, 21)))
+    setup(
+        app,
+        shop,
+        name,
+        tmp_path,
+        model=", cursor: seq",
+        sync=", detection: cursor, mode: mirror, retry: {next_run: false}",
+    )
+    first = run_sync(app, name)
+    assert first.counters.ok == 20, first.error
+    # A row with no cursor value comes, another row goes: counted, they cancel out.
+    shop.put({"id": 21, "seq": None})
+    shop.remove(5)
+    second = run_sync(app, name)
+    assert second.status is RunStatus.SUCCEEDED, second.error
+    assert "rows_counted" not in second.infos
+    assert (Operation.REMOVE, 5) in operations(app, second)
+    shop.remove(21)
+    assert run_sync(app, name).counters.removed == 0  # never delivered: nothing to remove
+    # A row the destination refuses (its sku is taken), and the cursor moves past it.
+    engine = sa.create_engine(shop.url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE UNIQUE INDEX copied_sku ON copied (sku)"))
+    engine.dispose()
+    shop.put({"id": 22, "seq": 100, "sku": "SKU-1"}, {"id": 23, "seq": 101})
+    third = run_sync(app, name)
+    assert (third.counters.failed, third.counters.ok) == (1, 1), third.error
+    shop.remove(6)
+    fourth = run_sync(app, name)
+    assert fourth.status is RunStatus.SUCCEEDED, fourth.error
+    assert "rows_counted" not in fourth.infos
+    assert (Operation.REMOVE, 6) in operations(app, fourth)
+    assert set(rows_of(shop.url, "copied")) == set(shop.rows()) - {22}
+
+
 # -- round trip ------------------------------------------------------------------------
 
 COLUMNS = (

@@ -569,3 +569,31 @@ def test_an_arrow_batch_is_written_without_building_its_rows(url, form):
     assert len(found) == 300 and 2 not in found
     assert (found[1]["name"], found[300]["name"], found[299]["price"]) == ("changed", "new", 74.75)
     assert {r["name"] for r in rows_in(url, "appended").values()} == {"a", "b"}
+
+
+def test_a_value_its_column_cannot_take_fails_that_row_alone(url, form):
+    """A flag column given 2: SQLite's driver layer and PostgreSQL refuse it (MariaDB's
+    flags are small integers, and take it); the refused row fails alone, in both forms."""
+    create(url, "CREATE TABLE flagged (id INTEGER PRIMARY KEY, active BOOLEAN, name TEXT)")
+    columns = (
+        Column(name="id", type="int64"),
+        Column(name="active", type="int64"),
+        Column(name="name", type="string"),
+    )
+    changes = [
+        Change(operation=Operation.ADD, key={"id": i}, fields={"id": i, "active": v, "name": "n"})
+        for i, v in enumerate([1, 0, 2, None, 1])
+    ]
+    dest = SqlDestination({"url": url, "table": "flagged"})
+    results = dest.write(batch(WriteMode.UPSERT, *changes, columns=columns))
+    dest.close()
+    statuses = [r.status for r in results]
+    engine = engine_for(url)
+    with engine.connect() as conn:
+        kept = {r[0] for r in conn.execute(sa.text("SELECT id FROM flagged"))}
+    engine.dispose()
+    if kind_of(url) == "mariadb":
+        assert set(statuses) == {EntryStatus.OK} and kept == {0, 1, 2, 3, 4}
+        return
+    assert statuses == [EntryStatus.OK] * 2 + [EntryStatus.FAILED] + [EntryStatus.OK] * 2
+    assert results[2].error and kept == {0, 1, 3, 4}

@@ -20,6 +20,7 @@ from syncwright.storage.database import current_revision, head_revision, upgrade
 from syncwright.storage.entry_rows import PendingItems
 from syncwright.storage.retention_repo import Purged
 from syncwright.storage.scopes import RUN, number
+from syncwright.storage.snapshots_repo import part
 from syncwright.storage.store import Store
 from syncwright.storage.tables import entries, metadata, runs
 from tests.support.examples import SEED_RUN_FIELDS
@@ -349,6 +350,27 @@ def test_a_late_recording_of_an_ended_first_load_is_not_part_of_the_snapshot_bas
     log = store.snapshots.read(sync)
     assert not log.folded and (log.base_parts, len(log.parts)) == (1, 2)
     assert store.snapshots.count(sync) == 6
+
+
+def test_a_fold_gives_way_to_a_part_recorded_after_the_snapshot_was_read(store):
+    """A run folds the log it read into a new base; a part recorded since (a late
+    recording) would be older than that base and lost with the log: the fold waits for the
+    next run, and the part stays."""
+    ws, sync = _sync(store)
+    one = part(['{"id":1}', '{"id":2}'], ["A", "B"], ["h1", "h2"], [False, False])
+    late = part(['{"id":2}'], ["B"], ["h2b"], [False])
+    with store.engine.begin() as conn:
+        store.snapshots.append(conn, sync, one)
+    read = store.snapshots.read(sync)
+    with store.engine.begin() as conn:
+        store.snapshots.append(conn, sync, late)
+    with store.engine.begin() as conn:
+        assert not store.snapshots.fold(conn, sync, one.to_batches(), through=read.last_part)
+    log = store.snapshots.read(sync)
+    assert len(log.parts) == 2 and log.parts[-1][1].column("row_hash").to_pylist() == ["h2b"]
+    with store.engine.begin() as conn:
+        assert store.snapshots.fold(conn, sync, one.to_batches(), through=log.last_part)
+    assert store.snapshots.read(sync).folded and store.snapshots.count(sync) == 2
 
 
 def test_entry_rows_keep_every_value_as_recorded(store):

@@ -302,3 +302,14 @@ def test_rows_held_in_groups_are_all_staged_whatever_their_batches(tmp_path, mon
     diff = staging.diff(full=False, see_removals=True, write_mode=WriteMode.UPSERT)
     assert (diff.read, diff.added) == (70, 70)
     staging.close()
+
+
+def test_rows_held_when_the_source_starts_over_are_forgotten_too(tmp_path):
+    staging = Staging(tmp_path / "s.duckdb", primary_key=("id",), cursor="seq")
+    staging.add_rows(pa.RecordBatch.from_pylist([{"id": i, "seq": i} for i in range(5)]))
+    staging.forget_rows()  # the source raised ReadAgain: it reads everything again
+    staging.add_rows(pa.RecordBatch.from_pylist([{"id": i, "seq": 10 + i} for i in range(3)]))
+    staging.load_snapshot(SnapshotLog([], folded=True))
+    diff = staging.diff(full=False, see_removals=True, write_mode=WriteMode.UPSERT)
+    assert (diff.read, diff.added, staging.max_cursor) == (3, 3, 12)
+    staging.close()

@@ -5,6 +5,7 @@ run only shows them."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from syncwright.engine.staging import Diff, Staging
 from syncwright.sdk.source import ReadAgain, ReadRequest, Source
 from syncwright.storage.snapshots_repo import SnapshotLog
 from syncwright.storage.store import Store
+
+logger = logging.getLogger("syncwright.engine")
 
 DICT_BATCH = 10_000
 #: Keys are read in batches this large: each batch costs a few milliseconds of staging
@@ -126,6 +129,11 @@ def read_model(
     sync, model, source_spec = scope.sync, scope.model, scope.source
     snapshot = store.snapshots.read(sync.id)
     staging.load_snapshot(snapshot)
+    if not scope.resync:
+        # The sync's open failures: the changes link to them, and the items they name are
+        # part of the model although the snapshot may lack them (see ``none_removed``).
+        for link in store.entries.links(sync_id=sync.id):
+            staging.add_links(link)
     request = ReadRequest(
         query=model.query,
         primary_key=model.primary_key,
@@ -136,13 +144,16 @@ def read_model(
         source_spec.type, source_spec.config, where=f"sources.{source_spec.name}"
     )
     try:
-        _read(source, request, staging.add_rows, staging.forget_rows)
-        if (
+        removals_by_keys = (
             request.cursor_value is not None
             and source.supports.keys
             and sync.write_mode.delivers(Operation.REMOVE)
-            and not _none_removed(source, request, staging)
-        ):
+        )
+        # Counted before the rows are read: a row added meanwhile makes the count short,
+        # and the keys are read.
+        counted = _count(source, request) if removals_by_keys else None
+        _read(source, request, staging.add_rows, staging.forget_rows)
+        if removals_by_keys and not (counted is not None and staging.none_removed(counted)):
             # The cursor finds changed rows; the keys of all rows show removed ones.
             keys = dataclasses.replace(request, keys_only=True, batch_size=KEY_BATCH)
             _read(source, keys, staging.add_keys, staging.forget_keys)
@@ -159,11 +170,14 @@ def read_model(
     return snapshot
 
 
-def _none_removed(source: Source, request: ReadRequest, staging: Staging) -> bool:
-    """Whether counting the model's rows shows that none of the snapshot's items left it
-    (then its keys need not be read)."""
-    counted = source.count(request)
-    return counted is not None and staging.none_removed(counted)
+def _count(source: Source, request: ReadRequest) -> int | None:
+    """The model's rows as the source counts them; None when it cannot tell, or when
+    counting failed (the keys are read then, which says what is wrong if anything is)."""
+    try:
+        return source.count(request)
+    except Exception as exc:
+        logger.info("counting the model's rows failed, reading its keys: %s", exc)
+        return None
 
 
 def find(
@@ -172,11 +186,9 @@ def find(
     """Compare the staged model with the snapshot (both read by ``read_model``): the diff,
     and why the sync's guard would stop the run (None when it would not)."""
     sync = scope.sync
-    links = (
-        store.entries.links(run_id=run_id) if scope.resync else store.entries.links(sync_id=sync.id)
-    )
-    for link in links:
-        staging.add_links(link)
+    if scope.resync:  # the entries the operator chose (a run's other links: ``read_model``)
+        for link in store.entries.links(run_id=run_id):
+            staging.add_links(link)
     write_mode = scope.write_mode
     if scope.resync:
         # The operator chose these items, removals included: no guard second-guesses it.

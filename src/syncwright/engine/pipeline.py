@@ -88,6 +88,7 @@ def prepare(rt: Runtime, run_id: str) -> RunPlan:
             staging.deliverable_batches(),
             sync.batch_size,
             fold=staging.snapshot_batches() if snapshot.worth_folding else None,
+            folds_through=snapshot.last_part,
             skipped=part(
                 [k for k, _, _ in kept] + forgotten,
                 [r for _, r, _ in kept] + [""] * len(forgotten),

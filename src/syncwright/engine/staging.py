@@ -261,13 +261,19 @@ class Staging:
 
     def none_removed(self, counted: int) -> bool:
         """Whether a model of ``counted`` rows still holds every item of the snapshot
-        (loaded first), knowing its rows staged so far (those past a cursor): it does when it
-        counts the snapshot's items plus the staged rows that are new to it. Exact for a
-        model whose keys are unique and whose new rows all come past the cursor, which is
-        what a cursor sync relies on; any other count means reading the keys."""
+        (loaded first), knowing its rows staged so far (those past a cursor) and the sync's
+        open failures (linked first: an item whose addition failed is in the model, not in
+        the snapshot): it does when it counts the snapshot's items plus the staged and
+        failing items new to it. Exact for a model whose keys are unique and whose new rows
+        all come past the cursor, which is what a cursor sync relies on (a source counts
+        nothing, giving None, when a cursor value is empty); any other count means reading
+        the keys."""
         self.flush()
         known = self._scalar("SELECT count(*) FROM prev")
-        new = self._scalar("SELECT count(*) FROM cur ANTI JOIN prev USING (item_key)")
+        new = self._scalar(
+            "SELECT count(*) FROM (SELECT item_key FROM cur UNION SELECT item_key FROM links)"
+            " ANTI JOIN prev USING (item_key)"
+        )
         if counted != int(known) + int(new):
             return False
         self.rows_counted = counted

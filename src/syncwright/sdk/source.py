@@ -71,7 +71,8 @@ class Source(ABC):
         source cannot tell without reading them (the default). A cursor sync that counts as
         many rows as it delivered before, plus the new ones its cursor found, has lost none,
         and skips reading the keys of every row (``keys_only``). Count exactly what ``read``
-        would yield: the same query, the same rows."""
+        would yield: the same query, the same rows; and answer None when a row's cursor
+        (``request.cursor_column``) is empty, as such a row is never read past the cursor."""
         return None
 
     @abstractmethod

@@ -61,12 +61,14 @@ class RunLedger:
         size: int,
         *,
         fold: Iterable[pa.RecordBatch] | None,
+        folds_through: int = 0,
         skipped: pa.Table,
         counters: Callable[[int], Counters],
         infos: Callable[[int, int], dict[str, Any]],
     ) -> ChangeSet:
         """In one transaction: store the change set in records of ``size`` items, fold the
-        snapshot's log into a base of ``fold`` (when given), add the snapshot part of the
+        snapshot's log into a base of ``fold`` (when given: the snapshot as read up to part
+        ``folds_through``, and no part came since), add the snapshot part of the
         ``skipped`` items (the write mode does not deliver them), and move the run on
         (``in_progress``, or ``preparing`` with nothing to deliver) with the counters
         ``counters`` gives for the number of items, and the ``infos`` given for the numbers
@@ -75,7 +77,7 @@ class RunLedger:
         with self.engine.begin() as conn:
             total, records = self.changesets.save(conn, run_id, batches, size)
             if fold is not None:
-                self.snapshots.fold(conn, sync_id, fold)
+                self.snapshots.fold(conn, sync_id, fold, through=folds_through)
             self.snapshots.append(conn, sync_id, skipped)
             if self.runs.get(run_id, conn).status.is_final:
                 return ChangeSet(total, records, cancelled=True)

@@ -88,6 +88,11 @@ class SnapshotLog:
         self.base_parts = len(batches) if folded else (base_parts or 0)
 
     @property
+    def last_part(self) -> int:
+        """The number of the newest part read (0 for none)."""
+        return max((number for number, _ in self.parts), default=0)
+
+    @property
     def worth_folding(self) -> bool:
         """Whether the run that read the log should rewrite it as one base."""
         # Many small parts, base or not (a first load in small batches), cost a blob read
@@ -176,8 +181,17 @@ class SnapshotRepository:
                 )
             )
 
-    def fold(self, conn: sa.Connection, sync_id: str, items: Iterable[pa.RecordBatch]) -> None:
-        """Replace the whole log with a base of ``items`` (item_key, reference, row_hash)."""
+    def fold(
+        self, conn: sa.Connection, sync_id: str, items: Iterable[pa.RecordBatch], *, through: int
+    ) -> bool:
+        """Replace the whole log with a base of ``items`` (item_key, reference, row_hash),
+        the snapshot as read up to part ``through``. Not when a part came after it (a late
+        recording): the base would be older than that part, and the next run folds."""
+        newest = conn.execute(
+            sa.select(sa.func.max(snapshot_parts.c.id)).where(snapshot_parts.c.sync_id == sync_id)
+        ).scalar_one_or_none()
+        if (newest or 0) != through:
+            return False
         conn.execute(snapshot_parts.delete().where(snapshot_parts.c.sync_id == sync_id))
         conn.execute(snapshots.delete().where(snapshots.c.sync_id == sync_id))
         for table in rebatch(items, BASE_PART):
@@ -195,6 +209,7 @@ class SnapshotRepository:
                     sync_id=sync_id, base=True, items=base.num_rows, data=pack(base)
                 )
             )
+        return True
 
     # -- cursor ---------------------------------------------------------------------------
     def cursor(self, sync_id: str) -> Any:

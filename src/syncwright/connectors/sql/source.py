@@ -63,12 +63,22 @@ class SqlSource(Source):
         names, _ = self._once(statement)
         return names
 
-    def count(self, request: ReadRequest) -> int:
+    def count(self, request: ReadRequest) -> int | None:
         """The rows of the whole model: one ``count(*)`` over its query, read-only (the
-        database counts; no row leaves it)."""
-        model = sa.text(request.query.strip().rstrip(";")).columns().subquery("syncwright_model")
-        _, rows = self._once(sa.select(sa.func.count()).select_from(model))
-        return int(rows[0][0])
+        database counts; no row leaves it). None when a row's cursor is empty: such a row
+        is never read past the cursor, so the count could not tell it from a removal."""
+        cursor = request.cursor_column
+        text = sa.text(request.query.strip().rstrip(";"))
+        model = text.columns(_name(cursor)) if cursor else text.columns()
+        rows_of = model.subquery("syncwright_model")
+        counts: list[Any] = [sa.func.count()]
+        if cursor:
+            counts.append(sa.func.count(rows_of.c[0]))
+        _, rows = self._once(sa.select(*counts).select_from(rows_of))
+        total = int(rows[0][0])
+        if cursor and int(rows[0][1]) != total:
+            return None
+        return total
 
     def _once(self, statement: sa.Executable) -> tuple[list[str], list[Any]]:
         """Run ``statement`` read-only, through Python's driver: its column names and rows."""

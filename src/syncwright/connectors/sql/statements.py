@@ -12,8 +12,8 @@ Upsert, by database:
   Arrow is copied as CSV that Arrow writes, with no Python per row; into a table that was
   empty when the run began (or that it created), it is copied into the table itself.
 - PostgreSQL with another driver, and SQLite: ``INSERT ... ON CONFLICT (key) DO UPDATE``
-  (a batch that comes as Arrow: one ``executemany`` of it from the Arrow columns, as for
-  MySQL and MariaDB below).
+  (on SQLite, a batch that comes as Arrow: one ``executemany`` of it from the Arrow
+  columns, as on MySQL and MariaDB below).
 - MySQL and MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``, when the key is the table's only
   unique key (the statement updates the row of whichever unique key the new row repeats).
 - Any other database, or a table whose key is not (or not alone) unique: ``UPDATE`` the rows
@@ -156,7 +156,15 @@ def _upsert_by_copy(
                 copy.write_row(values(row))
     except dbapi.Error as exc:  # as SQLAlchemy would raise it: a row error can be isolated
         raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+    except (TypeError, ValueError) as exc:  # a value its column's type cannot take
+        raise _refused_value(statement, exc) from exc
     _merge(conn, target, columns, stage, stage_name)
+
+
+def _refused_value(statement: str, exc: Exception) -> sa.exc.StatementError:
+    """A value that a column's type refused to convert, as SQLAlchemy reports one: the rows
+    are split until it stands alone and fails with this message."""
+    return sa.exc.StatementError(f"{type(exc).__name__}: {exc}", statement, None, exc)
 
 
 def _stage(conn: sa.Connection, target: Target, columns: Sequence[str]) -> tuple[Any, str]:
@@ -262,9 +270,9 @@ def copyable(dialect: sa.Dialect, schema: pa.Schema) -> bool:
 
 def bindable(dialect: sa.Dialect, schema: pa.Schema) -> bool:
     """Whether rows of ``schema`` go to this database from Arrow columns in one
-    ``executemany`` (``write_arrow``): any other database than PostgreSQL through psycopg,
-    for the same scalar columns as ``copyable``."""
-    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+    ``executemany`` (``write_arrow``): SQLite, MySQL and MariaDB, for the same scalar
+    columns as ``copyable``."""
+    if dialect.name not in ("sqlite", "mysql", "mariadb"):
         return False
     return all(_copyable(field.type) for field in schema)
 
@@ -376,18 +384,21 @@ def write_arrow(conn: sa.Connection, target: Target, rows: pa.Table, *, insert: 
     order = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
     if sorted(order) != sorted(columns):
         raise ValueError(f"the statement for {table.name} takes {order}, not {columns}")
+    sql = str(compiled)
     values = []
     for name in order:
         column = _as_stored(target, name, rows.column(name)).to_pylist()
         process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         if process is not None:
-            column = [None if v is None else process(v) for v in column]
+            try:
+                column = [None if v is None else process(v) for v in column]
+            except (TypeError, ValueError) as exc:
+                raise _refused_value(sql, exc) from exc
         values.append(column)
     params: list[Any] = list(zip(*values))
     if not compiled.positional:
         names = [compiled.escaped_bind_names.get(name, name) for name in order]
         params = [dict(zip(names, row)) for row in params]
-    sql = str(compiled)
     dbapi = conn.dialect.loaded_dbapi
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
