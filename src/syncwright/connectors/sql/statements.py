@@ -108,13 +108,19 @@ def upsert(conn: sa.Connection, target: Target, rows: list[Row]) -> None:
         changing = [c for c in columns if c not in target.key]
         if method == "copy":
             _upsert_by_copy(conn, target, columns, group)
-        elif method == "on_duplicate_key":
-            stmt = mysql.insert(target.table)
-            # With nothing but the key to set, setting the key to itself leaves the row as is.
-            sets = changing or list(target.key[:1])
-            conn.execute(stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in sets}), group)
         else:
-            conn.execute(_on_conflict(conn.dialect, target, changing), group)
+            conn.execute(_one_statement_upsert(conn.dialect, target, changing), group)
+
+
+def _one_statement_upsert(dialect: sa.Dialect, target: Target, changing: list[str]) -> Any:
+    """The upsert of rows setting ``changing`` (besides the key) in one statement: ``ON
+    DUPLICATE KEY UPDATE`` or ``ON CONFLICT``, as ``Target.upsert_method`` says."""
+    if target.upsert_method(dialect) == "on_duplicate_key":
+        stmt = mysql.insert(target.table)
+        # With nothing but the key to set, setting the key to itself leaves the row as is.
+        sets = changing or list(target.key[:1])
+        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in sets})
+    return _on_conflict(dialect, target, changing)
 
 
 def _on_conflict(dialect: sa.Dialect, target: Target, changing: list[str]) -> Any:
@@ -364,20 +370,11 @@ def write_arrow(conn: sa.Connection, target: Target, rows: pa.Table, *, insert: 
     ``on_conflict`` and ``on_duplicate_key`` upserts), or for inserts."""
     table = target.table
     columns = list(rows.column_names)
-    changing = [c for c in columns if c not in target.key]
     method = target.upsert_method(conn.dialect)
-    stmt: Any
-    if insert:
-        stmt = table.insert()
-    elif method == "on_duplicate_key":
-        stmt = mysql.insert(table)
-        # With nothing but the key to set, setting the key to itself leaves the row as is.
-        sets = changing or list(target.key[:1])
-        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in sets})
-    elif method == "on_conflict":
-        stmt = _on_conflict(conn.dialect, target, changing)
-    else:
+    if not insert and method not in ("on_conflict", "on_duplicate_key"):
         raise ValueError(f"no statement upserts {table.name} in one go ({method})")
+    changing = [c for c in columns if c not in target.key]
+    stmt = table.insert() if insert else _one_statement_upsert(conn.dialect, target, changing)
     compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
     # The statement's parameters are the rows' columns (an insert's binds are named after
     # them), by position or by name as the driver takes them (a name escaped if need be).
