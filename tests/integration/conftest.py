@@ -6,6 +6,7 @@ import pytest
 
 from syncwright.bootstrap.app import App, EngineRole
 from syncwright.bootstrap.settings import Settings
+from syncwright.storage.store import Store
 
 _ids = itertools.count()
 
@@ -47,3 +48,19 @@ def dest_url(backend, request, tmp_path):
 def name(request):
     """A sync name unique to the test."""
     return f"s{next(_ids)}_" + request.node.name.split("[")[0].removeprefix("test_")[:40]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path):
+    """A fresh store's URL: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres").create_database(f"store_t{next(_ids)}")
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def store(store_url):
+    store = Store.open(store_url)
+    store.upgrade()
+    yield store
+    store.close()

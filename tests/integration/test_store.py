@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -24,23 +23,6 @@ from syncwright.storage.snapshots_repo import part
 from syncwright.storage.store import Store
 from syncwright.storage.tables import entries, metadata, runs
 from tests.support.examples import SEED_RUN_FIELDS
-
-_n = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "postgres":
-        return request.getfixturevalue("postgres").create_database(f"store_t{next(_n)}")
-    return f"sqlite:///{tmp_path / 'store.db'}"
-
-
-@pytest.fixture
-def store(store_url):
-    store = Store.open(store_url)
-    store.upgrade()
-    yield store
-    store.close()
 
 
 def test_migrations_reach_head_and_are_idempotent(store):

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from syncwright.domain.statuses import EntryStatus, RunStatus
+from syncwright.engine import snapshot_cache
 from tests.support.catalogue import Catalogue, configure, run_sync, table_rows
 
 
@@ -308,6 +309,36 @@ def test_a_first_load_in_batches_makes_the_snapshot_base_and_needs_no_fold(
     assert not app.store.snapshots.read(sync.id).folded  # the second run's parts are newer
     assert run_sync(app, name).counters.ok == 0
     assert app.store.snapshots.count(sync.id) == len(shop.rows())
+    assert_mirrors(shop, dest_url)
+
+
+def test_a_run_compares_with_the_workers_copy_of_the_snapshot(app, shop, dest_url, name, tmp_path):
+    """Each run brings the worker's copy of the snapshot up to what it delivered, so the
+    sync's next run reads no part of the snapshot from the store; a worker without the copy
+    builds it from the store's log, with the same changes found."""
+    configure(
+        app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path, sync=", mode: mirror"
+    )
+    sync = app.store.config.sync_by_name(app.workspace_id, name)
+    first = run_sync(app, name)
+    assert first.infos["snapshot"] == {"copy": True, "parts_read": 0}  # nothing delivered yet
+    copy = snapshot_cache.cache_path(app.settings.work_dir, sync.id)
+    assert copy.exists()
+    shop.put({"id": 3, "price": 9.5}, {"id": 77, "price": 1.0})
+    shop.remove(7)
+    second = run_sync(app, name)
+    c = second.counters
+    assert (c.added, c.changed, c.removed, c.ok) == (1, 1, 1, 3)
+    assert second.infos["snapshot"] == {"copy": True, "parts_read": 0}
+    third = run_sync(app, name)
+    assert third.counters.ok == 0 and third.infos["snapshot"]["parts_read"] == 0
+    copy.unlink()
+    shop.put({"id": 4, "price": 1.5})
+    fourth = run_sync(app, name)
+    assert fourth.counters.changed == 1 and fourth.counters.ok == 1
+    parts = len(app.store.snapshots.read(sync.id).parts)
+    assert fourth.infos["snapshot"] == {"copy": True, "parts_read": parts - 1}
+    assert run_sync(app, name).infos["snapshot"]["parts_read"] == 0
     assert_mirrors(shop, dest_url)
 
 

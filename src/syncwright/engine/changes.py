@@ -122,13 +122,25 @@ def _read(
 
 
 def read_model(
-    store: Store, connectors: ConnectorRegistry, staging: Staging, scope: Scope
+    store: Store,
+    connectors: ConnectorRegistry,
+    staging: Staging,
+    scope: Scope,
+    *,
+    copy: Path | None = None,
 ) -> SnapshotLog:
     """The model's rows (from the saved cursor on, for a cursor sync) into staging, with the
-    snapshot they are compared with (returned); errors name the source or the model."""
+    snapshot they are compared with (returned; the worker's copy at ``copy`` when usable,
+    else the store's log, loaded); errors name the source or the model."""
     sync, model, source_spec = scope.sync, scope.model, scope.source
-    snapshot = store.snapshots.read(sync.id)
-    staging.load_snapshot(snapshot)
+    on_copy = staging.use_copy(copy, store.snapshots, sync.id) if copy is not None else None
+    if on_copy is not None:
+        snapshot, read = on_copy
+    else:
+        snapshot = store.snapshots.read(sync.id)
+        staging.load_snapshot(snapshot)
+        read = len(snapshot.parts)
+    staging.snapshot_read = {"copy": on_copy is not None, "parts_read": read}
     if not scope.resync:
         # The sync's open failures: the changes link to them, and the items they name are
         # part of the model although the snapshot may lack them (see ``none_removed``).

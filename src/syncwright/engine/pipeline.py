@@ -32,11 +32,12 @@ from syncwright.domain.statuses import (
     RunStatus,
 )
 from syncwright.domain.sync import SyncSpec
-from syncwright.engine import changes, settlement
+from syncwright.engine import changes, settlement, snapshot_cache
 from syncwright.engine.batches import batch_for, pending
 from syncwright.engine.plan import RunPlan, planned_batches
 from syncwright.engine.runtime import Runtime
 from syncwright.engine.scheduler import Scheduler
+from syncwright.engine.staging import MEMORY_LIMIT
 from syncwright.sdk.changes import BatchResult, ItemResult
 from syncwright.sdk.destination import Destination, Publication, RunInfo
 from syncwright.storage.entry_rows import PendingItems, PreparedEntries
@@ -68,7 +69,13 @@ def prepare(rt: Runtime, run_id: str) -> RunPlan:
     # and it is prepared again from the model's rows.
     staging = changes.staging_for(rt.work_dir / f"{run_id}.duckdb", scope)
     try:
-        snapshot = changes.read_model(rt.store, rt.connectors, staging, scope)
+        snapshot = changes.read_model(
+            rt.store,
+            rt.connectors,
+            staging,
+            scope,
+            copy=snapshot_cache.cache_path(rt.work_dir, sync.id),
+        )
         queried = time.monotonic()
         run = rt.store.runs.transition(
             run_id, RunStatus.PREPARING, infos=_timing(run, "querying", queried - started)
@@ -98,18 +105,21 @@ def prepare(rt: Runtime, run_id: str) -> RunPlan:
             counters=lambda total: diff.counters(pending=total),
             infos=lambda total, records: {
                 **_timing(run, "preparing", time.monotonic() - queried),
+                "snapshot": staging.snapshot_read,
                 **RunPlan(
                     batches=records,
                     total=total,
                     columns=staging.model_columns(),
                     row_types=staging.sql_types,
                     cursor_candidate=staging.max_cursor,
-                    first_load=not snapshot.parts,
+                    first_load=snapshot.empty,
                     rows_counted=staging.rows_counted,
                     delivering_since=time.time(),
                 ).infos(),
             },
         )
+        if stored.folded is not None:
+            staging.folded(stored.folded)
     finally:
         staging.close()
     if stored.cancelled:  # meanwhile: its items are recorded as not attempted
@@ -419,6 +429,14 @@ def finish(rt: Runtime, run_id: str) -> str:
     if run.status.is_final:
         return run.status.value
     sync = rt.store.config.sync(run.sync_id)
+    # What the run delivered goes into the worker's copy of the snapshot now, so that the
+    # sync's next run reads none of it from the store.
+    snapshot_cache.refresh(
+        snapshot_cache.cache_path(rt.work_dir, sync.id),
+        rt.store.snapshots,
+        sync.id,
+        memory_limit=MEMORY_LIMIT,
+    )
     counts = rt.store.ledger.count_by_status(run_id)
     counters = Counters(
         **{

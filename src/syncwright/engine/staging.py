@@ -16,15 +16,19 @@ import pyarrow as pa
 from syncwright.domain.counters import Counters
 from syncwright.domain.errors import ModelError
 from syncwright.domain.statuses import Operation, WriteMode
+from syncwright.engine import snapshot_cache
 from syncwright.sdk.changes import Column
 from syncwright.storage.changesets_repo import UNCHANGED
-from syncwright.storage.snapshots_repo import PART_SCHEMA, SnapshotLog
+from syncwright.storage.snapshots_repo import PART_SCHEMA, PartInfo, SnapshotLog, SnapshotRepository
 
 #: The model's rows are staged in groups this large: DuckDB spreads a large insert over its
 #: threads, and keying, hashing and staging 1M rows took 0.9 s in groups of 250k rows
 #: against 3.3 s batch by batch (10k rows each). A group of wide rows stops at the bytes.
 STAGE_ROWS = 250_000
 STAGE_BYTES = 64 * 1024 * 1024
+
+#: What DuckDB may hold in memory before it spills to disk.
+MEMORY_LIMIT = "256MB"
 
 #: DuckDB's name for the type of a column whose values were all empty.
 UNTYPED = '"NULL"'
@@ -81,7 +85,7 @@ class Staging:
         primary_key: tuple[str, ...],
         reference: str | None = None,
         cursor: str | None = None,
-        memory_limit: str = "256MB",
+        memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,6 +111,10 @@ class Staging:
         self.keys_read = False
         self.delivered_ops: list[str] = []
         self.carries_unchanged = False
+        #: The snapshot is the worker's copy (see ``use_copy``), not loaded here.
+        self.on_copy = False
+        #: How the snapshot was read: from the copy or not, and how many parts of the log.
+        self.snapshot_read: dict[str, Any] = {}
         self.db.execute(
             "CREATE TEMP TABLE cur (item_key VARCHAR, source_id VARCHAR, reference VARCHAR,"
             " row_hash VARCHAR, payload VARCHAR, key_null BOOLEAN)"
@@ -311,6 +319,43 @@ class Staging:
             self.db.unregister("log")
         finally:
             self.db.unregister("base")
+
+    def use_copy(
+        self, path: Path, repo: SnapshotRepository, sync_id: str
+    ) -> tuple[SnapshotLog, int] | None:
+        """Compare with the worker's copy of the snapshot at ``path``, brought up to the
+        store's log first (see ``snapshot_cache``), instead of loading the log: the log as
+        described, and how many of its parts were read. None when there is no usable copy
+        (then ``load_snapshot``)."""
+        if not snapshot_cache.attach(self.db, path):
+            return None
+        try:
+            caught = snapshot_cache.catch_up(self.db, repo, sync_id)
+        except Exception as exc:
+            snapshot_cache.logger.warning(
+                "the snapshot's copy %s could not be brought up to date: %s", path.name, exc
+            )
+            caught = None
+        if caught is None:
+            self.db.execute(f"DETACH DATABASE {snapshot_cache.ALIAS}")
+            return None
+        self.db.execute("DROP TABLE prev")
+        self.db.execute(
+            "CREATE TEMP VIEW prev AS SELECT item_key, reference, row_hash"
+            f" FROM {snapshot_cache.ALIAS}.items"
+        )
+        self.on_copy = True
+        return caught
+
+    def folded(self, parts: list[PartInfo]) -> None:
+        """The store's log was folded from the snapshot compared with: a copy it came
+        from stands for the new parts."""
+        if not self.on_copy:
+            return
+        try:
+            snapshot_cache.refolded(self.db, parts)
+        except duckdb.Error as exc:  # the copy no longer agrees: the next run builds it again
+            snapshot_cache.logger.warning("the snapshot's copy was not refolded: %s", exc)
 
     def snapshot_batches(self, size: int = 100_000) -> Iterator[pa.RecordBatch]:
         """The snapshot as loaded, to fold the log into one base."""

@@ -24,7 +24,7 @@ from syncwright.storage.changesets_repo import ChangeSetRepository
 from syncwright.storage.entries_repo import Earlier, EntryRepository
 from syncwright.storage.entry_rows import PendingItems, PreparedEntries
 from syncwright.storage.runs_repo import RunRepository
-from syncwright.storage.snapshots_repo import SnapshotRepository
+from syncwright.storage.snapshots_repo import PartInfo, SnapshotRepository
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class ChangeSet:
     total: int
     batches: int
     cancelled: bool = False
+    #: The parts of the snapshot's new base, when the log was folded.
+    folded: list[PartInfo] | None = None
 
 
 class RunLedger:
@@ -76,11 +78,14 @@ class RunLedger:
         prepared or not at all."""
         with self.engine.begin() as conn:
             total, records = self.changesets.save(conn, run_id, batches, size)
-            if fold is not None:
+            folded = (
                 self.snapshots.fold(conn, sync_id, fold, through=folds_through)
+                if fold is not None
+                else None
+            )
             self.snapshots.append(conn, sync_id, skipped)
             if self.runs.get(run_id, conn).status.is_final:
-                return ChangeSet(total, records, cancelled=True)
+                return ChangeSet(total, records, cancelled=True, folded=folded)
             self.runs.transition(
                 run_id,
                 RunStatus.IN_PROGRESS if records else RunStatus.PREPARING,
@@ -88,7 +93,7 @@ class RunLedger:
                 infos=infos(total, records),
                 conn=conn,
             )
-        return ChangeSet(total, records)
+        return ChangeSet(total, records, folded=folded)
 
     def note(self, run_id: str, infos: dict[str, Any]) -> None:
         """Add ``infos`` to the run's (its own transaction)."""

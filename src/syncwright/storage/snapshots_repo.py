@@ -9,6 +9,7 @@ began with an empty snapshot (a first load), whose items each appear once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
@@ -61,6 +62,15 @@ def part(
     )
 
 
+@dataclass(frozen=True)
+class PartInfo:
+    """A part of the log as the store describes it, without its data."""
+
+    id: int
+    base: bool
+    items: int
+
+
 #: Fold the log once its parts since the base hold this share of the base's items, or once
 #: there are this many of them (each run's batches add parts; folding costs a base rewrite).
 FOLD_SHARE = 0.2
@@ -68,7 +78,8 @@ FOLD_PARTS = 200
 
 
 class SnapshotLog:
-    """The parts of one sync's snapshot, as read: Arrow batches with the part's number."""
+    """The parts of one sync's snapshot, as read: Arrow batches with the part's number (or
+    only the parts' numbers and sizes, for a log described without reading it)."""
 
     def __init__(
         self,
@@ -77,30 +88,52 @@ class SnapshotLog:
         folded: bool,
         base_items: int = 0,
         base_parts: int | None = None,
+        sizes: list[tuple[int, int]] | None = None,
     ) -> None:
         self.parts = batches
+        #: (number, items) of each part, oldest first.
+        self.sizes = sizes if sizes is not None else [(n, t.num_rows) for n, t in batches]
         #: True when the log is one base only (no item appears twice, none is removed).
         self.folded = folded
         self.base_items = base_items
         #: How many of the first parts are the base (each item in one of them; a first
         #: load's resync may name an item as removed there); the newer parts name items
         #: again, or remove them.
-        self.base_parts = len(batches) if folded else (base_parts or 0)
+        self.base_parts = len(self.sizes) if folded else (base_parts or 0)
+
+    @classmethod
+    def described(cls, infos: Sequence[PartInfo]) -> SnapshotLog:
+        """The log as its parts' descriptions give it, none of them read."""
+        base_parts = 0
+        while base_parts < len(infos) and infos[base_parts].base:
+            base_parts += 1
+        return cls(
+            [],
+            folded=base_parts == len(infos),
+            base_items=sum(p.items for p in infos[:base_parts]),
+            base_parts=base_parts,
+            sizes=[(p.id, p.items) for p in infos],
+        )
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was delivered yet: a run now is a first load."""
+        return not self.sizes
 
     @property
     def last_part(self) -> int:
-        """The number of the newest part read (0 for none)."""
-        return max((number for number, _ in self.parts), default=0)
+        """The number of the newest part (0 for none)."""
+        return max((number for number, _ in self.sizes), default=0)
 
     @property
     def worth_folding(self) -> bool:
         """Whether the run that read the log should rewrite it as one base."""
         # Many small parts, base or not (a first load in small batches), cost a blob read
         # each; a fold writes full parts, which do not count.
-        small = sum(1 for _, t in self.parts if t.num_rows < BASE_PART)
+        small = sum(1 for _, items in self.sizes if items < BASE_PART)
         if self.folded:
             return small > FOLD_PARTS
-        added = sum(t.num_rows for _, t in self.parts[self.base_parts :])
+        added = sum(items for _, items in self.sizes[self.base_parts :])
         return small > FOLD_PARTS or added > FOLD_SHARE * self.base_items
 
     def base(self) -> Iterator[pa.RecordBatch]:
@@ -148,6 +181,36 @@ class SnapshotRepository:
             base_parts=base_parts,
         )
 
+    def describe(self, sync_id: str) -> tuple[list[PartInfo], bool]:
+        """The sync's parts, oldest first, without their data; and whether the store still
+        has rows of the snapshot from before 0005 (read only by ``read``)."""
+        with self.engine.connect() as conn:
+            legacy = conn.execute(
+                sa.select(snapshots.c.item_key).where(snapshots.c.sync_id == sync_id).limit(1)
+            ).first()
+            rows = conn.execute(
+                sa.select(snapshot_parts.c.id, snapshot_parts.c.base, snapshot_parts.c["items"])
+                .where(snapshot_parts.c.sync_id == sync_id)
+                .order_by(snapshot_parts.c.id)
+            ).fetchall()
+        return [PartInfo(int(i), bool(b), int(n)) for i, b, n in rows], legacy is not None
+
+    def read_parts(self, sync_id: str, ids: Sequence[int]) -> Iterator[tuple[int, pa.Table]]:
+        """The data of the sync's parts ``ids`` (the given ones still in the log), oldest
+        first, one at a time."""
+        if not ids:
+            return
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(snapshot_parts.c.id, snapshot_parts.c.data)
+                .where(snapshot_parts.c.sync_id == sync_id, snapshot_parts.c.id >= min(ids))
+                .order_by(snapshot_parts.c.id)
+            )
+            wanted = set(ids)
+            for number, data in rows:
+                if number in wanted:
+                    yield int(number), unpack(data)
+
     def _legacy(self, conn: sa.Connection, sync_id: str) -> pa.Table | None:
         query = sa.select(snapshots.c.item_key, snapshots.c.reference, snapshots.c.row_hash).where(
             snapshots.c.sync_id == sync_id
@@ -183,15 +246,17 @@ class SnapshotRepository:
 
     def fold(
         self, conn: sa.Connection, sync_id: str, items: Iterable[pa.RecordBatch], *, through: int
-    ) -> bool:
+    ) -> list[PartInfo] | None:
         """Replace the whole log with a base of ``items`` (item_key, reference, row_hash),
-        the snapshot as read up to part ``through``. Not when a part came after it (a late
-        recording): the base would be older than that part, and the next run folds."""
+        the snapshot as read up to part ``through``: the parts of the new base. Not when a
+        part came after it (a late recording): the base would be older than that part, and
+        the next run folds (None)."""
         newest = conn.execute(
             sa.select(sa.func.max(snapshot_parts.c.id)).where(snapshot_parts.c.sync_id == sync_id)
         ).scalar_one_or_none()
         if (newest or 0) != through:
-            return False
+            return None
+        written: list[PartInfo] = []
         conn.execute(snapshot_parts.delete().where(snapshot_parts.c.sync_id == sync_id))
         conn.execute(snapshots.delete().where(snapshots.c.sync_id == sync_id))
         for table in rebatch(items, BASE_PART):
@@ -204,12 +269,13 @@ class SnapshotRepository:
                 ],
                 schema=PART_SCHEMA,
             )
-            conn.execute(
-                snapshot_parts.insert().values(
-                    sync_id=sync_id, base=True, items=base.num_rows, data=pack(base)
-                )
-            )
-        return True
+            number = conn.execute(
+                snapshot_parts.insert()
+                .values(sync_id=sync_id, base=True, items=base.num_rows, data=pack(base))
+                .returning(snapshot_parts.c.id)
+            ).scalar_one()
+            written.append(PartInfo(int(number), True, base.num_rows))
+        return written
 
     # -- cursor ---------------------------------------------------------------------------
     def cursor(self, sync_id: str) -> Any:
