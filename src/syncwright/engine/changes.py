@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -161,10 +162,15 @@ def read_model(
             and source.supports.keys
             and sync.write_mode.delivers(Operation.REMOVE)
         )
-        # Counted before the rows are read: a row added meanwhile makes the count short,
-        # and the keys are read.
-        counted = _count(source, request) if removals_by_keys else None
-        _read(source, request, staging.add_rows, staging.forget_rows)
+        # Counted while the rows are read, on another thread (the source scans its rows
+        # for each, on a core each). Rows added or removed meanwhile make the count differ,
+        # and the keys are read; when an addition the read missed makes up for a removal
+        # it saw, the removal is found by the next run (as for a row removed just after the
+        # read), never lost: the count then misses the row the next run reads.
+        with ThreadPoolExecutor(1, thread_name_prefix="syncwright-count") as counting:
+            count = counting.submit(_count, source, request) if removals_by_keys else None
+            _read(source, request, staging.add_rows, staging.forget_rows)
+            counted = count.result() if count is not None else None
         if removals_by_keys and not (counted is not None and staging.none_removed(counted)):
             # The cursor finds changed rows; the keys of all rows show removed ones.
             keys = dataclasses.replace(request, keys_only=True, batch_size=KEY_BATCH)

@@ -429,15 +429,16 @@ def finish(rt: Runtime, run_id: str) -> str:
     if run.status.is_final:
         return run.status.value
     sync = rt.store.config.sync(run.sync_id)
-    # What the run delivered goes into the worker's copy of the snapshot now, so that the
-    # sync's next run reads none of it from the store.
-    snapshot_cache.refresh(
-        snapshot_cache.cache_path(rt.work_dir, sync.id),
-        rt.store.snapshots,
-        sync.id,
-        memory_limit=MEMORY_LIMIT,
-    )
     counts = rt.store.ledger.count_by_status(run_id)
+    if sum(counts.values()) or run.counters.skipped:
+        # What the run added to the snapshot (its delivered items, and those its write mode
+        # skips) goes into the worker's copy now, so the sync's next run reads none of it.
+        snapshot_cache.refresh(
+            snapshot_cache.cache_path(rt.work_dir, sync.id),
+            rt.store.snapshots,
+            sync.id,
+            memory_limit=MEMORY_LIMIT,
+        )
     counters = Counters(
         **{
             **run.counters.as_dict(),

@@ -72,7 +72,8 @@ class Source(ABC):
         many rows as it delivered before, plus the new ones its cursor found, has lost none,
         and skips reading the keys of every row (``keys_only``). Count exactly what ``read``
         would yield: the same query, the same rows; and answer None when a row's cursor
-        (``request.cursor_column``) is empty, as such a row is never read past the cursor."""
+        (``request.cursor_column``) is empty, as such a row is never read past the cursor.
+        Called on another thread while ``read`` runs: use a connection of its own."""
         return None
 
     @abstractmethod

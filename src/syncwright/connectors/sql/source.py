@@ -66,7 +66,8 @@ class SqlSource(Source):
     def count(self, request: ReadRequest) -> int | None:
         """The rows of the whole model: one ``count(*)`` over its query, read-only (the
         database counts; no row leaves it). None when a row's cursor is empty: such a row
-        is never read past the cursor, so the count could not tell it from a removal."""
+        is never read past the cursor, so the count could not tell it from a removal. Safe
+        while ``read`` runs on another thread (each opens its own connection)."""
         cursor = request.cursor_column
         text = sa.text(request.query.strip().rstrip(";"))
         model = text.columns(_name(cursor)) if cursor else text.columns()
@@ -74,9 +75,23 @@ class SqlSource(Source):
         counts: list[Any] = [sa.func.count()]
         if cursor:
             counts.append(sa.func.count(rows_of.c[0]))
-        _, rows = self._once(sa.select(*counts).select_from(rows_of))
-        total = int(rows[0][0])
-        if cursor and int(rows[0][1]) != total:
+        statement = sa.select(*counts).select_from(rows_of)
+        # Through the ADBC driver when it reads this file (it does while ``read`` runs:
+        # one SQLite library per file per process, see syncwright.sdk.sqlite_files).
+        path = _sqlite_file(self.config.url)
+        adbc = sqlite_files.try_hold(path, "adbc") if path is not None else None
+        if path is not None and adbc is not None:
+            try:
+                found = next(_adbc_batches(path, statement, 1)).to_pylist()[0]
+                row: list[Any] = list(found.values())
+            except Exception as exc:
+                raise SourceError(f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                adbc()
+        else:
+            row = list(self._once(statement)[1][0])
+        total = int(row[0])
+        if cursor and int(row[1]) != total:
             return None
         return total
 
