@@ -8,10 +8,12 @@ import subprocess
 import sys
 import uuid
 
+import duckdb
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from syncwright.engine import snapshot_cache
 from syncwright.engine.staging import Staging
 from syncwright.storage.snapshots_repo import part
 from syncwright.storage.store import Store
@@ -124,6 +126,39 @@ def test_a_copy_the_log_no_longer_agrees_with_is_built_again(store, tmp_path):
         conn.execute(snapshot_parts.delete().where(snapshot_parts.c.id == newest))
     found, read = on_copy(store, sync, path, tmp_path)
     assert (found, read) == (loaded(store, sync, tmp_path), 1) and keys[3] in found
+    # A part of the same number and size as one the copy took in, but another part (SQLite
+    # gives a deleted newest row's number again): told apart by its token.
+    append(store, sync, part(keys[5:6], ["r"], [None], [True]))
+    assert on_copy(store, sync, path, tmp_path)[1] == 1
+    with store.engine.begin() as conn:
+        newest = conn.execute(sa.select(sa.func.max(snapshot_parts.c.id))).scalar_one()
+        conn.execute(snapshot_parts.delete().where(snapshot_parts.c.id == newest))
+    append(store, sync, part(keys[6:7], ["r"], ["z"], [False]))
+    found, read = on_copy(store, sync, path, tmp_path)
+    assert found == loaded(store, sync, tmp_path)
+    assert keys[5] in found and found[keys[6]] == "z"
+
+
+def test_a_fold_the_copy_did_not_see_is_never_taken_for_the_copy(store, tmp_path):
+    """The copy took in the base only; a later part was delivered and the log folded by a
+    run that did not use this copy (held, or another worker's): the new base may have the
+    old base's number and size (SQLite numbers it again), yet the copy is built again."""
+    sync = str(uuid.uuid4())
+    path = tmp_path / "copy.duckdb"
+    keys = [f'{{"id":{i}}}' for i in range(10)]
+    append(store, sync, part(keys, ["r"] * 10, ["a"] * 10, [False] * 10), base=True)
+    assert on_copy(store, sync, path, tmp_path)[1] == 1
+    append(store, sync, part(keys[:3], ["r"] * 3, ["b"] * 3, [False] * 3))
+    folded = loaded(store, sync, tmp_path)
+    with store.engine.begin() as conn:
+        store.snapshots.fold(
+            conn,
+            sync,
+            [part(list(folded), ["r"] * 10, list(folded.values()), [False] * 10).to_batches()[0]],
+            through=store.snapshots.read(sync).last_part,
+        )
+    found, read = on_copy(store, sync, path, tmp_path)
+    assert found == folded and found[keys[0]] == "b"
 
 
 def test_an_unreadable_copy_is_made_anew_and_a_held_one_is_not_used(store, tmp_path):
@@ -178,3 +213,24 @@ def test_a_store_with_snapshot_rows_from_before_0005_is_read_from_the_store(stor
         ]
     finally:
         staging.close()
+
+
+def test_a_copy_that_cannot_be_made_is_no_copy(store, tmp_path):
+    sync = str(uuid.uuid4())
+    append(store, sync, part(['{"id":1}'], ["r"], ["a"], [False]), base=True)
+    (tmp_path / "not-a-folder").write_text("")
+    staging = Staging(tmp_path / "s.duckdb", primary_key=("id",))
+    try:
+        assert (
+            staging.use_copy(tmp_path / "not-a-folder" / "c.duckdb", store.snapshots, sync) is None
+        )
+        staging.load_snapshot(store.snapshots.read(sync))
+        assert staging.db.execute("SELECT item_key FROM prev").fetchall() == [('{"id":1}',)]
+    finally:
+        staging.close()
+
+
+def test_only_a_lock_held_elsewhere_counts_as_a_copy_in_use():
+    held = duckdb.IOException('IO Error: Could not set lock on file "c.duckdb": Conflicting lock')
+    corrupt = duckdb.IOException("Corrupt database file: computed checksum 1 in block 7")
+    assert snapshot_cache.held_elsewhere(held) and not snapshot_cache.held_elsewhere(corrupt)

@@ -339,6 +339,18 @@ def test_a_run_compares_with_the_workers_copy_of_the_snapshot(app, shop, dest_ur
     parts = len(app.store.snapshots.read(sync.id).parts)
     assert fourth.infos["snapshot"] == {"copy": True, "parts_read": parts - 1}
     assert run_sync(app, name).infos["snapshot"]["parts_read"] == 0
+    # The run after a large change folds the log from the copy: the copy stands for the new
+    # base, and the next run reads nothing either.
+    shop.put(*({"id": i, "price": 500.0 + i} for i in shop.rows()))
+    assert run_sync(app, name).counters.changed == len(shop.rows())
+    assert app.store.snapshots.read(sync.id).worth_folding
+    folding = run_sync(app, name)
+    assert folding.infos["snapshot"]["parts_read"] == 0
+    assert app.store.snapshots.read(sync.id).folded
+    shop.put({"id": 5, "price": 0.5})
+    after = run_sync(app, name)
+    assert after.counters.changed == 1 and after.infos["snapshot"]["parts_read"] == 0
+    assert run_sync(app, name).infos["snapshot"]["parts_read"] == 0
     assert_mirrors(shop, dest_url)
 
 

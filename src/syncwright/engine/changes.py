@@ -4,10 +4,12 @@ run only shows them."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
+import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -156,21 +158,22 @@ def read_model(
     source = connectors.source(
         source_spec.type, source_spec.config, where=f"sources.{source_spec.name}"
     )
+    removals_by_keys = (
+        request.cursor_value is not None
+        and source.supports.keys
+        and sync.write_mode.delivers(Operation.REMOVE)
+    )
+    counting: Future[int | None] | None = None
     try:
-        removals_by_keys = (
-            request.cursor_value is not None
-            and source.supports.keys
-            and sync.write_mode.delivers(Operation.REMOVE)
-        )
         # Counted while the rows are read, on another thread (the source scans its rows
         # for each, on a core each). Rows added or removed meanwhile make the count differ,
         # and the keys are read; when an addition the read missed makes up for a removal
         # it saw, the removal is found by the next run (as for a row removed just after the
         # read), never lost: the count then misses the row the next run reads.
-        with ThreadPoolExecutor(1, thread_name_prefix="syncwright-count") as counting:
-            count = counting.submit(_count, source, request) if removals_by_keys else None
-            _read(source, request, staging.add_rows, staging.forget_rows)
-            counted = count.result() if count is not None else None
+        if removals_by_keys:
+            counting = _counting(source, request)
+        _read(source, request, staging.add_rows, staging.forget_rows)
+        counted = counting.result() if counting is not None else None
         if removals_by_keys and not (counted is not None and staging.none_removed(counted)):
             # The cursor finds changed rows; the keys of all rows show removed ones.
             keys = dataclasses.replace(request, keys_only=True, batch_size=KEY_BATCH)
@@ -180,12 +183,33 @@ def read_model(
     except Exception as exc:
         raise SourceError(f"source {source_spec.name}: {type(exc).__name__}: {exc}") from exc
     finally:
-        source.close()
+        if counting is not None and not counting.done():
+            # The read failed while the count runs: the failure is not held up by it, and
+            # the source is closed once the count is over.
+            counting.add_done_callback(lambda _: source.close())
+        else:
+            source.close()
     try:
         staging.check_keys()
     except ModelError as exc:
         raise ModelError(f"model {model.name}: {exc}") from exc
     return snapshot
+
+
+def _counting(source: Source, request: ReadRequest) -> Future[int | None]:
+    """``_count`` started on a thread of its own (in the run's logging context)."""
+    counted: Future[int | None] = Future()
+    context = contextvars.copy_context()
+
+    def count() -> None:
+        try:
+            value = context.run(_count, source, request)
+        except BaseException:  # the read waits for an answer: give it one whatever happens
+            value = None
+        counted.set_result(value)
+
+    threading.Thread(target=count, name="syncwright-count", daemon=True).start()
+    return counted
 
 
 def _count(source: Source, request: ReadRequest) -> int | None:

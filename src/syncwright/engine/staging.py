@@ -4,6 +4,7 @@ turned into Python objects here; DuckDB spills to disk, so memory stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass
@@ -88,13 +89,8 @@ class Staging:
         memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in (path, path.with_name(path.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        self.db = duckdb.connect(str(path))
-        self.db.execute(f"SET memory_limit = '{memory_limit}'")
-        self.db.execute("SET preserve_insertion_order = false")
-        self.db.execute(f"SET temp_directory = '{path.parent / (path.stem + '.tmp')}'")
+        self.memory_limit = memory_limit
+        self.db = self._open()
         self.primary_key = primary_key
         self.reference = reference
         self.cursor = cursor
@@ -115,17 +111,25 @@ class Staging:
         self.on_copy = False
         #: How the snapshot was read: from the copy or not, and how many parts of the log.
         self.snapshot_read: dict[str, Any] = {}
-        self.db.execute(
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """A new working area (any left by an earlier one removed), with its empty tables."""
+        path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (path, path.with_name(path.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        db = duckdb.connect(str(path))
+        db.execute(f"SET memory_limit = '{self.memory_limit}'")
+        db.execute("SET preserve_insertion_order = false")
+        db.execute(f"SET temp_directory = '{path.parent / (path.stem + '.tmp')}'")
+        db.execute(
             "CREATE TEMP TABLE cur (item_key VARCHAR, source_id VARCHAR, reference VARCHAR,"
             " row_hash VARCHAR, payload VARCHAR, key_null BOOLEAN)"
         )
-        self.db.execute(
-            "CREATE TEMP TABLE prev (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR)"
-        )
+        db.execute("CREATE TEMP TABLE prev (item_key VARCHAR, reference VARCHAR, row_hash VARCHAR)")
         # Earlier entries the changes link to: open failures, or the entries a resync selected.
-        self.db.execute(
-            "CREATE TEMP TABLE links (item_key VARCHAR, reference VARCHAR, entry_id BIGINT)"
-        )
+        db.execute("CREATE TEMP TABLE links (item_key VARCHAR, reference VARCHAR, entry_id BIGINT)")
+        return db
 
     def close(self) -> None:
         self.db.close()
@@ -326,26 +330,36 @@ class Staging:
         """Compare with the worker's copy of the snapshot at ``path``, brought up to the
         store's log first (see ``snapshot_cache``), instead of loading the log: the log as
         described, and how many of its parts were read. None when there is no usable copy
-        (then ``load_snapshot``)."""
-        if not snapshot_cache.attach(self.db, path):
-            return None
+        (then ``load_snapshot``); called before anything is staged. Whatever goes wrong
+        with the copy leaves this working area as it was (made anew if need be)."""
         try:
+            if not snapshot_cache.attach(self.db, path):
+                return None
             caught = snapshot_cache.catch_up(self.db, repo, sync_id)
-        except Exception as exc:
+            if caught is not None:
+                self.db.execute("DROP TABLE prev")
+                self.db.execute(
+                    "CREATE TEMP VIEW prev AS SELECT item_key, reference, row_hash"
+                    f" FROM {snapshot_cache.ALIAS}.items"
+                )
+                self.on_copy = True
+                return caught
+        except Exception as exc:  # the copy only makes a run faster: never fail one for it
             snapshot_cache.logger.warning(
-                "the snapshot's copy %s could not be brought up to date: %s", path.name, exc
+                "the snapshot's copy %s could not be used: %s", path.name, exc
             )
-            caught = None
-        if caught is None:
-            self.db.execute(f"DETACH DATABASE {snapshot_cache.ALIAS}")
-            return None
-        self.db.execute("DROP TABLE prev")
-        self.db.execute(
-            "CREATE TEMP VIEW prev AS SELECT item_key, reference, row_hash"
-            f" FROM {snapshot_cache.ALIAS}.items"
-        )
-        self.on_copy = True
-        return caught
+        self._without_copy()
+        return None
+
+    def _without_copy(self) -> None:
+        """Let go of the copy, and make the working area anew if the copy left it broken."""
+        try:
+            snapshot_cache.detach(self.db)
+            self.db.execute("SELECT count(*) FROM prev").fetchall()
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.db.close()
+            self.db = self._open()
 
     def folded(self, parts: list[PartInfo]) -> None:
         """The store's log was folded from the snapshot compared with: a copy it came
@@ -354,7 +368,7 @@ class Staging:
             return
         try:
             snapshot_cache.refolded(self.db, parts)
-        except duckdb.Error as exc:  # the copy no longer agrees: the next run builds it again
+        except Exception as exc:  # the copy no longer agrees: the next run builds it again
             snapshot_cache.logger.warning("the snapshot's copy was not refolded: %s", exc)
 
     def snapshot_batches(self, size: int = 100_000) -> Iterator[pa.RecordBatch]:

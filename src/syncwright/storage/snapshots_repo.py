@@ -9,8 +9,9 @@ began with an empty snapshot (a first load), whose items each appear once.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Generator, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -69,6 +70,8 @@ class PartInfo:
     id: int
     base: bool
     items: int
+    #: Random, given as the part was written (None on parts written before 0014).
+    token: str | None = None
 
 
 #: Fold the log once its parts since the base hold this share of the base's items, or once
@@ -189,19 +192,26 @@ class SnapshotRepository:
                 sa.select(snapshots.c.item_key).where(snapshots.c.sync_id == sync_id).limit(1)
             ).first()
             rows = conn.execute(
-                sa.select(snapshot_parts.c.id, snapshot_parts.c.base, snapshot_parts.c["items"])
+                sa.select(
+                    snapshot_parts.c.id,
+                    snapshot_parts.c.base,
+                    snapshot_parts.c["items"],
+                    snapshot_parts.c.token,
+                )
                 .where(snapshot_parts.c.sync_id == sync_id)
                 .order_by(snapshot_parts.c.id)
             ).fetchall()
-        return [PartInfo(int(i), bool(b), int(n)) for i, b, n in rows], legacy is not None
+        return [PartInfo(int(i), bool(b), int(n), t) for i, b, n, t in rows], legacy is not None
 
-    def read_parts(self, sync_id: str, ids: Sequence[int]) -> Iterator[tuple[int, pa.Table]]:
+    def read_parts(
+        self, sync_id: str, ids: Sequence[int]
+    ) -> Generator[tuple[int, pa.Table], None, None]:
         """The data of the sync's parts ``ids`` (the given ones still in the log), oldest
-        first, one at a time."""
+        first, one at a time (streamed from the database)."""
         if not ids:
             return
         with self.engine.connect() as conn:
-            rows = conn.execute(
+            rows = conn.execution_options(stream_results=True, yield_per=1).execute(
                 sa.select(snapshot_parts.c.id, snapshot_parts.c.data)
                 .where(snapshot_parts.c.sync_id == sync_id, snapshot_parts.c.id >= min(ids))
                 .order_by(snapshot_parts.c.id)
@@ -240,7 +250,11 @@ class SnapshotRepository:
         if delta.num_rows:
             conn.execute(
                 snapshot_parts.insert().values(
-                    sync_id=sync_id, base=base, items=delta.num_rows, data=pack(delta)
+                    sync_id=sync_id,
+                    base=base,
+                    items=delta.num_rows,
+                    data=pack(delta),
+                    token=uuid.uuid4().hex,
                 )
             )
 
@@ -269,12 +283,15 @@ class SnapshotRepository:
                 ],
                 schema=PART_SCHEMA,
             )
+            token = uuid.uuid4().hex
             number = conn.execute(
                 snapshot_parts.insert()
-                .values(sync_id=sync_id, base=True, items=base.num_rows, data=pack(base))
+                .values(
+                    sync_id=sync_id, base=True, items=base.num_rows, data=pack(base), token=token
+                )
                 .returning(snapshot_parts.c.id)
             ).scalar_one()
-            written.append(PartInfo(int(number), True, base.num_rows))
+            written.append(PartInfo(int(number), True, base.num_rows, token))
         return written
 
     # -- cursor ---------------------------------------------------------------------------

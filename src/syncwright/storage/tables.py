@@ -198,6 +198,9 @@ snapshot_parts = sa.Table(
     sa.Column("base", sa.Boolean, nullable=False),
     sa.Column("items", sa.Integer, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
+    #: Random, given to each part as it is written: a part's number can come again (see
+    #: migration 0014); none on parts written before.
+    sa.Column("token", sa.String(32)),
     sa.Index("ix_snapshot_parts_sync_id", "sync_id", "id"),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
@@ -82,8 +83,9 @@ class SqlSource(Source):
         adbc = sqlite_files.try_hold(path, "adbc") if path is not None else None
         if path is not None and adbc is not None:
             try:
-                found = next(_adbc_batches(path, statement, 1)).to_pylist()[0]
-                row: list[Any] = list(found.values())
+                with contextlib.closing(_adbc_batches(path, statement, 1)) as batches:
+                    batch = next(batches)
+                row: list[Any] = [batch.column(i)[0].as_py() for i in range(batch.num_columns)]
             except Exception as exc:
                 raise SourceError(f"{type(exc).__name__}: {exc}") from exc
             finally:
