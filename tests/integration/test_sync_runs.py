@@ -58,6 +58,7 @@ def test_first_run_delivers_every_row_with_an_entry_each(app, shop, dest_url, na
     c = run.counters
     assert (c.read, c.added, c.ok, c.failed) == (50, 50, 50, 0)
     assert c.problems() == []
+    assert run.infos["snapshot"] == {"copy": False, "parts_read": 0}  # small: no copy
     entries = entries_of(app, run)
     assert len(entries) == 50 and {e.status for e in entries} == {EntryStatus.OK}
     assert {e.reference for e in entries} == {f"SKU-{i}" for i in range(1, 51)}
@@ -312,10 +313,13 @@ def test_a_first_load_in_batches_makes_the_snapshot_base_and_needs_no_fold(
     assert_mirrors(shop, dest_url)
 
 
-def test_a_run_compares_with_the_workers_copy_of_the_snapshot(app, shop, dest_url, name, tmp_path):
+def test_a_run_compares_with_the_workers_copy_of_the_snapshot(
+    app, shop, dest_url, name, tmp_path, monkeypatch
+):
     """Each run brings the worker's copy of the snapshot up to what it delivered, so the
     sync's next run reads no part of the snapshot from the store; a worker without the copy
     builds it from the store's log, with the same changes found."""
+    monkeypatch.setattr(snapshot_cache, "MIN_ITEMS", 0)  # a copy for this small sync too
     configure(
         app, name, source_url=shop.url, dest_url=dest_url, base_dir=tmp_path, sync=", mode: mirror"
     )

@@ -21,6 +21,7 @@ from syncwright.domain.counters import Counters
 from syncwright.domain.errors import ModelError, SourceError, SyncwrightError
 from syncwright.domain.statuses import ChangeDetection, Operation, RunMode, WriteMode
 from syncwright.domain.sync import ConnectionSpec, ModelSpec, SyncSpec
+from syncwright.engine import snapshot_cache
 from syncwright.engine.staging import Diff, Staging
 from syncwright.sdk.source import ReadAgain, ReadRequest, Source
 from syncwright.storage.snapshots_repo import SnapshotLog
@@ -133,10 +134,15 @@ def read_model(
     copy: Path | None = None,
 ) -> SnapshotLog:
     """The model's rows (from the saved cursor on, for a cursor sync) into staging, with the
-    snapshot they are compared with (returned; the worker's copy at ``copy`` when usable,
-    else the store's log, loaded); errors name the source or the model."""
+    snapshot they are compared with (returned; the worker's copy at ``copy`` when the sync
+    has one or its log is large enough, and it is usable; else the store's log, loaded);
+    errors name the source or the model."""
     sync, model, source_spec = scope.sync, scope.model, scope.source
-    on_copy = staging.use_copy(copy, store.snapshots, sync.id) if copy is not None else None
+    on_copy = (
+        staging.use_copy(copy, store.snapshots, sync.id)
+        if copy is not None and snapshot_cache.wanted(copy, store.snapshots, sync.id)
+        else None
+    )
     if on_copy is not None:
         snapshot, read = on_copy
     else:
