@@ -50,14 +50,15 @@ def append(store: Store, sync: str, table: pa.Table, *, base: bool = False) -> N
         store.snapshots.append(conn, sync, table, base=base)
 
 
-def changes(rng: random.Random, known: dict[str, str], round_: int) -> pa.Table:
+def changes(rng: random.Random, label: str) -> pa.Table:
+    """A part naming a few items: each changed (its hash says which part) or removed."""
     named = {
         f'{{"id":{rng.randrange(60)}}}': rng.random() < 0.3 for _ in range(rng.randrange(1, 12))
     }
     return part(
         list(named),
         ["r"] * len(named),
-        [None if removed else f"h{round_}-{key}" for key, removed in named.items()],
+        [None if removed else f"h{label}-{key}" for key, removed in named.items()],
         list(named.values()),
     )
 
@@ -78,7 +79,7 @@ def test_the_copy_follows_the_log_reading_only_the_parts_since(store, tmp_path, 
     found, read = on_copy(store, sync, path, tmp_path)
     assert (found, read) == (loaded(store, sync, tmp_path), 2)
     for round_ in range(6):
-        new = [changes(rng, found, round_) for _ in range(rng.randrange(0, 3))]
+        new = [changes(rng, f"{round_}.{i}") for i in range(rng.randrange(0, 3))]
         for table in new:
             append(store, sync, table)
         found, read = on_copy(store, sync, path, tmp_path)
