@@ -3,7 +3,6 @@ engines counting at once lose no failure), forgotten when they hold nothing any 
 
 from __future__ import annotations
 
-import itertools
 import threading
 from datetime import timedelta
 
@@ -13,24 +12,16 @@ from syncwright.domain.clock import utcnow
 from syncwright.domain.throttle import ThrottleKey, ThrottleKind, ThrottlePolicy
 from syncwright.storage.store import Store
 
-_n = itertools.count()
 ACCOUNT = ThrottleKey(ThrottleKind.ACCOUNT, "ann@example.com")
 ADDRESS = ThrottleKey(ThrottleKind.ADDRESS, "192.0.2.7")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request, tmp_path):
-    if request.param == "postgres":
-        return request.getfixturevalue("postgres").create_database(f"throttle_t{next(_n)}")
-    return f"sqlite:///{tmp_path / 'store.db'}"
-
-
 @pytest.fixture
-def stores(url):
+def stores(store_url):
     """Two stores on one database, as two processes of an installation have."""
-    first = Store.open(url)
+    first = Store.open(store_url)
     first.upgrade()
-    second = Store.open(url)
+    second = Store.open(store_url)
     yield first, second
     first.close()
     second.close()

@@ -138,11 +138,11 @@ def read_model(
     has one or its log is large enough, and it is usable; else the store's log, loaded);
     errors name the source or the model."""
     sync, model, source_spec = scope.sync, scope.model, scope.source
-    on_copy = (
-        staging.use_copy(copy, store.snapshots, sync.id)
-        if copy is not None and snapshot_cache.wanted(copy, store.snapshots, sync.id)
-        else None
-    )
+    on_copy = None
+    if copy is not None:
+        want, described = snapshot_cache.wanted(copy, store.snapshots, sync.id)
+        if want:
+            on_copy = staging.use_copy(copy, store.snapshots, sync.id, described=described)
     if on_copy is not None:
         snapshot, read = on_copy
     else:

@@ -36,6 +36,8 @@ ALIAS = "snap"
 
 #: What the copy remembers of each part it took in.
 Taken = tuple[int, int, str | None]
+#: The store's description of a sync's log (``SnapshotRepository.describe``).
+Description = tuple[list[PartInfo], bool]
 
 #: A sync gets a copy once its snapshot's log holds this many items: a smaller one loads
 #: from the store in a few milliseconds, less than opening a copy and keeping it up to date.
@@ -46,12 +48,13 @@ def cache_path(work_dir: Path, sync_id: str) -> Path:
     return work_dir / "snapshots" / f"{sync_id}.duckdb"
 
 
-def wanted(path: Path, repo: SnapshotRepository, sync_id: str) -> bool:
-    """Whether the sync has a copy at ``path``, or its log is large enough for one."""
+def wanted(path: Path, repo: SnapshotRepository, sync_id: str) -> tuple[bool, Description | None]:
+    """Whether the sync has a copy at ``path``, or its log is large enough for one; with the
+    log's description when it was read to tell (for ``catch_up``)."""
     if path.exists():
-        return True
-    infos, _ = repo.describe(sync_id)
-    return sum(p.items for p in infos) >= MIN_ITEMS
+        return True, None
+    described = repo.describe(sync_id)
+    return sum(p.items for p in described[0]) >= MIN_ITEMS, described
 
 
 def attach(db: duckdb.DuckDBPyConnection, path: Path) -> bool:
@@ -140,12 +143,14 @@ def catch_up(
     sync_id: str,
     *,
     rebuild: bool = True,
+    described: Description | None = None,
 ) -> tuple[SnapshotLog, int] | None:
     """Bring the copy attached to ``db`` up to the store's log of ``sync_id``: the log as
     described, and how many of its parts were read. None, the copy left as it is, when the
     store still has snapshot rows from before 0005 (which only its own read folds), or when
-    the copy disagrees with the log and ``rebuild`` is off."""
-    infos, legacy = repo.describe(sync_id)
+    the copy disagrees with the log and ``rebuild`` is off. ``described``: the log's
+    description, when just read."""
+    infos, legacy = described if described is not None else repo.describe(sync_id)
     if legacy:
         return None
     have: list[Taken] = [
@@ -261,7 +266,8 @@ def refresh(path: Path, repo: SnapshotRepository, sync_id: str, *, memory_limit:
     for the next run to build again; a failure leaves the copy behind, and the next run
     catches it up or builds it again."""
     try:
-        if not wanted(path, repo, sync_id):
+        want, described = wanted(path, repo, sync_id)
+        if not want:
             return
     except Exception as exc:
         logger.warning("the snapshot's copy %s was not brought up to date: %s", path.name, exc)
@@ -272,7 +278,7 @@ def refresh(path: Path, repo: SnapshotRepository, sync_id: str, *, memory_limit:
         db.execute("SET preserve_insertion_order = false")
         db.execute(f"SET temp_directory = '{_literal(path.with_suffix('.tmp'))}'")
         if attach(db, path):
-            catch_up(db, repo, sync_id, rebuild=False)
+            catch_up(db, repo, sync_id, rebuild=False, described=described)
     except Exception as exc:  # the copy is a convenience: the run's outcome does not depend on it
         logger.warning("the snapshot's copy %s was not brought up to date: %s", path.name, exc)
     finally:

@@ -325,17 +325,23 @@ class Staging:
             self.db.unregister("base")
 
     def use_copy(
-        self, path: Path, repo: SnapshotRepository, sync_id: str
+        self,
+        path: Path,
+        repo: SnapshotRepository,
+        sync_id: str,
+        *,
+        described: snapshot_cache.Description | None = None,
     ) -> tuple[SnapshotLog, int] | None:
         """Compare with the worker's copy of the snapshot at ``path``, brought up to the
         store's log first (see ``snapshot_cache``), instead of loading the log: the log as
         described, and how many of its parts were read. None when there is no usable copy
-        (then ``load_snapshot``); called before anything is staged. Whatever goes wrong
+        (then ``load_snapshot``); called before anything is staged. ``described``: the
+        log's description, when just read. Whatever goes wrong
         with the copy leaves this working area as it was (made anew if need be)."""
         try:
             if not snapshot_cache.attach(self.db, path):
                 return None
-            caught = snapshot_cache.catch_up(self.db, repo, sync_id)
+            caught = snapshot_cache.catch_up(self.db, repo, sync_id, described=described)
             if caught is not None:
                 self.db.execute("DROP TABLE prev")
                 self.db.execute(
