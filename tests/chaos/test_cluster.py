@@ -41,7 +41,7 @@ def cluster(tmp_path, server):
 
 
 def _in_progress(cluster: Cluster, sync: str, done: int) -> dict | None:
-    runs = [r for r in cluster.runs() if r["sync"] == sync and r["status"] == "in_progress"]
+    runs = [r for r in cluster.runs() if r["sync_name"] == sync and r["status"] == "in_progress"]
     return runs[0] if runs and runs[0]["counters"]["ok"] >= done else None
 
 

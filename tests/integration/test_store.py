@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -50,6 +52,55 @@ def test_migrations_build_exactly_the_declared_tables(store):
         assert compare_metadata(context, metadata) == []
 
 
+def _old_run(store: Store, ws: str, sync: str, now) -> SimpleNamespace:
+    """A run as the store held it before runs carried ``ran_at`` (migration 0015)."""
+    run_id = str(uuid.uuid4())
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                'INSERT INTO runs (id, workspace_id, sync_id, type, "trigger", mode, status,'
+                " infos, created_at, updated_at) VALUES (:id, :ws, :sync, 't', 'manual',"
+                " 'incremental', 'queued', '{}', :now, :now)"
+            ),
+            {"id": run_id, "ws": ws, "sync": sync, "now": now},
+        )
+    return SimpleNamespace(id=run_id)
+
+
+def test_runs_made_before_they_carried_when_they_ran_are_ordered_by_it(store_url):
+    """Migration 0015: a run's ``ran_at`` is when it started, else was planned for, else was
+    created; lists of runs then go by it."""
+    store = Store.open(store_url)
+    try:
+        upgrade(store.engine, "0014")
+        ws, sync = _sync(store)
+        now = utcnow()
+        queued = _old_run(store, ws, sync, now - timedelta(hours=3))
+        started = _old_run(store, ws, sync, now - timedelta(hours=2))  # started after
+        planned = _old_run(store, ws, sync, now - timedelta(hours=1))  # due before it started
+        with store.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == started.id)
+                .values(started_at=now - timedelta(minutes=5), status="succeeded")
+            )
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == planned.id)
+                .values(scheduled_for=now - timedelta(minutes=30), status="scheduled")
+            )
+        upgrade(store.engine, "head")
+        listed = store.runs.list(ws)
+        assert [r.id for r in listed] == [started.id, planned.id, queued.id]
+        assert listed[0].when == now - timedelta(minutes=5)
+        assert listed[1].when == now - timedelta(minutes=30)
+        assert listed[2].when == now - timedelta(hours=3)
+        # The last run that ran is the started one, not the planned one nor the one made last.
+        assert store.runs.latest_per_sync(ws)[sync].id == started.id
+    finally:
+        store.close()
+
+
 def test_entries_written_before_the_lean_ledger_read_the_same_after_it(store_url):
     """Migration 0013 gives runs, syncs and workspaces numbers in place of their ids in
     entry rows; entries written before keep their ids (as read back), order and payload."""
@@ -57,17 +108,8 @@ def test_entries_written_before_the_lean_ledger_read_the_same_after_it(store_url
     try:
         upgrade(store.engine, "0012")
         ws, sync = _sync(store)
-        made = [
-            store.runs.create(
-                workspace_id=ws,
-                sync_id=sync,
-                type="t",
-                trigger=Trigger.MANUAL,
-                mode=RunMode.INCREMENTAL,
-            )
-            for _ in range(2)
-        ]
         now = utcnow()
+        made = [_old_run(store, ws, sync, now) for _ in range(2)]
         with store.engine.begin() as conn:
             conn.execute(
                 sa.text(

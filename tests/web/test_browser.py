@@ -68,7 +68,7 @@ def test_the_overview_lists_syncs_with_health_and_filters(page, demo):
     rows = page.locator("table.syncs tbody tr")
     expect(rows).to_have_count(2)
     warehouse = rows.filter(has_text="catalogue_to_warehouse")
-    expect(warehouse).to_contain_text("warning")  # one item failed in its last run
+    expect(warehouse).to_contain_text("Warning")  # one item failed in its last run
     expect(warehouse).to_contain_text("products")
     expect(warehouse).to_contain_text("warehouse")
     page.get_by_label("Label").select_option("csv")
@@ -113,10 +113,10 @@ def test_run_on_the_sync_page_shows_on_synchronisations_without_reloading(page, 
     # Only the item that failed before is sent again, and fails again. It was already failing,
     # so the run succeeds with that one failure (the sync shows a warning).
     expect(row).to_have_attribute("data-status", "succeeded", timeout=30_000)
-    expect(row).to_contain_text("succeeded")
+    expect(row).to_contain_text("Succeeded")
     assert page.evaluate("window.notReloaded") is True
     assert page.locator("tr[data-run]").count() >= before + 1
-    expect(row).to_contain_text("manual")
+    expect(row).to_contain_text("Manual")
     expect(row).to_contain_text("demo@example.com")
 
 
@@ -128,12 +128,12 @@ def test_run_synchronization_button_and_a_live_status_change(page, demo):
     page.get_by_role("button", name="Run Synchronization").click()
     expect(page.get_by_role("status")).to_contain_text("full resync of catalogue_to_warehouse")
     page.evaluate("window.notReloaded = true")
-    newest = page.locator("tr[data-run]").first
+    newest = page.locator("tr[data-run]:not([data-status=scheduled])").first
     expect(newest).to_contain_text("full")
     expect(newest).to_have_attribute("data-status", "succeeded", timeout=30_000)
     assert page.evaluate("window.notReloaded") is True
     # The header's "last update" follows too.
-    expect(page.locator("#last-update")).to_contain_text("succeeded")
+    expect(page.locator("#last-update")).to_contain_text("Succeeded")
 
 
 def test_the_refresh_keeps_filters_and_scroll(page, demo):
@@ -175,8 +175,8 @@ def test_report_failed_entries_select_resync_and_download(page, demo):
     expect(page.locator("[data-count]")).to_have_text(str(len(shown)))
     page.get_by_role("button", name="Resync").click()
     expect(page.get_by_role("status")).to_contain_text("Resync started: 1 run")
-    newest = page.locator("tr[data-run]").first
-    expect(newest).to_contain_text("resync")
+    newest = page.locator("tr[data-run]:not([data-status=scheduled])").first
+    expect(newest).to_contain_text("Resync")
     # The item still has no name: the resync fails it again. It was already failing, so the
     # run itself succeeds with that one failure.
     expect(newest).to_have_attribute("data-status", "succeeded", timeout=30_000)
@@ -187,7 +187,7 @@ def test_report_failed_entries_select_resync_and_download(page, demo):
     history = page.locator("table.entries tbody tr:not(.payload)")
     expect(history.filter(has_text="resync").first).to_be_visible()
     statuses = history.locator(".badge").all_inner_texts()
-    assert len(statuses) >= 3 and statuses[-1].endswith("ok")  # first sent fine, then failed
+    assert len(statuses) >= 3 and statuses[-1].endswith("OK")  # first sent fine, then failed
 
 
 def test_report_sorts_pages_and_shows_extra_columns(page, demo):
@@ -248,7 +248,7 @@ def test_sync_page_toggle_folder_labels_chart_and_feed(page, demo):
     page.get_by_role("button", name="Enabled: turn off").click()
     expect(page.get_by_role("status")).to_contain_text("catalogue_feed is off")
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled()
-    expect(page.locator("h1 .badge")).to_have_text("disabled")
+    expect(page.locator("h1 .badge")).to_have_text("Disabled")
     page.get_by_role("button", name="Disabled: turn on").click()
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
     page.get_by_role("textbox", name="Folder").fill("exports")
@@ -378,17 +378,17 @@ def test_alerts_channel_test_notice_rule_firing_and_turned_off(page, demo):
         expect(page.get_by_role("status")).to_contain_text("Rule warehouse stale added")
         # The engine judges the rule: the alert fires and the page shows it by itself.
         history = page.locator("table.alerts tbody tr")
-        expect(history.filter(has_text="warehouse stale")).to_contain_text("firing")
+        expect(history.filter(has_text="warehouse stale")).to_contain_text("Firing")
         expect(history.first).to_contain_text("1 of 1 delivered")
         fired = [r.body for r in receiver.requests if r.body.get("event") == "alert.firing"]
         assert fired and fired[0]["sync"]["name"] == "catalogue_to_warehouse"
         history.first.get_by_role("link").first.click()
         expect(page.get_by_role("heading", name=re.compile("warehouse stale"))).to_be_visible()
-        expect(page.locator("table tbody tr")).to_contain_text("delivered")
+        expect(page.locator("table tbody tr")).to_contain_text("Delivered")
         page.go_back()
         page.get_by_role("button", name="Turn off").click()
         expect(page.get_by_role("status")).to_contain_text("Rule warehouse stale is off")
-        expect(history.first).to_contain_text("resolved")
+        expect(history.first).to_contain_text("Resolved")
         page.goto(f"{base}/alerts?state=open")
         expect(page.locator(".empty")).to_contain_text("No open alert")
     finally:

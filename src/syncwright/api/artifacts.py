@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from syncwright.api.deps import Viewer
 from syncwright.api.problems import RESPONSES
+from syncwright.domain.artifacts import Artifact
 from syncwright.domain.errors import NotFound
-from syncwright.storage.artifacts_repo import Artifact
 
 router = APIRouter(
     prefix="/api/v1/workspaces/{workspace_id}", tags=["artifacts"], responses=RESPONSES

@@ -29,10 +29,14 @@ def list_runs(
     type: Annotated[str | None, Query(description="Only runs of this type.")] = None,
     trigger: Annotated[Trigger | None, Query(description="Only runs started this way.")] = None,
     sync_id: Annotated[str | None, Query(description="Only this sync's runs.")] = None,
-    since: Annotated[Instant | None, Query(description="Created at or after.")] = None,
-    until: Annotated[Instant | None, Query(description="Created before.")] = None,
+    since: Annotated[
+        Instant | None,
+        Query(description="Ran (started, else scheduled, else created) at or after."),
+    ] = None,
+    until: Annotated[Instant | None, Query(description="Ran before.")] = None,
 ) -> RunPage:
-    """The workspace's runs, newest first, filtered by status, type, sync, trigger and time."""
+    """The workspace's runs, the last to run first (by when they started, else were
+    scheduled, else created), filtered by status, type, sync, trigger and time."""
     if sync_id is not None:
         acting.ws.syncs.get(sync_id)  # another workspace's sync is not found
     before = None
@@ -53,7 +57,7 @@ def list_runs(
     more = len(found) > limit
     return RunPage(
         items=[RunOut.of(r) for r in page],
-        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        next_cursor=encode_cursor(page[-1].when, page[-1].id) if more else None,
     )
 
 

@@ -148,9 +148,11 @@ class SyncOut(BaseModel):
 
 
 class RunOut(BaseModel):
-    """A run (a synchronisation): its status, counters and progress."""
+    """A run (a synchronisation): its status, counters and progress; the API and the CLI's
+    ``--json`` print this same shape."""
 
     id: str
+    workspace_id: str
     sync_id: str
     sync_name: str | None
     type: str
@@ -164,7 +166,14 @@ class RunOut(BaseModel):
         description="While running: items done of total and batches done."
     )
     error: str | None
+    infos: dict[str, Any] = Field(
+        description="Everything the run recorded: stage, progress, guard, snapshot, error."
+    )
+    ran_at: datetime = Field(
+        description="When it ran: started, else scheduled, else created (lists order by it)."
+    )
     created_at: datetime
+    updated_at: datetime
     scheduled_for: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
@@ -176,6 +185,7 @@ class RunOut(BaseModel):
     def of(cls, run: Run) -> RunOut:
         return cls(
             id=run.id,
+            workspace_id=run.workspace_id,
             sync_id=run.sync_id,
             sync_name=run.sync_name,
             type=run.type,
@@ -185,7 +195,10 @@ class RunOut(BaseModel):
             counters=run.counters.as_dict(),
             progress=run.infos.get("progress"),
             error=run.error,
+            infos=run.infos,
+            ran_at=run.when,
             created_at=run.created_at,
+            updated_at=run.updated_at,
             scheduled_for=run.scheduled_for,
             started_at=run.started_at,
             ended_at=run.ended_at,

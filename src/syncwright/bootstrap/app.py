@@ -16,6 +16,7 @@ from syncwright.bootstrap.settings import Settings
 from syncwright.connectors.registry import ConnectorRegistry
 from syncwright.connectors.sql.errors import database_message
 from syncwright.connectors.sql.urls import safe_url
+from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, NotFound, SyncwrightError
 from syncwright.domain.retry import RetryPolicy
 from syncwright.domain.run import Run
@@ -33,6 +34,7 @@ from syncwright.services.ports import RunSubmitter
 from syncwright.services.report import ReportService
 from syncwright.services.runs import RunService
 from syncwright.services.syncs import SyncService
+from syncwright.storage.retention_repo import Purged
 from syncwright.storage.secrets import SecretBox, load_key
 from syncwright.storage.store import Store
 
@@ -171,6 +173,7 @@ class App:
         self.accounts = AccountService(self.store)
         own = self.in_workspace(self.workspace_id)
         self.configs, self.runs, self.report = own.configs, own.runs, own.report
+        self.syncs = own.syncs
 
     def in_workspace(self, workspace_id: str) -> WorkspaceServices:
         """The services acting in one workspace (they are cheap: built per request)."""
@@ -206,6 +209,10 @@ class App:
     def metrics(self) -> bytes:
         """Prometheus metrics over the whole store (every process shows the same)."""
         return exposition(self.store.metrics, live_after=self.settings.takeover_after)
+
+    def purge(self) -> Purged:
+        """Apply the retention now (the engine also does on its schedule)."""
+        return self.store.retention.purge(self.settings.retention, utcnow())
 
     def readiness(self) -> dict[str, str]:
         """Each check's outcome: ``ok`` or what failed."""

@@ -63,7 +63,7 @@ def users_list(
     """The members of a workspace and their roles."""
     with open_app() as sw:
         where = workspace or sw.settings.workspace
-        members = sw.store.accounts.members(sw.accounts.workspace_id(where))
+        members = sw.accounts.members(sw.accounts.workspace_id(where))
     table = Table(title=f"Members of {where}")
     for col in ("e-mail", "name", "role", "created"):
         table.add_column(col)

@@ -104,10 +104,7 @@ def check(
 def artifacts_latest(name: str = typer.Argument(..., help="The sync's name.")) -> None:
     """Print where the sync's newest complete file is (its constant latest location)."""
     with _open() as sw:
-        sync = sw.store.config.sync_by_name(sw.workspace_id, name)
-        found = sw.store.artifacts.latest(sync.id)
-    if found is None:
-        raise NotFound(f"sync {name!r} has published no file yet")
+        found = sw.syncs.latest_artifact(sw.syncs.named(name).id)
     console.print(found.latest or found.location, highlight=False, soft_wrap=True)
     errors.print(
         f"run {found.run_id}: {found.rows} rows, {found.size} bytes, {found.checksum},"

@@ -51,9 +51,7 @@ def schedule() -> None:
     """Upcoming runs, soonest first, with their times in this machine's time zone."""
     with open_app() as sw:
         upcoming = sw.runs.upcoming()
-        triggers = {
-            s.id: s.triggers.describe() for s in sw.store.config.list_syncs(sw.workspace_id)
-        }
+        triggers = {s.id: s.triggers.describe() for s in sw.syncs.list()}
     table = Table(title="Upcoming runs")
     for col in ("when", "sync", "trigger", "because", "run"):
         table.add_column(col, no_wrap=col != "because")

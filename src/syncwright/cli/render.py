@@ -10,6 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from syncwright.api.schemas import RunOut
 from syncwright.domain.alerts import Incident
 from syncwright.domain.entry import Entry
 from syncwright.domain.report import ErrorGroup
@@ -34,27 +35,8 @@ def styled(value: str) -> str:
 
 
 def run_dict(run: Run) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "sync": run.sync_name,
-        "sync_id": run.sync_id,
-        "workspace_id": run.workspace_id,
-        "type": run.type,
-        "trigger": run.trigger.value,
-        "mode": run.mode.value,
-        "status": run.status.value,
-        "counters": run.counters.as_dict(),
-        "infos": run.infos,
-        "created_at": run.created_at.isoformat(),
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-        "updated_at": run.updated_at.isoformat(),
-        "deleted_at": run.deleted_at.isoformat() if run.deleted_at else None,
-        "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
-        "runner": run.runner,
-        "created_by_user_id": run.created_by_user_id,
-        "duration_seconds": run.duration_seconds,
-    }
+    """A run as JSON: the API's shape."""
+    return RunOut.of(run).model_dump(mode="json")
 
 
 def alert_dict(found: Incident) -> dict[str, Any]:

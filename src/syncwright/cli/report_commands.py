@@ -11,7 +11,6 @@ import typer
 from syncwright.bootstrap.app import EngineRole
 from syncwright.cli import render
 from syncwright.cli.common import console, errors, follow, open_app
-from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.report import SORTABLE
 from syncwright.domain.statuses import EntryStatus, Operation, RunStatus
@@ -228,7 +227,7 @@ def purge() -> None:
     """Apply the retention now: delete old entries and payloads, hide and purge old runs.
     The engine also does this on its schedule."""
     with open_app() as sw:
-        purged = sw.store.retention.purge(sw.settings.retention, utcnow())
+        purged = sw.purge()
     console.print(
         f"entries deleted {purged.entries}, payloads cleared {purged.payloads},"
         f" runs hidden {purged.runs_hidden}, runs purged {purged.runs_purged}",

@@ -122,3 +122,12 @@ def check_password(password: str, stored: str | None) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(found.hex(), digest)
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A signed-in browser: whose it is, its CSRF token, until when it holds."""
+
+    user_id: str
+    csrf: str
+    expires_at: datetime

@@ -10,6 +10,23 @@ from syncwright.domain.clock import as_utc
 from syncwright.domain.counters import Counters
 from syncwright.domain.statuses import RunMode, RunStatus, Trigger
 
+#: The orders a list of runs can take (a run's column, or its sync's name).
+RUN_SORTS = (
+    "ran_at",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "updated_at",
+    "sync",
+    "status",
+    "type",
+    "trigger",
+    "runner",
+    "read",
+    "ok",
+    "failed",
+)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Run:
@@ -37,6 +54,8 @@ class Run:
     priority: int = 5
     #: When the run got capacity and went to the engine's queue (None: still waiting).
     admitted_at: datetime | None = None
+    #: When it ran: started, else scheduled, else created (what lists order runs by).
+    ran_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Run:
@@ -61,6 +80,7 @@ class Run:
             scheduled_for=as_utc(row.get("scheduled_for")),
             priority=int(row.get("priority") or 5),
             admitted_at=as_utc(row.get("admitted_at")),
+            ran_at=as_utc(row.get("ran_at")) or as_utc(row["created_at"]),
         )
 
     @property
@@ -69,6 +89,16 @@ class Run:
             return None
         end = self.ended_at or self.updated_at
         return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def when(self) -> datetime:
+        """When it ran: started, else scheduled, else created."""
+        return self.ran_at or self.started_at or self.scheduled_for or self.created_at
+
+    @property
+    def counted(self) -> bool:
+        """Whether its counters mean anything yet (a planned or queued run has none)."""
+        return self.started_at is not None
 
     @property
     def error(self) -> str | None:
@@ -84,7 +114,9 @@ class RunFilter:
     status: RunStatus | None = None
     type: str | None = None
     trigger: Trigger | None = None
-    #: Created at or after.
+    #: Only runs that ran (not planned for later, not skipped).
+    ran: bool = False
+    #: Ran at or after (started, else scheduled, else created).
     since: datetime | None = None
-    #: Created before.
+    #: Ran before.
     until: datetime | None = None

@@ -53,6 +53,9 @@ FINAL_RUN_STATUSES = frozenset(
     }
 )
 
+#: Runs that did not run: planned for later, or skipped (never "the last run").
+NOT_RUN = frozenset({RunStatus.SCHEDULED, RunStatus.SKIPPED})
+
 _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.SCHEDULED: frozenset({RunStatus.QUEUED, RunStatus.ABORTED, RunStatus.SKIPPED}),
     RunStatus.QUEUED: frozenset({RunStatus.QUERYING, RunStatus.FAILED, RunStatus.ABORTED}),

@@ -6,12 +6,14 @@ import logging
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import Iterable
 
 from syncwright.domain.access import (
     ApiToken,
     Principal,
     Role,
     User,
+    WebSession,
     check_password,
     hash_password,
     new_token_secret,
@@ -27,7 +29,6 @@ from syncwright.domain.throttle import (
     in_words,
     strictest,
 )
-from syncwright.storage.sessions_repo import WebSession
 from syncwright.storage.store import Store
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -233,6 +234,12 @@ class AccountService:
         """Give the user this role in the workspace (by name, created if new): the command
         line's way in, so a new workspace gets its first admin."""
         self.set_member(self.store.config.ensure_workspace(workspace), email, role)
+
+    def emails(self, user_ids: Iterable[str | None]) -> dict[str, str]:
+        """Each user's e-mail by id, in one query; a user gone is shown by their id."""
+        wanted = {str(u) for u in user_ids if u}
+        found = self.store.accounts.emails(wanted) if wanted else {}
+        return {u: found.get(u, u) for u in wanted}
 
     def members(self, workspace_id: str) -> list[tuple[User, Role]]:
         return self.store.accounts.members(workspace_id)

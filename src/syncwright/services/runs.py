@@ -294,12 +294,12 @@ class RunService:
         sync_name: str | None = None,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
-        sort: str = "created_at",
+        sort: str = "ran_at",
         descending: bool = True,
         offset: int = 0,
     ) -> list[Run]:
-        """The workspace's runs, newest first unless sorted otherwise, filtered (a sync by
-        name, or in ``f`` by id)."""
+        """The workspace's runs, the last to run first unless sorted otherwise, filtered (a
+        sync by name, or in ``f`` by id)."""
         if sync_name:
             f = replace(f, sync_id=self.store.config.sync_by_name(self.workspace_id, sync_name).id)
         return self.store.runs.list(

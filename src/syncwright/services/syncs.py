@@ -3,14 +3,13 @@ The overview adds what a person scans syncs by: health, last and next run, who m
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 
+from syncwright.domain.artifacts import Artifact
 from syncwright.domain.errors import NotFound
 from syncwright.domain.run import Run
 from syncwright.domain.statuses import sync_health
 from syncwright.domain.sync import SyncSpec
-from syncwright.storage.artifacts_repo import Artifact
 from syncwright.storage.store import Store
 
 
@@ -37,6 +36,10 @@ class SyncService:
     def get(self, sync_id: str) -> SyncSpec:
         return SyncSpec.from_row(self.store.config.live("sync", self.workspace_id, sync_id))
 
+    def named(self, name: str) -> SyncSpec:
+        """The workspace's sync of this name."""
+        return self.store.config.sync_by_name(self.workspace_id, name)
+
     def list(self) -> list[SyncSpec]:
         """Every sync of the workspace (enabled or not, not deleted), by name."""
         return self.store.config.list_syncs(self.workspace_id)
@@ -51,10 +54,9 @@ class SyncService:
         }
         last = self.store.runs.latest_per_sync(self.workspace_id)
         planned = self.store.runs.next_planned(self.workspace_id)
-        emails: dict[str, str] = {}
-        for user_id in {s.created_by_user_id for s in chosen} - {None}:
-            with suppress(NotFound):  # a user gone: no name shown
-                emails[str(user_id)] = self.store.accounts.user(str(user_id)).email
+        creators = {str(s.created_by_user_id) for s in chosen if s.created_by_user_id}
+        # A user gone: no name shown.
+        emails = self.store.accounts.emails(creators) if creators else {}
         found = []
         for s in chosen:
             run = last.get(s.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
@@ -40,6 +40,16 @@ class AccountRepository:
 
     def user(self, user_id: str) -> User:
         return self._user(users.c.id == user_id, f"no user with id {user_id}")
+
+    def emails(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """The e-mails of these users by id (those that exist)."""
+        with self.engine.connect() as conn:
+            return {
+                r.id: r.email
+                for r in conn.execute(
+                    sa.select(users.c.id, users.c.email).where(users.c.id.in_(list(user_ids)))
+                )
+            }
 
     def user_by_email(self, email: str) -> User:
         return self._user(users.c.email == email, f"no user with e-mail {email!r}")

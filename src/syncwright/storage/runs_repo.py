@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from syncwright.domain.clock import utcnow
 from syncwright.domain.counters import COUNTER_NAMES, Counters
 from syncwright.domain.errors import ConfigError, IllegalTransition, NotFound
-from syncwright.domain.run import Run, RunFilter
+from syncwright.domain.run import RUN_SORTS, Run, RunFilter
 from syncwright.domain.statuses import (
     LIVE_RUN_STATUSES,
+    NOT_RUN,
     RunMode,
     RunStatus,
     Trigger,
@@ -22,21 +23,6 @@ from syncwright.domain.statuses import (
 )
 from syncwright.domain.triggers import PRIORITY
 from syncwright.storage.tables import runs, syncs
-
-#: The orders a list of runs can take (a run's column, or its sync's name).
-RUN_SORTS = (
-    "created_at",
-    "started_at",
-    "ended_at",
-    "sync",
-    "status",
-    "type",
-    "trigger",
-    "runner",
-    "read",
-    "ok",
-    "failed",
-)
 
 #: Another name for the runs table, for subqueries over it.
 latest = runs.alias("latest")
@@ -81,6 +67,7 @@ class RunRepository:
             created_by_user_id=created_by_user_id,
             scheduled_for=scheduled_for,
             priority=PRIORITY[trigger],
+            ran_at=scheduled_for or now,
         )
         if conn is not None:
             conn.execute(runs.insert().values(**values))
@@ -108,7 +95,7 @@ class RunRepository:
         conn.execute(
             runs.update()
             .where(runs.c.id == run_id, runs.c.status == RunStatus.SCHEDULED.value)
-            .values(scheduled_for=at, updated_at=utcnow())
+            .values(scheduled_for=at, ran_at=at, updated_at=utcnow())
         )
 
     def due(self, now: datetime, limit: int = 500) -> list[Run]:
@@ -135,16 +122,16 @@ class RunRepository:
             return [Run.from_row(r) for r in conn.execute(query).mappings()]
 
     def latest_per_sync(self, workspace_id: str) -> dict[str, Run]:
-        """Each sync's newest run that was not merely planned or skipped (live or ended): one
-        index walk per sync (on its runs by creation), whatever the number of runs."""
+        """Each sync's last run that was not merely planned or skipped (live or ended), by
+        when it ran: one index walk per sync, whatever the number of runs."""
         newest = (
             sa.select(latest.c.id)
             .where(
                 latest.c.sync_id == syncs.c.id,
                 latest.c.deleted_at.is_(None),
-                latest.c.status.notin_([RunStatus.SCHEDULED.value, RunStatus.SKIPPED.value]),
+                latest.c.status.notin_([s.value for s in NOT_RUN]),
             )
-            .order_by(latest.c.created_at.desc(), latest.c.id.desc())
+            .order_by(latest.c.ran_at.desc(), latest.c.id.desc())
             .limit(1)
             .correlate(syncs)
             .scalar_subquery()
@@ -240,13 +227,14 @@ class RunRepository:
         *,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
-        sort: str = "created_at",
+        sort: str = "ran_at",
         descending: bool = True,
         offset: int = 0,
     ) -> builtins.list[Run]:
-        """Runs of the workspace, newest first (by creation, then id: a stable order), from
-        after the ``before`` (created_at, id) of the previous page; or in another order
-        (``sort``, one of ``RUN_SORTS``), a page at ``offset``."""
+        """Runs of the workspace, the last to run first (by when they ran: started, else
+        scheduled, else created; then id, a stable order), from after the ``before``
+        (ran_at, id) of the previous page; or in another order (``sort``, one of
+        ``RUN_SORTS``), a page at ``offset``."""
         query = _RUN_WITH_SYNC.where(
             runs.c.workspace_id == workspace_id, runs.c.deleted_at.is_(None)
         )
@@ -258,21 +246,23 @@ class RunRepository:
             query = query.where(runs.c.type == f.type)
         if f.trigger:
             query = query.where(runs.c.trigger == f.trigger.value)
+        if f.ran:
+            query = query.where(runs.c.status.notin_([s.value for s in NOT_RUN]))
         if f.since:
-            query = query.where(runs.c.created_at >= f.since)
+            query = query.where(runs.c.ran_at >= f.since)
         if f.until:
-            query = query.where(runs.c.created_at < f.until)
+            query = query.where(runs.c.ran_at < f.until)
         if before:
             at, run_id = before
             query = query.where(
-                sa.or_(runs.c.created_at < at, sa.and_(runs.c.created_at == at, runs.c.id < run_id))
+                sa.or_(runs.c.ran_at < at, sa.and_(runs.c.ran_at == at, runs.c.id < run_id))
             )
         if sort not in RUN_SORTS:
             raise ConfigError(
                 f"cannot sort by {sort!r}; one of {', '.join(RUN_SORTS)}", field="sort"
             )
         column = syncs.c.name if sort == "sync" else runs.c[sort]
-        keys = [column, runs.c.created_at, runs.c.id]
+        keys = [column, runs.c.ran_at, runs.c.id]
         query = query.order_by(*(k.desc() if descending else k.asc() for k in keys))
         query = query.limit(limit).offset(offset)
         with self.engine.connect() as conn:
@@ -343,7 +333,7 @@ class RunRepository:
         if runner is not None:
             values["runner"] = runner
         if started and row["started_at"] is None:
-            values["started_at"] = now
+            values["started_at"] = values["ran_at"] = now
         if ended:
             values["ended_at"] = now
         updated = conn.execute(

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from syncwright.domain.access import token_hash
+from syncwright.domain.access import WebSession, token_hash
 from syncwright.domain.clock import as_utc, utcnow
 from syncwright.storage.tables import web_sessions
-
-
-@dataclass(frozen=True)
-class WebSession:
-    user_id: str
-    csrf: str
-    expires_at: datetime
 
 
 class SessionRepository:

@@ -240,6 +240,8 @@ runs = sa.Table(
     sa.Column("priority", sa.Integer, nullable=False, server_default="5"),
     #: When the run got capacity and was handed to the engine's queue.
     sa.Column("admitted_at", UTCDateTime),
+    #: When the run ran: started, else scheduled, else created (what lists order runs by).
+    sa.Column("ran_at", UTCDateTime, nullable=False),
     sa.Index("ix_runs_sync_created", "sync_id", "created_at"),
     sa.Index("ix_runs_status_scheduled", "status", "scheduled_for"),
     # At most one planned run per sync and trigger: a burst of edits, ticks or upstream runs
@@ -253,6 +255,8 @@ runs = sa.Table(
         postgresql_where=sa.text("status = 'scheduled'"),
     ),
     sa.Index("ix_runs_workspace_created", "workspace_id", "created_at"),
+    sa.Index("ix_runs_workspace_ran", "workspace_id", "ran_at"),
+    sa.Index("ix_runs_sync_ran", "sync_id", "ran_at"),
     sa.Index("ix_runs_status", "status"),
 )
 

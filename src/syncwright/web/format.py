@@ -40,10 +40,74 @@ def number(value: Any) -> str:
     return f"{value:,}".replace(",", "\u202f") if isinstance(value, int) else str(value)
 
 
-def badge(status: str | None) -> Markup:
+#: Statuses in words for people (runs, entries, sync health, alerts).
+STATUS_WORDS = {
+    "scheduled": "Planned",
+    "queued": "Queued",
+    "querying": "Reading the source",
+    "preparing": "Finding changes",
+    "in_progress": "In progress",
+    "succeeded": "Succeeded",
+    "incomplete": "Incomplete",
+    "failed": "Failed",
+    "aborted": "Aborted",
+    "skipped": "Skipped",
+    "ok": "OK",
+    "sent": "Sent",
+    "pending": "Pending",
+    "not_attempted": "Not attempted",
+    "healthy": "Healthy",
+    "warning": "Warning",
+    "disabled": "Disabled",
+    "running": "Running",
+    "firing": "Firing",
+    "resolved": "Resolved",
+    "delivered": "Delivered",
+    "undelivered": "Undelivered",
+    "none": "None",
+}
+#: Who or what started a run, in words.
+TRIGGER_WORDS = {
+    "manual": "Manual",
+    "schedule": "Schedule",
+    "change": "Configuration change",
+    "after": "After another sync",
+    "webhook": "Webhook",
+    "retry": "Automatic retry",
+    "resync": "Resync of entries",
+}
+#: Sync types in words (a type not listed reads as its name in sentence case).
+TYPE_WORDS = {"resources_update": "Resources updates", "resync": "Resync"}
+#: Operations on an item, in words.
+OPERATION_WORDS = {"add": "Added", "change": "Changed", "remove": "Removed"}
+
+
+def _sentence(value: str) -> str:
+    text = value.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def words(value: Any, kind: str = "status") -> str:
+    """A status, trigger, type or operation as people read it."""
+    key = str(getattr(value, "value", value) or "none")
+    table = {
+        "status": STATUS_WORDS,
+        "trigger": TRIGGER_WORDS,
+        "type": TYPE_WORDS,
+        "operation": OPERATION_WORDS,
+    }[kind]
+    return table.get(key) or _sentence(key)
+
+
+def badge(status: Any) -> Markup:
     """A status as a coloured word (the colour only repeats what the word says)."""
-    text = (status or "none").replace("_", " ")
-    return Markup('<span class="badge s-{}">{}</span>').format(status or "none", text)
+    key = str(getattr(status, "value", status) or "none")
+    return Markup('<span class="badge s-{}">{}</span>').format(key, words(key))
+
+
+def tally(run: Run, name: str) -> str:
+    """One of a run's counters, or "—" while it has none (a planned or queued run)."""
+    return number(getattr(run.counters, name)) if run.counted else "—"
 
 
 def query(params: dict[str, Any], **changes: Any) -> str:
@@ -112,5 +176,5 @@ def run_chart(runs: Sequence[Run], width: int = 560, height: int = 120) -> Marku
 
 
 def install(env: Environment) -> None:
-    env.filters.update(when=when, duration=duration, number=number, badge=badge)
-    env.globals.update(query=query, run_chart=run_chart)
+    env.filters.update(when=when, duration=duration, number=number, badge=badge, words=words)
+    env.globals.update(query=query, run_chart=run_chart, tally=tally)

@@ -4,6 +4,7 @@ entries."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -13,10 +14,9 @@ from fastapi.responses import Response
 from syncwright.api.artifacts import serve_file
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, NotFound
-from syncwright.domain.run import Run, RunFilter
+from syncwright.domain.run import RUN_SORTS, Run, RunFilter
 from syncwright.domain.statuses import RunStatus, Trigger
 from syncwright.services.report import Search
-from syncwright.storage.runs_repo import RUN_SORTS
 from syncwright.web.report import positive
 from syncwright.web.session import Form as CheckedForm
 from syncwright.web.session import Operator, PageRoute, Reader, done
@@ -40,7 +40,7 @@ def synchronisations(
     trigger: str = "",
     sync: str = "",
     days: str = "",
-    sort: str = "created_at",
+    sort: str = "ran_at",
     order: str = "desc",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
@@ -89,14 +89,8 @@ def synchronisations(
 
 
 def _emails(viewer: Any, runs: list[Run]) -> dict[str, str]:
-    """Who started each run, by user id."""
-    found = {}
-    for user_id in {r.created_by_user_id for r in runs} - {None}:
-        try:
-            found[str(user_id)] = viewer.sw.store.accounts.user(str(user_id)).email
-        except NotFound:  # a user gone: shown by id
-            found[str(user_id)] = str(user_id)
-    return found
+    """Who started each run, by user id (one lookup for the page)."""
+    return viewer.sw.accounts.emails({r.created_by_user_id for r in runs})
 
 
 @router.post("", dependencies=[CheckedForm])
@@ -139,6 +133,7 @@ def run_page(run_id: str, viewer: Reader) -> Response:
         artifact = viewer.services.syncs.run_artifact(run.id)
     except NotFound:  # most runs publish no file
         artifact = None
+    emails = viewer.sw.accounts.emails([run.created_by_user_id, run.infos.get("cancelled_by")])
     return viewer.render(
         "run.html",
         run=run,
@@ -148,7 +143,9 @@ def run_page(run_id: str, viewer: Reader) -> Response:
         entries=entries.entries,
         more_entries=entries.next is not None,
         artifact=artifact,
-        started_by=_emails(viewer, [run]).get(run.created_by_user_id or ""),
+        started_by=emails.get(run.created_by_user_id or ""),
+        cancelled_by=emails.get(str(run.infos.get("cancelled_by") or "")),
+        infos_text=json.dumps(run.infos, indent=2, sort_keys=True, default=str),
     )
 
 

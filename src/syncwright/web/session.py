@@ -20,10 +20,9 @@ from starlette.exceptions import HTTPException
 
 from syncwright.api.problems import field_name, status_of
 from syncwright.bootstrap.app import App, WorkspaceServices
-from syncwright.domain.access import Role, User
+from syncwright.domain.access import Role, User, WebSession
 from syncwright.domain.errors import Forbidden, SyncwrightError, Unauthenticated
-from syncwright.domain.run import Run
-from syncwright.storage.sessions_repo import WebSession
+from syncwright.domain.run import Run, RunFilter
 from syncwright.web import format as fmt
 
 COOKIE = "sw_session"
@@ -97,8 +96,9 @@ class Viewer:
         return self.sw.settings.ui_refresh
 
     def latest_run(self) -> Run | None:
-        """The workspace's newest run (the header's "last update")."""
-        found = self.services.runs.list(limit=1) if self.ws else []
+        """The workspace's last run that ran, by when it ran (the header's "last update"):
+        never one only planned or skipped."""
+        found = self.services.runs.list(RunFilter(ran=True), limit=1) if self.ws else []
         return found[0] if found else None
 
     def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
