@@ -131,7 +131,9 @@ def test_a_run_failing_in_another_process_keeps_what_was_not_recorded_in_doubt(
         # Batch 0 is in doubt, and batch 1, that the failing step was at (it may have been
         # sent): both enter the snapshot, so the next run sends them again.
         assert quiet.store.snapshots.count(sync_id) == 20
-        assert sorted(_entries(quiet, run.id)) == list(range(20))  # pending: not attempted
+        assert sorted(_entries(quiet, run.id)) == list(
+            range(20)
+        )  # pending: the next run sends them
     finally:
         stuck.set()
         blocked.shutdown(wait=True)

@@ -508,7 +508,7 @@ def test_metrics_read_live_runs_durations_and_scheduling_lags(store):
     )
     [(_, _, items, retries)] = metrics.items()
     assert retries == 2 and items == dict.fromkeys(
-        ("ok", "sent", "pending", "failed", "skipped"), 0
+        ("ok", "sent", "pending", "failed", "skipped", "not_sent"), 0
     )
 
 

@@ -249,7 +249,7 @@ def over_http(app, shop, tmp_path, name, api, **values):
     apply(app, shop, tmp_path, {name: {"batch_size": 2, **values}}, destination=destination)
 
 
-def test_cancel_a_running_run_keeps_unsent_items_pending(app, shop, tmp_path, name, api):
+def test_cancel_a_running_run_records_the_items_it_never_sent(app, shop, tmp_path, name, api):
     over_http(app, shop, tmp_path, name, api)
     api.hold(after=2)  # the first batch goes through; the second waits at the destination
     run = app.runs.trigger(name)
@@ -262,8 +262,11 @@ def test_cancel_a_running_run_keeps_unsent_items_pending(app, shop, tmp_path, na
     wait(lambda: run.id not in app.engine.runtime.active)  # its workflow ended here
     entries = app.report.entries(run_id=run.id, limit=100)
     ok = [e for e in entries if e.status is EntryStatus.OK]
-    pending = [e for e in entries if e.status is EntryStatus.PENDING]
-    assert len(ok) == 4 and len(pending) == 6 and all(e.attempts == 0 for e in pending)
+    unsent = [e for e in entries if e.status is EntryStatus.NOT_SENT]
+    assert len(ok) == 4 and len(unsent) == 6 and all(e.attempts == 0 for e in unsent)
+    counters = wait(lambda: (r := app.runs.get(run.id)).counters.ok == 4 and r).counters
+    assert (counters.ok, counters.pending, counters.not_sent) == (4, 0, 6)
+    assert counters.problems() == []
     assert len(api.requests) == len(ok)  # what was sent is the first two batches, no more
     assert app.runs.get(behind.id).status is RunStatus.ABORTED
     assert app.report.entries(run_id=behind.id) == []  # it never started
@@ -297,7 +300,7 @@ def test_a_run_longer_than_the_timeout_is_aborted(app, shop, tmp_path, name, api
     ended = app.runs.wait(run.id, timeout=60)
     assert ended.status is RunStatus.ABORTED
     assert ended.error == "timed out: still running after 3 s (the sync's timeout)"
-    assert (ended.counters.ok, ended.counters.pending) == (4, 6)
+    assert (ended.counters.ok, ended.counters.pending, ended.counters.not_sent) == (4, 0, 6)
 
 
 def test_a_sync_failing_n_times_in_a_row_is_turned_off(app, shop, tmp_path, name):

@@ -124,9 +124,9 @@ def test_every_page_of_the_web_ui_is_in_its_guide():
         if "GET" in route.methods  # type: ignore[attr-defined]
         and not route.path.endswith(("/delete", "/latest", "/file", ".csv"))
     ]
-    assert len(pages) == 8
+    assert len(pages) == 9
     for path in pages:
-        documented = re.sub(r"\{(sync|run|alert)_id\}", "{id}", path).replace(
+        documented = re.sub(r"\{(sync|run|alert|entry)_id\}", "{id}", path).replace(
             "{workspace_id}", "{workspace}"
         )
         assert f"`{documented}" in text, path

@@ -89,5 +89,6 @@ def test_sync_health():
     assert sync_health(True, RunStatus.SUCCEEDED) == "healthy"
     assert sync_health(True, RunStatus.SUCCEEDED, failed_items=2) == "warning"
     assert sync_health(True, RunStatus.INCOMPLETE) == "warning"
-    assert sync_health(True, RunStatus.ABORTED) == "failed"
+    assert sync_health(True, RunStatus.ABORTED) == "warning"  # cancelled: not red
+    assert sync_health(True, RunStatus.FAILED) == "failed"
     assert sync_health(False, RunStatus.IN_PROGRESS) == "in_progress"

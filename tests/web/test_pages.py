@@ -387,6 +387,12 @@ syncs: {{slow_sync: {{model: slow_model, destination: slow_api, batch_size: 5}}}
         api.release()
         ended = services.runs.wait(run.id, timeout=60, poll=0.05)
         assert ended.status is RunStatus.ABORTED and ended.counters.problems() == []
+        # The batch that was out is recorded: the page stops following the run.
+        settled = wait_for(
+            lambda: (r := services.runs.get(run.id)).infos.get("settling") is False and r,
+            timeout=60,
+        )
+        assert settled.counters.problems() == [] and settled.counters.not_sent > 0
         final = operator.get(f"/w/{site.alpha.id}/runs/{run.id}").text
         assert 'data-status="aborted"' in final and "data-refresh" not in final
         assert "Every item is accounted for." in final

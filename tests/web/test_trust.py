@@ -1,20 +1,30 @@
 """The pages tell the truth at the moments that matter, in Chromium against an engine in this
 process (so a test can stage the runs it needs): which run was last, what a planned run has
-not counted yet."""
+not counted yet, what a cancel left, what a failed item sent and got back."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from syncwright.bootstrap.app import App, EngineRole
 from syncwright.bootstrap.settings import Settings
+from syncwright.domain.access import Role
 from syncwright.domain.clock import utcnow
 from syncwright.domain.run import RunFilter
-from syncwright.domain.statuses import RunStatus, Trigger
+from syncwright.domain.statuses import EntryStatus, RunStatus, Trigger
+from syncwright.services.config_file import parse_config
+from syncwright.services.report import Search
 from syncwright.web.app import create_app
 from tests.api.conftest import _workspace
+from tests.support.catalogue import Catalogue
 from tests.support.cli import wait_for
+from tests.support.http_api import Answer, HttpApi
 from tests.support.threaded_server import serving
 from tests.web.conftest import Demo, sign_in
 
@@ -107,3 +117,146 @@ def test_the_last_run_is_the_one_that_ran_last_not_the_one_made_last(site, page)
     page.goto(f"{base}/runs/{following.id}")
     expect(page.locator("main")).to_contain_text("No counters yet: this run is planned")
     assert services.runs.list(RunFilter(ran=True), limit=1)[0].id == ticked.id
+
+
+def _configure(services, tmp_path, name: str, url: str, rows: int, extra: str = "") -> Catalogue:
+    shop = Catalogue(tmp_path / f"{name}.db")
+    shop.put(*({"id": i} for i in range(1, rows + 1)))
+    services.configs.apply(
+        parse_config(
+            f"""
+sources: {{{name}_src: {{type: sql, url: "{shop.url}"}}}}
+models: {{{name}_model: {{source: {name}_src, query: "SELECT * FROM products", primary_key: id,
+  reference: sku}}}}
+destinations: {{{name}_api: {{type: http, url: "{url}", batch_size: 1, concurrency: 1}}}}
+syncs: {{{name}: {{model: {name}_model, destination: {name}_api, batch_size: 5 {extra}}}}}
+"""
+        ),
+        base_dir=tmp_path,
+    )
+    return shop
+
+
+def test_a_cancel_shows_the_batch_in_flight_landing_and_what_was_never_attempted(
+    site, page, tmp_path
+):
+    app, ws, demo = site
+    services = app.in_workspace(ws.id)
+    api = HttpApi()
+    try:
+        _configure(services, tmp_path, "slow", f"{api.url}/items", rows=20)
+        api.hold(after=6)  # the first batch of 5, and one item of the second, go through
+        run = services.runs.trigger("slow")
+        wait_for(lambda: api.held and services.runs.get(run.id).counters.ok == 5, timeout=60)
+        base = sign_in(page, demo)
+        page.goto(f"{base}/runs/{run.id}")
+        live = page.locator("#run-live")
+        expect(live).to_have_attribute("data-status", "in_progress")
+        page.get_by_role("button", name="Cancel run").click()
+        expect(page.get_by_role("status")).to_contain_text("The run is cancelled")
+        expect(live).to_have_attribute("data-status", "aborted")
+        expect(page.locator("[data-settling]")).to_be_visible()
+        facts = page.locator("dl.facts")
+        expect(facts).to_contain_text(f"Cancelled by{demo.email}")
+        expect(page.locator("p[role=alert]")).to_contain_text(f"cancelled by {demo.email}")
+        # The batch that was out lands after the click; the page follows it by itself.
+        api.release()
+        expect(page.locator("[data-settling]")).to_have_count(0, timeout=60_000)
+        counters = page.locator("table.counters")
+        expect(counters).to_contain_text("ok 10")
+        expect(counters).to_contain_text("pending 0")
+        expect(counters).to_contain_text("not sent 10")
+        expect(page.locator(".ok-note")).to_have_text("Every item is accounted for.")
+        expect(facts).not_to_contain_text("Ended—")  # the end time is there
+        final = services.runs.get(run.id)
+        assert final.counters.ok == 10 and final.counters.not_sent == 10
+        assert final.counters.pending == 0 and final.counters.problems() == []
+        # The report, its CSV and the API know the items never attempted.
+        page.goto(f"{base}/report?run={run.id}&status=not_sent")
+        rows = page.locator("tr[data-entry]")
+        expect(rows).to_have_count(10)
+        expect(rows.first).to_contain_text("Not sent")
+        exported = page.request.get(f"{base}/report/export.csv?run={run.id}").text()
+        statuses = [r["status"] for r in csv.DictReader(io.StringIO(exported))]
+        assert sorted(statuses) == ["not_sent"] * 10 + ["ok"] * 10
+        answer = httpx.get(
+            f"{demo.url}/api/v1/workspaces/{ws.id}/runs/{run.id}",
+            headers={"Authorization": f"Bearer {ws.tokens[Role.VIEWER]}"},
+        ).json()
+        assert answer["counters"]["not_sent"] == 10 and answer["status"] == "aborted"
+    finally:
+        api.close()
+
+
+def test_a_failed_item_shows_what_was_sent_and_what_came_back(site, page, tmp_path):
+    app, ws, demo = site
+    services = app.in_workspace(ws.id)
+    api = HttpApi()
+
+    def floor(request):
+        body = request.raw.decode()
+        if '"price": 0.5' in body or '"price": 0.7' in body:
+            sku = re.search(r"SKU-\d+", body).group(0)
+            return Answer(status=422, body={"error": f"price below floor for {sku}"})
+        return Answer(status=200, body={})
+
+    api.handler = floor
+    try:
+        shop = _configure(
+            services, tmp_path, "priced", f"{api.url}/items?api_key=s3cret&region=eu", rows=6
+        )
+        shop.put({"id": 2, "price": 0.5}, {"id": 4, "price": 0.5})
+        first = services.runs.wait(services.runs.trigger("priced").id, timeout=60, poll=0.05)
+        assert first.status is RunStatus.SUCCEEDED and first.counters.failed == 2
+        base = sign_in(page, demo)
+        page.goto(f"{base}/runs/{first.id}")
+        # Failures first; one cause is one group, its HTTP status as written.
+        statuses = [
+            page.locator(".entries tbody tr").nth(i).get_attribute("data-status") for i in range(6)
+        ]
+        assert statuses[:2] == ["failed", "failed"] and set(statuses[2:]) == {"ok"}, statuses
+        groups = page.locator("table.groups tbody tr")
+        expect(groups).to_have_count(1)
+        expect(groups.first).to_contain_text("HTTP 422 Unprocessable Entity: price below floor for")
+        expect(groups.first.locator("td").nth(1)).to_have_text("2")
+        # The failed item's page: the request as sent (no credential in its URL), the answer.
+        page.locator(".entries tbody tr[data-status=failed]").filter(has_text="SKU-2").locator(
+            "a[title='This entry']"
+        ).click()
+        expect(page.get_by_role("heading", name=re.compile("SKU-2"))).to_be_visible()
+        sent = page.get_by_label("Request body")
+        expect(sent).to_contain_text('"sku": "SKU-2"')
+        expect(page.locator("main")).to_contain_text("POST ")
+        expect(page.locator("main")).to_contain_text("api_key=***")
+        expect(page.locator("main")).not_to_contain_text("s3cret")
+        expect(page.locator("main")).to_contain_text("Status 422")
+        expect(page.get_by_label("Response body")).to_contain_text("price below floor for SKU-2")
+        expect(page.locator("main")).to_contain_text("No earlier version of this item")
+        # The item changes and fails again: its page shows what changed.
+        shop.put({"id": 2, "price": 0.7, "name": "item two"})
+        second = services.runs.wait(services.runs.trigger("priced").id, timeout=60, poll=0.05)
+        [again] = services.report.page(
+            Search(run_id=second.id, statuses=(EntryStatus.FAILED,), reference="SKU-2"), limit=5
+        ).entries
+        page.goto(f"{base}/report/entries/{again.id}")
+        changes = page.locator("table.changes tbody tr")
+        expect(changes.filter(has_text="price")).to_contain_text("0.5")
+        expect(changes.filter(has_text="price")).to_contain_text("0.7")
+        expect(changes.filter(has_text="name")).to_contain_text("item two")
+        # Resync this item: it still fails, and was failing before: the sync is a warning.
+        page.get_by_role("button", name="Resync this item").click()
+        expect(page.get_by_role("status")).to_contain_text("Resync started: 1 run")
+        resync = wait_for(
+            lambda: (
+                (r := services.runs.list(RunFilter(type="resync"), limit=1))
+                and r[0].status.is_final
+                and r[0]
+            ),
+            timeout=60,
+        )
+        assert resync.counters.failed == 1 and resync.status is RunStatus.SUCCEEDED
+        page.goto(f"{base}/syncs")
+        row = page.locator("table.syncs tbody tr").filter(has_text="priced")
+        expect(row.locator(".badge").first).to_have_text("Warning")
+    finally:
+        api.close()

@@ -69,8 +69,8 @@ def get_run(run_id: str, acting: Viewer) -> RunOut:
 
 @router.post("/{run_id}/cancel", response_model=RunOut)
 def cancel_run(run_id: str, acting: Operator) -> RunOut:
-    """Abort a planned, queued or running run; the batch in flight finishes and items not
-    sent stay pending (operator)."""
+    """Abort a planned, queued or running run; the batch in flight is recorded when it lands
+    (the run's counters follow), and items never sent are `not_sent` (operator)."""
     return RunOut.of(acting.ws.runs.cancel(run_id, user_id=acting.user_id))
 
 

@@ -160,7 +160,8 @@ class RunOut(BaseModel):
     mode: str
     status: str
     counters: dict[str, int] = Field(
-        description="read, unchanged, added, changed, removed, skipped, ok, sent, pending, failed"
+        description="read, unchanged, added, changed, removed, skipped, ok, sent, pending,"
+        " failed, not_sent"
     )
     progress: dict[str, Any] | None = Field(
         description="While running: items done of total and batches done."

@@ -14,8 +14,8 @@ from syncwright.cli.common import console, errors, open_app
 
 
 def cancel(run_id: str = typer.Argument(..., help="The run's id.")) -> None:
-    """Abort a planned, queued or running run. The batch in flight finishes; items not sent
-    stay pending (not attempted) in the report."""
+    """Abort a planned, queued or running run. The batch in flight is recorded when it
+    answers; items never sent are `not_sent` in the report."""
     with open_app(EngineRole.SUBMIT) as sw:
         run = sw.runs.cancel(run_id)
     console.print(f"run {run.id} of {run.sync_name} aborted", highlight=False)

@@ -20,7 +20,8 @@ STATUS_STYLE = {
     "succeeded": "green",
     "ok": "green",
     "failed": "red",
-    "aborted": "red",
+    "aborted": "dim",
+    "not_sent": "dim",
     "incomplete": "yellow",
     "pending": "yellow",
     "sent": "cyan",
@@ -245,7 +246,8 @@ def summary(run: Run) -> Table:
         ("removed", str(c.removed)),
         (
             "outcomes",
-            f"ok {c.ok}, sent {c.sent}, pending {c.pending}, failed {c.failed}, skipped {c.skipped}",
+            f"ok {c.ok}, sent {c.sent}, pending {c.pending}, failed {c.failed}, skipped {c.skipped}"
+            + (f", not sent {c.not_sent}" if c.not_sent else ""),
         ),
     ]
     if run.error:

@@ -16,6 +16,7 @@ COUNTER_NAMES = (
     "sent",
     "pending",
     "failed",
+    "not_sent",
 )
 
 
@@ -27,7 +28,7 @@ class Counters:
     exist only in the snapshot of what was delivered), so the identities are::
 
         read = unchanged + added + changed
-        added + changed + removed = ok + sent + pending + failed + skipped
+        added + changed + removed = ok + sent + pending + failed + skipped + not_sent
     """
 
     read: int = 0
@@ -40,6 +41,8 @@ class Counters:
     sent: int = 0
     pending: int = 0
     failed: int = 0
+    #: Items a cancel (or a timeout) left without an attempt.
+    not_sent: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Counters:
@@ -54,7 +57,7 @@ class Counters:
 
     @property
     def outcomes(self) -> int:
-        return self.ok + self.sent + self.pending + self.failed + self.skipped
+        return self.ok + self.sent + self.pending + self.failed + self.skipped + self.not_sent
 
     def problems(self) -> list[str]:
         """The identities that do not hold; empty when every item is accounted for."""
@@ -67,6 +70,6 @@ class Counters:
         if self.changes != self.outcomes:
             found.append(
                 f"added + changed + removed = {self.changes} but ok + sent + pending"
-                f" + failed + skipped = {self.outcomes}"
+                f" + failed + skipped + not sent = {self.outcomes}"
             )
         return found

@@ -12,9 +12,21 @@ _MASKS = (
     (re.compile(r"\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b"), "<email>"),
     (re.compile(r"https?://\S+"), "<url>"),
     (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b"), "<id>"),
-    # Numbers, and words with digits (SKU-42, v2), but not an HTTP status: it tells groups apart.
-    (re.compile(r"(?<!HTTP )(?<!status )\b[A-Za-z]*\d[\w-]*"), "<n>"),
+    # Numbers, and whole references with a digit in them (SKU-42, DEMO-SH-1, v2): one
+    # cause for many items is one group.
+    (re.compile(r"(?<![\w<])[A-Za-z_-]*\d[\w-]*"), "<n>"),
 )
+#: HTTP status codes, which tell causes apart and stay as written: after "HTTP" (or
+#: "HTTP/1.1", kept too), "status" or "code", or before their reason phrase ("422
+#: Unprocessable").
+_STATUSES = re.compile(
+    r"(?:(?<=HTTP )|(?<=HTTP/\d )|(?<=HTTP/\d\.\d )|(?i:(?<=status )|(?<=status: )|(?<=status=)"
+    r"|(?<=code )|(?<=code: )|(?<=code=)))[1-5]\d\d\b"
+    r"|\b[1-5]\d\d(?= (?:[A-Z][a-z]+|OK)\b)"
+    r"|\bHTTP/\d(?:\.\d)?"
+)
+#: Where a kept status waits while the rest is masked: characters no mask matches.
+_PLACE = 0xE000
 _SPACES = re.compile(r"\s+")
 
 
@@ -26,8 +38,18 @@ def error_group(reason: str | None) -> str | None:
     """
     if reason is None:
         return None
-    text = reason
+    kept: list[str] = []
+
+    def keep(found: re.Match[str]) -> str:
+        kept.append(found.group(0))
+        return chr(_PLACE + len(kept) - 1)
+
+    places = {chr(_PLACE + i) for i in range(256)}
+    text = "".join(c for c in reason if c not in places)
+    text = _STATUSES.sub(keep, text) if len(_STATUSES.findall(text)) <= 256 else text
     for pattern, mask in _MASKS:
         text = pattern.sub(mask, text)
+    for i, status in enumerate(kept):
+        text = text.replace(chr(_PLACE + i), status)
     text = _SPACES.sub(" ", text).strip()
     return text[: GROUP_LENGTH - 1] + "…" if len(text) > GROUP_LENGTH else text

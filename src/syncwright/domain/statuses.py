@@ -90,6 +90,9 @@ class EntryStatus(StrEnum):
     """The destination has it."""
     FAILED = "failed"
     """The destination refused it, or the retry policy gave up."""
+    NOT_SENT = "not_sent"
+    """Never sent: its run was cancelled (or timed out) first. The next run sends it, as it
+    does any change not delivered; no retry of this run is coming (that is ``pending``)."""
 
 
 class Operation(StrEnum):
@@ -170,9 +173,9 @@ class SyncHealth(StrEnum):
     HEALTHY = "healthy"
     """The last run succeeded with no failed item."""
     WARNING = "warning"
-    """The last run was incomplete or some items failed."""
+    """The last run was incomplete, was cancelled or timed out, or some items failed."""
     FAILED = "failed"
-    """The last run failed or was aborted."""
+    """The last run failed (items failing alone make a warning, never this)."""
     DISABLED = "disabled"
     """The sync is turned off."""
 
@@ -186,8 +189,8 @@ def sync_health(enabled: bool, last: RunStatus | None, failed_items: int = 0) ->
         return SyncHealth.DISABLED.value
     if last is None:
         return SyncHealth.PENDING.value
-    if last in (RunStatus.FAILED, RunStatus.ABORTED):
+    if last is RunStatus.FAILED:
         return SyncHealth.FAILED.value
-    if last is RunStatus.INCOMPLETE or failed_items:
+    if last in (RunStatus.INCOMPLETE, RunStatus.ABORTED) or failed_items:
         return SyncHealth.WARNING.value
     return SyncHealth.HEALTHY.value

@@ -122,7 +122,7 @@ def prepare(rt: Runtime, run_id: str) -> RunPlan:
             staging.folded(stored.folded)
     finally:
         staging.close()
-    if stored.cancelled:  # meanwhile: its items are recorded as not attempted
+    if stored.cancelled:  # meanwhile: its items are recorded as not sent
         rt.store.ledger.leave_pending(run_id)
         return RunPlan(batches=0, total=0)
     return RunPlan(batches=stored.batches, total=stored.total)

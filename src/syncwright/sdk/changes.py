@@ -9,6 +9,7 @@ for destinations with a bulk path (COPY, a Parquet writer), and as ``changes``, 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
@@ -223,6 +224,10 @@ class ItemResult:
     retryable: bool = False
     #: Seconds the endpoint asked to wait before trying again (e.g. HTTP ``Retry-After``).
     retry_after: float | None = None
+    #: What went to the destination and what came back, for a failure: ``{"request":
+    #: {"method", "url", "body"}, "response": {"status", "body"}}`` (bodies as text; the
+    #: report keeps the first 4 KiB of each). Never headers: they carry credentials.
+    exchange: Mapping[str, Any] | None = None
 
     @classmethod
     def ok(cls, endpoint_id: str | None = None) -> ItemResult:
@@ -238,13 +243,43 @@ class ItemResult:
 
     @classmethod
     def failed(
-        cls, error: str, *, retryable: bool = False, retry_after: float | None = None
+        cls,
+        error: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        exchange: Mapping[str, Any] | None = None,
     ) -> ItemResult:
         """``retryable``: worth trying again later (timeouts, 5xx, 429), as the sync's retry
-        policy decides; otherwise the item fails at once (a rejected value, a 4xx)."""
+        policy decides; otherwise the item fails at once (a rejected value, a 4xx).
+        ``exchange``: the request and the answer that failed it, shown on the item's page."""
         return cls(
-            status=EntryStatus.FAILED, error=error, retryable=retryable, retry_after=retry_after
+            status=EntryStatus.FAILED,
+            error=error,
+            retryable=retryable,
+            retry_after=retry_after,
+            exchange=exchange,
         )
+
+
+#: What the report keeps of each body of an exchange (characters).
+EXCHANGE_BODY = 4096
+
+
+def capped_exchange(exchange: Mapping[str, Any], limit: int = EXCHANGE_BODY) -> dict[str, Any]:
+    """An exchange as the report keeps it: its request's and answer's bodies as text, cut
+    after ``limit`` characters (an ellipsis says so); anything else as given."""
+    kept: dict[str, Any] = {}
+    for side, values in exchange.items():
+        if not isinstance(values, Mapping):
+            kept[side] = values
+            continue
+        kept[side] = dict(values)
+        body = values.get("body")
+        if body is not None:
+            text = body if isinstance(body, str) else json.dumps(body, default=str)
+            kept[side]["body"] = text if len(text) <= limit else text[:limit] + "…"
+    return kept
 
 
 _OK = ItemResult(status=EntryStatus.OK)

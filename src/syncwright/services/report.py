@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import operator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,30 @@ class Search:
     #: The window when ``since`` is not given: the last ``days`` days (default 5). A run or
     #: entry ids look back over the whole retention instead.
     days: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntryDetail:
+    """One entry as its page shows it: what was sent and what came back (when the
+    destination said), and what changed since the item's previous version."""
+
+    entry: Entry
+    #: ``{"request": {"method", "url", "body"}, "response": {"status", "body"}}``, or None.
+    exchange: dict[str, Any] | None
+    #: The item's entry before this one that carried its fields (None: the first known).
+    previous: Entry | None
+    #: (field, before, now) for each field that differs from the previous version.
+    changes: list[tuple[str, Any, Any]]
+
+
+def _fields(payload: str | None) -> dict[str, Any] | None:
+    if not payload:
+        return None
+    try:
+        found = json.loads(payload)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 class ReportService:
@@ -170,6 +195,34 @@ class ReportService:
             limit=limit,
             latest=True,
         ).entries
+
+    def entry(self, entry_id: int) -> EntryDetail:
+        """One entry of the workspace (another workspace's is not found), with what went to
+        the destination and back, and the difference from the item's previous version."""
+        found = self.page(Search(entry_ids=(entry_id,)), limit=1).entries
+        if not found:
+            raise NotFound(f"no entry with id {entry_id}")
+        entry = found[0]
+        earlier = [
+            e
+            for e in self.history(entry.reference, sync=entry.sync_id, limit=200)
+            if e.item_key == entry.item_key and e.id < entry.id and e.payload
+        ]
+        previous = earlier[0] if earlier else None
+        now, before = _fields(entry.payload), _fields(previous.payload if previous else None)
+        changes: list[tuple[str, Any, Any]] = []
+        if now is not None and before is not None:
+            changes = [
+                (name, before.get(name), now.get(name))
+                for name in sorted(set(now) | set(before))
+                if before.get(name) != now.get(name)
+            ]
+        return EntryDetail(
+            entry=entry,
+            exchange=self.store.entries.exchange(entry.id),
+            previous=previous,
+            changes=changes,
+        )
 
     def error_groups(self, search: Search | None = None, **fields: Any) -> list[ErrorGroup]:
         return self.store.report.error_groups(self.filter(search, **fields))

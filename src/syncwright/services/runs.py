@@ -148,17 +148,24 @@ class RunService:
         return new
 
     def cancel(self, run_id: str, *, user_id: str | None = None) -> Run:
-        """Abort a planned, queued or running run. A batch in flight finishes; items not yet
-        sent stay pending (not attempted) in the report."""
+        """Abort a planned, queued or running run. A batch in flight finishes and is
+        recorded (its items get their outcome, and the run's counters follow); items never
+        sent are ``not_sent`` in the report."""
         run = self.get(run_id)
         if run.status.is_final:
             raise ConfigError(f"run {run_id} already ended ({run.status.value})", field="run")
-        reason = "cancelled" + (f" by {user_id}" if user_id else "")
+        who = self.store.accounts.emails([user_id]).get(user_id, user_id) if user_id else None
+        reason = "cancelled" + (f" by {who}" if who else "")
         try:
             cancelled = self.store.runs.transition(
                 run_id,
                 RunStatus.ABORTED,
-                infos={"error": reason, "cancelled_by": user_id},
+                # A run delivering may have a batch out: its outcomes land after this.
+                infos={
+                    "error": reason,
+                    "cancelled_by": user_id,
+                    "settling": run.status is RunStatus.IN_PROGRESS,
+                },
                 ended=True,
             )
         except IllegalTransition:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from syncwright.domain.clock import utcnow
 from syncwright.domain.reasons import error_group
-from syncwright.domain.statuses import EntryStatus, Operation
-from syncwright.sdk.changes import ItemResult
+from syncwright.domain.statuses import EntryStatus, Operation, RunStatus
+from syncwright.sdk.changes import ItemResult, capped_exchange
 from syncwright.storage.bulk import insert_rows
 from syncwright.storage.changesets_repo import ChangeSetRepository, items_of
 from syncwright.storage.entry_rows import (
@@ -34,6 +34,7 @@ from syncwright.storage.snapshots_repo import (
 from syncwright.storage.tables import (
     destinations,
     entries,
+    entry_exchanges,
     item_failures,
     resync_items,
     runs,
@@ -41,6 +42,8 @@ from syncwright.storage.tables import (
 )
 
 _CHUNK = 500
+#: Entries still waiting for an outcome, which a recording of their batch gives them.
+_NO_OUTCOME = frozenset({EntryStatus.PENDING, EntryStatus.NOT_SENT})
 #: Item columns the entry rows do not copy: the payload stays in the change set record.
 _NOT_KEPT = {"payload": None}
 _LINK_BATCH = 50_000
@@ -91,13 +94,15 @@ class EntryRepository:
         chunks: Iterable[pa.RecordBatch | pa.Table | Sequence[dict[str, Any]]],
         *,
         base: dict[str, Any],
+        status: EntryStatus = EntryStatus.PENDING,
     ) -> int:
-        """Record items of a run as pending entries (not attempted). Chunks are Arrow batches
-        (or lists of dicts) of entry columns; ``base`` holds the columns all share."""
+        """Record items of a run as entries with no attempt: ``pending`` (the next run sends
+        them), or ``not_sent`` (their run was cancelled). Chunks are Arrow batches (or
+        lists of dicts) of entry columns; ``base`` holds the columns all share."""
         now = utcnow()
         fixed = {
             **self._fixed(run_id, base),
-            "status": EntryStatus.PENDING.value,
+            "status": status.value,
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
@@ -120,9 +125,11 @@ class EntryRepository:
 
     def leave_pending(self, run_id: str, changesets: ChangeSetRepository) -> int:
         """When a run ends: record the items of its change set that never got an outcome as
-        pending (not attempted), and let the change set go. Safe to repeat, and against a
-        batch still being recorded (both take the run's row first). The change set records
-        then keep the items only (the payloads the report shows)."""
+        pending, or as not sent when the run was cancelled (aborted: its counters move
+        them from pending to not sent), and let the change set go. Safe to repeat, and
+        against a batch still being recorded (both take the run's row first; a batch
+        recorded after gives its items their outcome). The change set records then keep
+        the items only (the payloads the report shows)."""
         with self.engine.connect() as conn:
             base = self._base(conn, run_id)
             missing = changesets.size(conn, run_id) > self._count(conn, run_id)
@@ -130,6 +137,8 @@ class EntryRepository:
             self._fixed(run_id, base)  # of this run add entries meanwhile: none go missing)
         with self.engine.begin() as conn:
             self.runs.add_outcomes(conn, run_id)
+            cancelled = self.runs.get(run_id, conn).status is RunStatus.ABORTED
+            status = EntryStatus.NOT_SENT if cancelled else EntryStatus.PENDING
             left = 0
             if changesets.size(conn, run_id) > self._count(conn, run_id):
                 for index, record in changesets.tables(conn, run_id):
@@ -146,7 +155,10 @@ class EntryRepository:
                         run_id,
                         [table.filter(missing).select(ENTRY_COLUMNS)],
                         base={**base, "batch": index},
+                        status=status,
                     )
+            if cancelled and left:
+                self.runs.add_outcomes(conn, run_id, pending=-left, not_sent=left)
             changesets.keep_items_only(conn, run_id)
             return left
 
@@ -287,12 +299,19 @@ class EntryRepository:
             self.runs.add_outcomes(conn, run_id)  # the run's row first: one recorder at a time
             # A late recording of a run that ended (cancelled while this batch was out) may
             # come after the next run began: its part is a newer one, not the base's.
-            snapshot_base = snapshot_base and not self.runs.get(run_id, conn).status.is_final
+            current = self.runs.get(run_id, conn)
+            snapshot_base = snapshot_base and not current.status.is_final
+            if current.status.is_final and current.infos.get("settling"):
+                # The batch that was out when the run was cancelled: once it is in, the run's
+                # counters are final.
+                self.runs.update_infos(conn, run_id, {"settling": False})
             known = self._earlier(
                 conn, run_id, pc.min(seq_column).as_py(), pc.max(seq_column).as_py()
             )
             new: list[int] = []
             updates: list[tuple[int, int]] = []
+            #: Items a cancel recorded as not sent that this late batch delivered.
+            unsent = 0
             fresh = not known and prepared is not None
             if fresh:
                 assert prepared is not None
@@ -304,8 +323,10 @@ class EntryRepository:
                     earlier = known.get(seq)
                     if earlier is None:
                         new.append(index)
-                    elif earlier.status is EntryStatus.PENDING:
+                    elif earlier.status in _NO_OUTCOME:
                         updates.append((index, earlier.id))
+                        if earlier.status is EntryStatus.NOT_SENT:
+                            unsent += 1
                     # else: recorded by an attempt that did not get to say so
             counted = new if not updates else sorted(new + [i for i, _ in updates])
             if not fresh:
@@ -359,6 +380,8 @@ class EntryRepository:
                 taken(table.column("item_key"), confirmed, size),
                 [seq_column[i].as_py() for i in failures],
             )
+            told = [(seq_column[i].as_py(), results[i].exchange) for i in failures]
+            self._keep_exchanges(conn, run_id, [(s, e) for s, e in told if e])
             done = tally["ok"] + tally["sent"] + tally["failed"]
             self.runs.add_outcomes(
                 conn,
@@ -366,9 +389,43 @@ class EntryRepository:
                 ok=tally["ok"],
                 sent=tally["sent"],
                 failed=tally["failed"],
-                pending=-done,
+                # Items recorded not sent leave that count; those now waiting for a
+                # retry join the pending ones.
+                pending=unsent - done,
+                not_sent=-unsent,
             )
         return tally
+
+    def _keep_exchanges(
+        self, conn: sa.Connection, run_id: str, told: list[tuple[int, Mapping[str, Any]]]
+    ) -> None:
+        """Keep what went to the destination and came back for the failed items ``told``
+        (by their place in the run), bodies capped."""
+        if not told:
+            return
+        by_seq = dict(told)
+        found = conn.execute(
+            sa.select(entries.c.id, entries.c.seq).where(
+                entries.c.run_no == number(RUN, run_id),
+                entries.c.status == EntryStatus.FAILED.value,
+                entries.c.seq.in_(list(by_seq)),
+            )
+        ).all()
+        if not found:
+            return
+        ids = [entry_id for entry_id, _ in found]
+        conn.execute(entry_exchanges.delete().where(entry_exchanges.c.entry_id.in_(ids)))
+        conn.execute(
+            entry_exchanges.insert(),
+            [{"entry_id": i, "exchange": capped_exchange(by_seq[seq])} for i, seq in found],
+        )
+
+    def exchange(self, entry_id: int) -> dict[str, Any] | None:
+        """What went to the destination and came back for this failed entry, if it said."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(entry_exchanges.c.exchange).where(entry_exchanges.c.entry_id == entry_id)
+            ).scalar_one_or_none()
 
     def prepare(
         self,

@@ -24,7 +24,7 @@ from syncwright.storage.tables import (
 )
 
 #: Item outcomes counted per sync (the run counters of the same names).
-ITEM_STATUSES = ("ok", "sent", "pending", "failed", "skipped")
+ITEM_STATUSES = ("ok", "sent", "pending", "failed", "skipped", "not_sent")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from syncwright.storage.snapshots_repo import upsert_statement
 from syncwright.storage.tables import (
     artifacts,
     entries,
+    entry_exchanges,
     item_failures,
     maintenance,
     resync_items,
@@ -67,6 +68,9 @@ class RetentionRepository:
                 old = [i for i, created in head if created < cutoff]
                 if old:
                     conn.execute(item_failures.delete().where(item_failures.c.entry_id.in_(old)))
+                    conn.execute(
+                        entry_exchanges.delete().where(entry_exchanges.c.entry_id.in_(old))
+                    )
                     conn.execute(entries.delete().where(entries.c.id.in_(old)))
                     deleted += len(old)
             if len(old) < batch:

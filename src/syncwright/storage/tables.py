@@ -225,6 +225,8 @@ runs = sa.Table(
     sa.Column("sent", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("pending", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("failed", sa.BigInteger, nullable=False, server_default="0"),
+    #: Items a cancel (or a timeout) left without an attempt.
+    sa.Column("not_sent", sa.BigInteger, nullable=False, server_default="0"),
     #: Deliveries of an item that an earlier attempt left to try again.
     sa.Column("retries", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -342,6 +344,15 @@ item_failures = sa.Table(
     sa.Column("sync_id", sa.String(36), primary_key=True),
     sa.Column("item_key", sa.Text, primary_key=True),
     sa.Column("entry_id", sa.BigInteger, nullable=False),
+)
+
+#: What went to the destination and what came back for a failed entry (when the destination
+#: said): the request's method, URL and body after templates, the answer's status and body.
+entry_exchanges = sa.Table(
+    "entry_exchanges",
+    metadata,
+    sa.Column("entry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("exchange", sa.JSON, nullable=False),
 )
 
 #: The items a resync run sends again, each with the entry it resyncs.

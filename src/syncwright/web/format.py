@@ -55,7 +55,7 @@ STATUS_WORDS = {
     "ok": "OK",
     "sent": "Sent",
     "pending": "Pending",
-    "not_attempted": "Not attempted",
+    "not_sent": "Not sent",
     "healthy": "Healthy",
     "warning": "Warning",
     "disabled": "Disabled",

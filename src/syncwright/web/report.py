@@ -219,6 +219,14 @@ def resync(
     )
 
 
+@router.get("/entries/{entry_id}")
+def entry_page(entry_id: int, viewer: Reader) -> Response:
+    """One entry: what it is, what was sent and what came back, what changed since the
+    item's previous version, and a resync of the item."""
+    detail = viewer.services.report.entry(entry_id)
+    return viewer.render("entry.html", d=detail, e=detail.entry)
+
+
 @router.get("/history")
 def history(viewer: Reader, reference: str, sync: str = "") -> Response:
     entries = viewer.services.report.history(reference, sync=sync or None)

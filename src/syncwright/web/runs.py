@@ -15,7 +15,7 @@ from syncwright.api.artifacts import serve_file
 from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError, NotFound
 from syncwright.domain.run import RUN_SORTS, Run, RunFilter
-from syncwright.domain.statuses import RunStatus, Trigger
+from syncwright.domain.statuses import EntryStatus, RunStatus, Trigger
 from syncwright.services.report import Search
 from syncwright.web.report import positive
 from syncwright.web.session import Form as CheckedForm
@@ -24,6 +24,8 @@ from syncwright.web.session import Operator, PageRoute, Reader, done
 router = APIRouter(prefix="/w/{workspace_id}/runs", route_class=PageRoute, include_in_schema=False)
 
 PAGE = 50
+#: Entries a run's page lists (failed ones first); the report has them all.
+ENTRIES = 50
 
 
 def _choice(value: str, allowed: list[str], field: str) -> str:
@@ -123,12 +125,37 @@ def progress(run: Run) -> dict[str, Any] | None:
     }
 
 
+#: How long a cancelled run's page waits for the batch that was out to be recorded.
+SETTLING = timedelta(minutes=2)
+
+
+def settling(run: Run) -> bool:
+    """A run cancelled while delivering whose batch in flight may still land (its page
+    refreshes until it has, or for ``SETTLING`` at most)."""
+    return bool(
+        run.status is RunStatus.ABORTED
+        and run.infos.get("settling")
+        and run.ended_at is not None
+        and utcnow() - run.ended_at < SETTLING
+    )
+
+
 @router.get("/{run_id}")
 def run_page(run_id: str, viewer: Reader) -> Response:
     run = viewer.services.runs.get(run_id)
     report = viewer.services.report
     groups = report.error_groups(Search(run_id=run.id)) if run.counters.failed else []
-    entries = report.page(Search(run_id=run.id), limit=50)
+    # Failures first, then the other entries, newest first.
+    failed = (
+        report.page(Search(run_id=run.id, statuses=(EntryStatus.FAILED,)), limit=ENTRIES)
+        if run.counters.failed
+        else None
+    )
+    shown = failed.entries if failed else []
+    others = tuple(s for s in EntryStatus if s is not EntryStatus.FAILED)
+    rest = report.page(Search(run_id=run.id, statuses=others), limit=max(1, ENTRIES - len(shown)))
+    if len(shown) < ENTRIES:
+        shown = shown + rest.entries
     try:
         artifact = viewer.services.syncs.run_artifact(run.id)
     except NotFound:  # most runs publish no file
@@ -138,10 +165,13 @@ def run_page(run_id: str, viewer: Reader) -> Response:
         "run.html",
         run=run,
         live=progress(run),
+        settling=settling(run),
         problems=run.counters.problems(),
         groups=groups,
-        entries=entries.entries,
-        more_entries=entries.next is not None,
+        entries=shown,
+        more_entries=(failed is not None and failed.next is not None)
+        or rest.next is not None
+        or len(shown) >= ENTRIES,
         artifact=artifact,
         started_by=emails.get(run.created_by_user_id or ""),
         cancelled_by=emails.get(str(run.infos.get("cancelled_by") or "")),

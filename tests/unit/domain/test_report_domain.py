@@ -27,7 +27,15 @@ from syncwright.domain.statuses import EntryStatus, Operation
     [
         ("price 12.50 for 'SKU-3' is below 100", "price <n>.<n> for '…' is below <n>"),
         ('field "name" is missing', "field '…' is missing"),
-        ("HTTP 422 Unprocessable: SKU-42 refused", "HTTP 422 Unprocessable: SKU-<n> refused"),
+        ("HTTP 422 Unprocessable: SKU-42 refused", "HTTP 422 Unprocessable: <n> refused"),
+        ("price below floor for DEMO-SH-1", "price below floor for <n>"),
+        (
+            "answered 503 Service Unavailable after 3 tries",
+            "answered 503 Service Unavailable after <n> tries",
+        ),
+        ("HTTP/1.1 404 for item 7", "HTTP/1.1 404 for item <n>"),
+        ("Status: 409, order 5512 exists", "Status: 409, order <n> exists"),
+        ("422 items refused", "<n> items refused"),
         ("status 404 for order 7", "status 404 for order <n>"),
         ("product 3f2a9c1e-1111-2222-3333-444455556666 not found", "product <id> not found"),
         ("id 0123456789abcdef0 unknown", "id <id> unknown"),
@@ -44,6 +52,9 @@ def test_error_groups_mask_the_particulars(reason, group):
 def test_alike_reasons_share_a_group_and_long_ones_are_cut():
     assert error_group("row 1: 'a' too long") == error_group("row 999: 'bcd' too long")
     assert error_group("HTTP 404") != error_group("HTTP 422")
+    floor = "HTTP 422 Unprocessable Entity: price below floor for "
+    assert error_group(floor + "DEMO-SH-1") == error_group(floor + "DEMO-JA-2")
+    assert "422" in error_group(floor + "DEMO-SH-1")
     assert error_group(None) is None
     assert len(error_group("x" * 1000)) == GROUP_LENGTH
 

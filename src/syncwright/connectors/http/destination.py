@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Literal
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -35,7 +37,7 @@ from syncwright.connectors.http.common import (
 )
 from syncwright.connectors.http.template import names, render, render_url
 from syncwright.domain.errors import DestinationError
-from syncwright.domain.statuses import Operation, WriteMode
+from syncwright.domain.statuses import EntryStatus, Operation, WriteMode
 from syncwright.sdk import (
     Capabilities,
     Change,
@@ -44,6 +46,7 @@ from syncwright.sdk import (
     Destination,
     ItemResult,
 )
+from syncwright.sdk.changes import EXCHANGE_BODY, capped_exchange
 
 Method = Literal["POST", "PUT", "PATCH", "DELETE"]
 
@@ -157,6 +160,40 @@ class RateLimiter:
             self.next_slot = slot + self.interval
         if slot > now:
             self.sleep(slot - now)
+
+
+#: Query parameters whose values are never kept (they carry credentials).
+_SECRET_PARAM = re.compile(r"key|token|secret|pass|auth|sig|credential|session", re.IGNORECASE)
+
+
+def _body_text(content: bytes | None) -> str | None:
+    """A body as text, no longer than the report keeps (which cuts it to characters)."""
+    if content is None:
+        return None
+    return content[: EXCHANGE_BODY * 4].decode("utf-8", errors="replace")
+
+
+def exchange(
+    method: str, url: str, content: bytes | None, response: httpx.Response
+) -> dict[str, Any]:
+    """The request that failed items and the answer, for their report entries: the body
+    sent (after templates) and the one received, capped; the URL without credentials in its
+    query; never headers."""
+    parsed = httpx.URL(url)
+    if parsed.query:
+        query = "&".join(
+            f"{quote(name)}={'***' if _SECRET_PARAM.search(name) else quote(value)}"
+            for name, value in parsed.params.multi_items()
+        )
+        parsed = parsed.copy_with(query=query.encode())
+    if parsed.userinfo:
+        parsed = parsed.copy_with(username=None, password=None)
+    return capped_exchange(
+        {
+            "request": {"method": method, "url": str(parsed), "body": _body_text(content)},
+            "response": {"status": response.status_code, "body": _body_text(response.content)},
+        }
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -283,10 +320,20 @@ class HttpDestination(Destination):
             failure = f"{method} {url}: {type(exc).__name__}: {exc}"
             return [ItemResult.failed(failure, retryable=True)] * len(changes)
         if response.is_success:
-            return self._results(response, changes, own=request.own)
+            results = self._results(response, changes, own=request.own)
+            if any(r.status is EntryStatus.FAILED for r in results):
+                sent = exchange(method, url, content, response)
+                results = [
+                    dataclasses.replace(r, exchange=sent) if r.status is EntryStatus.FAILED else r
+                    for r in results
+                ]
+            return results
         if is_retryable(response.status_code):
             failure = ItemResult.failed(
-                reason(response), retryable=True, retry_after=retry_after(response)
+                reason(response),
+                retryable=True,
+                retry_after=retry_after(response),
+                exchange=exchange(method, url, content, response),
             )
             return [failure] * len(changes)
         if request.own and instead:
@@ -298,7 +345,9 @@ class HttpDestination(Destination):
         if len(changes) > 1:  # rejected whole: find the bad items by halves
             half = len(changes) // 2
             return self._send(changes[:half], mode) + self._send(changes[half:], mode)
-        return [ItemResult.failed(reason(response))]
+        return [
+            ItemResult.failed(reason(response), exchange=exchange(method, url, content, response))
+        ]
 
     def _instead(self, change: Change, status: int, mode: WriteMode) -> Change | ItemResult | None:
         """What a refusal of an item's own request means, read as a REST collection answers:
