@@ -112,6 +112,9 @@ def fill(store: Store, total: int) -> tuple[str, list[str], list[str]]:
                 "failed": RUN_SIZE * 2 // 100,  # as the entries below: 2% failed
                 "infos": {},
                 "created_at": created,
+                "started_at": created,
+                "ended_at": created,
+                "ran_at": created,
                 "updated_at": created,
             }
         )

@@ -76,10 +76,15 @@ def test_the_chart_has_a_bar_per_finished_run_with_its_figures():
         for i, status in enumerate([RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUCCEEDED])
     ]
     runs.append(_run(RunStatus.QUEUED, id="live"))  # not started: no bar
-    svg = str(run_chart(runs))
-    assert svg.startswith("<svg") and svg.count("<rect") == 3 and svg.count("<circle") == 3
+    svg = str(run_chart(runs, "/w/ws"))
+    assert svg.startswith("<figure") and svg.count("<rect") == 3 and svg.count("<circle") == 3
     assert 'class="bar s-failed"' in svg and "20 rows changed" in svg
     assert "longest 3.0 s" in svg and "<script" not in svg
+    # Each bar leads to its run; the time axis carries instants for the viewer's zone; what
+    # the marks mean is said under the chart, not inside it.
+    assert svg.count('<a href="/w/ws/runs/') == 3 and 'href="/w/ws/runs/r1"' in svg
+    assert svg.count("data-local-time=") == 3 and runs[0].when.isoformat() in svg
+    assert "legend" not in svg and svg.index("<figcaption>") > svg.index("</svg>")
     assert str(run_chart([])) == ""
 
 

@@ -18,6 +18,7 @@ from syncwright.domain.access import Role
 from syncwright.domain.clock import utcnow
 from syncwright.domain.run import RunFilter
 from syncwright.domain.statuses import EntryStatus, RunStatus, Trigger
+from syncwright.services.alerts import ChannelDoc
 from syncwright.services.config_file import parse_config
 from syncwright.services.report import Search
 from syncwright.web.app import create_app
@@ -258,5 +259,125 @@ def test_a_failed_item_shows_what_was_sent_and_what_came_back(site, page, tmp_pa
         page.goto(f"{base}/syncs")
         row = page.locator("table.syncs tbody tr").filter(has_text="priced")
         expect(row.locator(".badge").first).to_have_text("Warning")
+    finally:
+        api.close()
+
+
+def test_a_refused_form_shows_again_with_the_input_and_the_message_beside_the_field(site, page):
+    app, ws, demo = site
+    base = sign_in(page, demo)
+    page.goto(f"{base}/alerts")
+    channel = page.get_by_role("form", name="New channel")
+    # Only the fields a channel's type uses are shown.
+    channel.get_by_label("Type").select_option("email")
+    expect(channel.get_by_label("To")).to_be_visible()
+    expect(channel.get_by_label("URL")).to_be_hidden()
+    expect(channel.get_by_label("Secret")).to_be_hidden()
+    channel.get_by_label("Type").select_option("webhook")
+    expect(channel.get_by_label("To")).to_be_hidden()
+    channel.get_by_label("Name").fill("ops hook")
+    channel.get_by_label("URL").fill("https://hooks.example.com/ops")
+    channel.get_by_label("Secret").fill("short")
+    channel.get_by_role("button", name="Add channel").click()
+    # The same page, the header and menu there, the values kept (not the secret), the
+    # message beside the secret's field.
+    expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
+    expect(page.get_by_role("navigation", name="Pages")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    channel = page.get_by_role("form", name="New channel")
+    expect(channel.get_by_label("Name")).to_have_value("ops hook")
+    expect(channel.get_by_label("URL")).to_have_value("https://hooks.example.com/ops")
+    expect(channel.get_by_label("Type")).to_have_value("webhook")
+    secret = channel.get_by_label("Secret")
+    expect(secret).to_have_value("")
+    expect(secret).to_have_attribute("aria-invalid", "true")
+    expect(channel.locator("#problem-secret")).to_contain_text("16 characters or more")
+    # A rule's threshold field says what it means for the condition chosen; a wrong one is
+    # refused beside it.
+    app.in_workspace(ws.id).alerts.create_channel(
+        "ops mail",
+        ChannelDoc(type="webhook", url="https://hooks.example.com/ops", secret="s" * 20),
+        user_id=None,
+    )
+    page.reload()
+    rule = page.get_by_role("form", name="New rule")
+    rule.get_by_label("When").select_option(label="the last run failed")
+    expect(rule.get_by_label("Threshold")).to_be_hidden()
+    rule.get_by_label("When").select_option(label="failed entries above a count or a share")
+    expect(rule.locator("#threshold-hint")).to_contain_text("a count (5) or a share")
+    rule.get_by_label("Name").fill("too many failures")
+    rule.get_by_label("Threshold").fill("lots")
+    rule.get_by_label("Channels").select_option("ops mail")
+    rule.get_by_role("button", name="Add rule").click()
+    rule = page.get_by_role("form", name="New rule")
+    expect(rule.get_by_label("Name")).to_have_value("too many failures")
+    expect(rule.get_by_label("Threshold")).to_have_value("lots")
+    expect(rule.locator("#problem-threshold")).to_be_visible()
+    # An error page keeps the header and the user menu.
+    page.goto(f"{base}/runs/no-such-run")
+    expect(page.locator(".message")).to_contain_text("no run with id no-such-run")
+    expect(page.get_by_role("navigation", name="Pages")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_the_sync_page_is_a_dashboard_and_the_pages_follow_runs_by_themselves(site, page, tmp_path):
+    app, ws, demo = site
+    services = app.in_workspace(ws.id)
+    api = HttpApi()
+    try:
+        _configure(services, tmp_path, "watched", f"{api.url}/items", rows=12)
+        first = services.runs.wait(services.runs.trigger("watched").id, timeout=60, poll=0.05)
+        assert first.status is RunStatus.SUCCEEDED
+        sync_id = services.syncs.named("watched").id
+        base = sign_in(page, demo)
+        path = base.removeprefix(demo.url)
+        page.goto(f"{base}/syncs/{sync_id}")
+        card = page.locator("section.last-run")
+        expect(card.locator(".badge")).to_have_text("Succeeded")
+        added = card.get_by_role("link", name=re.compile("added"))
+        expect(added).to_contain_text("12")
+        expect(added).to_have_attribute("href", f"{path}/report?run={first.id}&operation=add")
+        # The chart: a bar per run linking to it, a time axis in the viewer's zone, what the
+        # marks mean under it.
+        bar = page.locator("svg.chart a")
+        expect(bar).to_have_count(1)
+        expect(bar).to_have_attribute("href", f"{path}/runs/{first.id}")
+        tick = page.locator("svg.chart text.tick").first
+        expect(tick).not_to_contain_text("UTC")  # shown in the browser's own zone
+        expect(page.locator("figure.chart-box figcaption")).to_contain_text(
+            "coloured by its status"
+        )
+        assert page.locator("svg.chart .legend").count() == 0
+        for region in ("#sync-live", "#sync-runs"):
+            expect(page.locator(region)).to_have_attribute("aria-live", "polite")
+        # A run starts elsewhere: the page shows it live with Cancel, then its end, unreloaded.
+        page.evaluate("window.notReloaded = true")
+        api.hold(after=0)
+        second = services.runs.trigger("watched", full=True)
+        expect(card.get_by_role("button", name="Cancel run")).to_be_visible(timeout=30_000)
+        api.release()
+        expect(card.locator(".badge")).to_have_text("Succeeded", timeout=60_000)
+        expect(card.get_by_role("link").first).to_have_attribute("href", f"{path}/runs/{second.id}")
+        expect(bar).to_have_count(2)
+        assert page.evaluate("window.notReloaded") is True
+        # The report and the overview follow by themselves too.
+        page.goto(f"{base}/report?sync={sync_id}&days=1")
+        page.evaluate("window.notReloaded = true")
+        total = page.locator("[data-total]")
+        expect(total).to_have_text("24")
+        third = services.runs.wait(
+            services.runs.trigger("watched", full=True).id, timeout=60, poll=0.05
+        )
+        expect(total).to_have_text("36", timeout=30_000)
+        assert page.evaluate("window.notReloaded") is True
+        expect(page.locator("#report-live")).to_have_attribute("aria-live", "polite")
+        page.goto(f"{base}/syncs")
+        page.evaluate("window.notReloaded = true")
+        row = page.locator("table.syncs tbody tr").filter(has_text="watched")
+        expect(row.locator(f'a[href$="/runs/{third.id}"]')).to_be_visible()
+        fourth = services.runs.wait(services.runs.trigger("watched").id, timeout=60, poll=0.05)
+        expect(row.locator(f'a[href$="/runs/{fourth.id}"]')).to_be_visible(timeout=30_000)
+        expect(page.locator("#syncs-live")).to_have_attribute("aria-live", "polite")
+        assert page.evaluate("window.notReloaded") is True
     finally:
         api.close()

@@ -75,6 +75,9 @@ class EntryFilter:
     entry_ids: tuple[int, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    #: Only entries that are their item's newest (whatever the other fields say: with a
+    #: status, the items whose latest outcome is that status).
+    latest_only: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import operator
@@ -43,6 +44,8 @@ class Search:
     entry_ids: tuple[int, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    #: Only entries that are their item's newest.
+    latest_only: bool = False
     #: The window when ``since`` is not given: the last ``days`` days (default 5). A run or
     #: entry ids look back over the whole retention instead.
     days: float | None = None
@@ -103,6 +106,8 @@ class ReportService:
         """Resolve names to ids and apply the time window, refusing one wider than what the
         retention keeps."""
         s = search or Search(**fields)
+        if s.run_id:
+            s = dataclasses.replace(s, run_id=self._run_id(s.run_id))
         now = utcnow()
         oldest = self.retention.entries_before(now)
         if s.days is not None and not 0 < s.days <= self.retention.entry_days:
@@ -147,7 +152,37 @@ class ReportService:
             entry_ids=s.entry_ids,
             since=since,
             until=s.until,
+            latest_only=s.latest_only,
         )
+
+    def _run_id(self, given: str) -> str:
+        """A run's id, from the whole id or its first characters (8 as the pages show)."""
+        given = given.strip().lower()
+        if len(given) >= 36:
+            return given
+        if len(given) < 4:
+            raise ConfigError("give at least the first 4 characters of a run's id", field="run")
+        found = self.store.runs.ids_starting(self.workspace_id, given)
+        if not found:
+            raise ConfigError(f"no run's id starts with {given!r}", field="run")
+        if len(found) > 1:
+            raise ConfigError(
+                f"several runs' ids start with {given!r}: give more characters", field="run"
+            )
+        return found[0]
+
+    def status_counts(self, search: Search | None = None, cap: int = 10_000) -> dict[str, int]:
+        """How many entries the search matches in each status (each counted up to ``cap``):
+        OK, Sent, Pending, Failed, then Not sent."""
+        found = self.store.report.count_by_status(self.filter(search), cap=cap)
+        order = [
+            EntryStatus.OK,
+            EntryStatus.SENT,
+            EntryStatus.PENDING,
+            EntryStatus.FAILED,
+            EntryStatus.NOT_SENT,
+        ]
+        return {s.value: found[s] for s in order if s in found}
 
     # -- reading ------------------------------------------------------------------------------
     def page(

@@ -63,6 +63,15 @@ def conditions(f: EntryFilter) -> list[sa.ColumnElement[bool]]:
         where.append(entries.c.created_at >= f.since)
     if f.until:
         where.append(entries.c.created_at < f.until)
+    if f.latest_only:
+        newer = entries.alias("newer")
+        where.append(
+            ~sa.exists().where(
+                newer.c.sync_no == entries.c.sync_no,
+                newer.c.item_key == entries.c.item_key,
+                newer.c.id > entries.c.id,
+            )
+        )
     return where
 
 
@@ -203,6 +212,20 @@ class ReportRepository:
                     sa.select(sa.func.count()).select_from(entries).where(*conditions(f))
                 ).scalar_one()
             )
+
+    def count_by_status(self, f: EntryFilter, *, cap: int) -> dict[EntryStatus, int]:
+        """How many entries the filter matches in each status, each counted up to ``cap``
+        (one index range per status: the count stays quick however many there are)."""
+        wanted = f.statuses or tuple(EntryStatus)
+        found: dict[EntryStatus, int] = {}
+        with self.engine.connect() as conn:
+            for status in wanted:
+                one = dataclasses.replace(f, statuses=(status,))
+                limited = sa.select(entries.c.id).where(*conditions(one)).limit(cap).subquery()
+                found[status] = int(
+                    conn.execute(sa.select(sa.func.count()).select_from(limited)).scalar_one()
+                )
+        return found
 
     def error_groups(self, f: EntryFilter, *, limit: int = 50) -> list[ErrorGroup]:
         """Failed entries grouped by normalised reason, biggest first, with a sample each."""

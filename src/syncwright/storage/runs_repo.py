@@ -210,6 +210,23 @@ class RunRepository:
         with self.engine.connect() as conn:
             return [Run.from_row(r) for r in conn.execute(query).mappings()]
 
+    def ids_starting(self, workspace_id: str, prefix: str, limit: int = 2) -> builtins.list[str]:
+        """Ids of the workspace's runs that start with ``prefix`` (a short id as pages
+        show it)."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(runs.c.id)
+                    .where(
+                        runs.c.workspace_id == workspace_id,
+                        runs.c.id >= prefix,
+                        runs.c.id < prefix + "\uffff",
+                    )
+                    .order_by(runs.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+
     def get(self, run_id: str, conn: sa.Connection | None = None) -> Run:
         if conn is not None:
             row = conn.execute(_RUN_WITH_SYNC.where(runs.c.id == run_id)).mappings().first()

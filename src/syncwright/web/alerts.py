@@ -10,10 +10,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from syncwright.api.problems import field_name
-from syncwright.domain.alerts import ChannelType, Condition
+from syncwright.domain.alerts import ChannelType, Condition, Thresholds
 from syncwright.domain.errors import ConfigError
 from syncwright.services.alerts import ChannelDoc, RuleDoc
-from syncwright.web.session import Admin, PageRoute, Reader, done
+from syncwright.web.format import duration
+from syncwright.web.session import Admin, PageRoute, Reader, done, templates
 from syncwright.web.session import Form as CheckedForm
 
 router = APIRouter(
@@ -31,6 +32,45 @@ CONDITIONS = {
     Condition.DURATION: "a run lasts longer than a duration",
     Condition.VOLUME: "rows read deviate from the recent norm",
 }
+
+
+#: What the threshold field means for each condition that takes one.
+THRESHOLDS = {
+    Condition.FAILED_ENTRIES.value: "a count (5) or a share of the run's changes (10%)",
+    Condition.FRESHNESS.value: "a duration without a successful run (6h, 30m)",
+    Condition.DURATION.value: "the longest a run may last (2h, 45m)",
+    Condition.VOLUME.value: "the largest deviation of rows read from the recent norm (50%)",
+}
+
+
+def rule_words(condition: str, thresholds: Thresholds) -> str:
+    """A rule's condition as a sentence: "more than 5 failed entries"."""
+    t = thresholds
+    parts: list[str] = []
+    match condition:
+        case Condition.RUN_FAILED:
+            return "the last run failed"
+        case Condition.RUN_INCOMPLETE:
+            return "the last run ended incomplete"
+        case Condition.FAILED_ENTRIES:
+            if t.failed_above is not None:
+                parts.append(
+                    f"more than {t.failed_above} failed entr{'y' if t.failed_above == 1 else 'ies'}"
+                )
+            if t.failed_share_above is not None:
+                parts.append(f"more than {t.failed_share_above * 100:g}% of the changes failed")
+            return " or ".join(parts) or "failed entries"
+        case Condition.FRESHNESS:
+            return f"no successful run for {duration(t.max_age)}"
+        case Condition.DURATION:
+            return f"a run lasts longer than {duration(t.max_duration)}"
+        case Condition.VOLUME:
+            share = f"{(t.deviation or 0) * 100:g}%"
+            return f"rows read differ by more than {share} from the last {t.lookback} runs"
+    return condition.replace("_", " ")
+
+
+templates.env.globals["rule_words"] = rule_words
 
 
 def _doc(kind: type[Doc], values: dict[str, Any]) -> Doc:
@@ -52,6 +92,7 @@ def alerts_page(viewer: Reader, state: str = "") -> Response:
         channels=service.channels(),
         syncs=viewer.services.syncs.list(),
         conditions=CONDITIONS,
+        thresholds=THRESHOLDS,
         channel_types=[t.value for t in ChannelType],
         state=state,
     )

@@ -122,46 +122,82 @@ def query(params: dict[str, Any], **changes: Any) -> str:
     return urlencode(pairs)
 
 
-def run_chart(runs: Sequence[Run], width: int = 560, height: int = 120) -> Markup:
-    """Duration (bars) and rows changed (dots) of finished runs, oldest on the left."""
+def run_chart(runs: Sequence[Run], base: str = "", width: int = 560, height: int = 132) -> Markup:
+    """The last 30 runs that ran to an end, oldest on the left: a bar per run (its
+    duration, coloured by its status, a link to the run) and a dot for the rows it changed;
+    a time axis under them (shown in the viewer's time zone by the page's script). What the
+    bars and dots mean is said under the chart, never over the data."""
     done = [r for r in reversed(runs) if r.duration_seconds is not None][-30:]
     if not done:
         return Markup("")
-    top = 14
-    plot = height - top - 18
+    top = 6
+    axis = 30  # the time labels under the bars
+    plot = height - top - axis
     longest = max(r.duration_seconds or 0 for r in done) or 1
     most = max(r.counters.changes for r in done) or 1
     step = width / max(len(done), 12)  # a few runs do not make giant bars
-    bars, dots = [], []
+    bars, dots, ticks = [], [], []
+    marked = sorted({0, len(done) // 2, len(done) - 1})
     for i, r in enumerate(done):
         seconds = r.duration_seconds or 0
         h = max(1.0, plot * seconds / longest)
         x = i * step
         label = (
-            f"{r.created_at:%Y-%m-%d %H:%M} UTC: {r.status.value}, {duration(seconds)},"
+            f"{r.when:%Y-%m-%d %H:%M} UTC: {words(r.status)}, {duration(seconds)},"
             f" {r.counters.changes} rows changed, {r.counters.read} read"
         )
         bars.append(
             Markup(
-                '<rect class="bar s-{}" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}">'
-                "<title>{}</title></rect>"
-            ).format(r.status.value, x + 1, top + plot - h, max(1.0, step - 2), h, label)
+                '<a href="{}/runs/{}" aria-label="{}"><rect class="bar s-{}" x="{:.1f}" y="{:.1f}"'
+                ' width="{:.1f}" height="{:.1f}"><title>{}</title></rect></a>'
+            ).format(
+                base,
+                r.id,
+                label,
+                r.status.value,
+                x + 1,
+                top + plot - h,
+                max(1.0, step - 2),
+                h,
+                label,
+            )
         )
         cy = top + plot - plot * r.counters.changes / most
         dots.append((x + step / 2, cy))
+        if i in marked:
+            anchor = (
+                "start" if i == 0 and len(done) > 1 else "end" if i == len(done) - 1 else "middle"
+            )
+            ticks.append(
+                Markup(
+                    '<text class="tick" x="{:.1f}" y="{:.1f}" text-anchor="{}"'
+                    ' data-local-time="{}">{}</text>'
+                ).format(
+                    x + step / 2 if anchor == "middle" else (x if anchor == "start" else x + step),
+                    top + plot + 16,
+                    anchor,
+                    r.when.isoformat(),
+                    f"{r.when:%m-%d %H:%M} UTC",
+                )
+            )
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in dots)
     circles = Markup("").join(
         Markup('<circle class="dot" cx="{:.1f}" cy="{:.1f}" r="2.5"></circle>').format(x, y)
         for x, y in dots
     )
+    statuses = sorted({r.status.value for r in done})
+    key = Markup(" · ").join(
+        Markup('<span class="badge s-{}">{}</span>').format(status, words(status))
+        for status in statuses
+    )
     return Markup(
-        '<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{aria}">'
-        '<text x="0" y="10" class="legend">bars: duration (longest {longest})'
-        " · dots: rows changed (most {most})</text>"
-        "{bars}"
+        '<figure class="chart-box"><svg class="chart" viewBox="0 0 {w} {h}" role="img"'
+        ' aria-label="{aria}">{bars}'
         '<polyline class="line" points="{line}"></polyline>{circles}'
-        '<line class="axis" x1="0" y1="{base}" x2="{w}" y2="{base}"></line>'
-        "</svg>"
+        '<line class="axis" x1="0" y1="{base_y}" x2="{w}" y2="{base_y}"></line>{ticks}'
+        "</svg><figcaption>Bars: how long each run took (longest {longest}), coloured by its"
+        " status ({key}); dots: rows changed (most {most}). Click a bar for its run."
+        "</figcaption></figure>"
     ).format(
         w=width,
         h=height,
@@ -171,7 +207,9 @@ def run_chart(runs: Sequence[Run], width: int = 560, height: int = 120) -> Marku
         bars=Markup("").join(bars),
         line=line,
         circles=circles,
-        base=top + plot,
+        base_y=top + plot,
+        ticks=Markup("").join(ticks),
+        key=key,
     )
 
 

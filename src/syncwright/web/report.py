@@ -4,12 +4,15 @@ exactly what is filtered; an item's history across runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import Response, StreamingResponse
 
+from syncwright.domain.clock import utcnow
 from syncwright.domain.errors import ConfigError
 from syncwright.domain.report import DEFAULT_DAYS, SORTABLE
 from syncwright.domain.statuses import EntryStatus, Operation
@@ -27,6 +30,8 @@ EXTRA_COLUMNS = {
     "latest": "Latest sync",
 }
 PAGE = 100
+#: The status chips count up to this many entries each (then say "10,000+").
+COUNT_CAP = 10_000
 
 
 @dataclass
@@ -43,6 +48,8 @@ class ReportFilter:
     operation: list[str] = field(default_factory=list)
     #: None: the last 5 days, or the whole retention for a run.
     days: float | None = None
+    #: Only each item's latest entry.
+    latest_only: bool = False
 
     def search(self, entry_ids: tuple[int, ...] = ()) -> Search:
         try:
@@ -68,6 +75,7 @@ class ReportFilter:
             operations=operations,
             days=self.days,
             entry_ids=entry_ids,
+            latest_only=self.latest_only,
         )
 
     def params(self) -> dict[str, Any]:
@@ -81,7 +89,29 @@ class ReportFilter:
             "status": self.status,
             "operation": self.operation,
             "days": f"{self.days:g}" if self.days else None,
+            "latest_only": "on" if self.latest_only else None,
         }
+
+    def file_name(self, today: date, sync_name: str | None = None) -> str:
+        """A CSV's name that says what it holds: ``sync-report_failed_run-1a2b3c4d_…_2026-12-07.csv``."""
+        parts = ["sync-report"]
+        parts += self.status + self.operation
+        for label, value in (
+            ("", sync_name or self.sync),
+            ("run-", self.run.strip()[:8]),
+            ("", self.reference.strip() + ("*" if self.prefix else "")),
+            ("", self.system.strip()),
+            ("group-", self.group[:30]),
+        ):
+            if value and value != "*":
+                parts.append(label + value)
+        if self.days:
+            parts.append(f"{self.days:g}d")
+        if self.latest_only:
+            parts.append("latest")
+        parts.append(today.isoformat())
+        safe = [re.sub(r"[^A-Za-z0-9.*+-]+", "-", p).strip("-") or "x" for p in parts]
+        return "_".join(safe).replace("*", "+")[:180] + ".csv"
 
 
 def report_filter(
@@ -94,6 +124,7 @@ def report_filter(
     status: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
     operation: Annotated[list[str], Query()] = [],  # noqa: B006
     days: str = "",
+    latest_only: str = "",
 ) -> ReportFilter:
     return ReportFilter(
         reference=reference,
@@ -105,6 +136,7 @@ def report_filter(
         status=status,
         operation=operation,
         days=positive(days, "days"),
+        latest_only=bool(latest_only),
     )
 
 
@@ -156,8 +188,18 @@ def report_page(
         latest="latest" in shown,
     )
     params = {**f.params(), "sort": sort, "order": order, "cols": shown}
+    search = f.search()
+    counts = viewer.services.report.status_counts(search, cap=COUNT_CAP)
+    # The error groups of what the other filters match, to pick one from.
+    groups = viewer.services.report.error_groups(replace(search, error_group=None))
     return viewer.render(
         "report.html",
+        counts=counts,
+        total=sum(counts.values()),
+        capped=any(n >= COUNT_CAP for n in counts.values()),
+        cap=COUNT_CAP,
+        groups=groups,
+        csv_name=f.file_name(utcnow().date(), _sync_name(viewer, f.sync)),
         entries=page.entries,
         next_cursor=page.next,
         first_page=not cursor,
@@ -190,8 +232,18 @@ def export(
     return StreamingResponse(
         chunks,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="sync-report.csv"'},
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="{f.file_name(utcnow().date(), _sync_name(viewer, f.sync))}"'
+            )
+        },
     )
+
+
+def _sync_name(viewer: Any, sync: str) -> str | None:
+    if not sync:
+        return None
+    return next((s.name for s in viewer.services.syncs.list() if sync in (s.id, s.name)), None)
 
 
 @router.post("/resync", dependencies=[CheckedForm])

@@ -4,12 +4,13 @@ role there, CSRF tokens on forms, and errors shown as pages (never as a stack tr
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Coroutine
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +31,22 @@ COOKIE = "sw_session"
 FLASH_COOKIE = "sw_flash"
 #: The login form's CSRF token (a double-submit cookie: there is no session yet).
 LOGIN_COOKIE = "sw_login"
+#: A form the server refused: its address, the person's values and the message, for the page
+#: that shows the form again (the message beside its field).
+FORM_COOKIE = "sw_form"
+#: Fields a service names that a form asks for under another name.
+FIELD_INPUTS = {
+    "failed_above": "threshold",
+    "failed_share_above": "threshold",
+    "max_age": "threshold",
+    "max_duration": "threshold",
+    "deviation": "threshold",
+    "entry_id": "scope",
+}
+#: Form fields never written back to the browser (a refused form shows them empty).
+SECRET_INPUTS = {"csrf", "secret", "password", "token"}
+#: How much of each value a refused form keeps (the cookie stays small).
+KEPT_VALUE = 300
 logger = logging.getLogger("syncwright.web")
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -73,6 +90,8 @@ class Viewer:
     workspaces: list[dict[str, Any]]
     workspace: dict[str, Any] | None = None
     ws: WorkspaceServices | None = None
+    #: A form of this page the server refused (see ``refused``), read once.
+    refusal: dict[str, Any] | None = None
 
     @property
     def role(self) -> Role | None:
@@ -101,8 +120,16 @@ class Viewer:
         found = self.services.runs.list(RunFilter(ran=True), limit=1) if self.ws else []
         return found[0] if found else None
 
+    def refused(self, action: str) -> dict[str, Any] | None:
+        """The refusal of the form posting to ``action`` (its ``field``: the input the
+        message goes beside, or None; ``message``; the person's ``values``), if that form was
+        just refused."""
+        found = self.refusal
+        return found if found and found.get("action") == action else None
+
     def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         flash = unquote(self.request.cookies.get(FLASH_COOKIE, ""))
+        self.refusal = _read_refusal(self.request)
         response = templates.TemplateResponse(
             self.request,
             template,
@@ -111,7 +138,63 @@ class Viewer:
         )
         if flash:
             response.delete_cookie(FLASH_COOKIE, path="/")
+        if self.refusal is not None:
+            response.delete_cookie(FORM_COOKIE, path="/")
         return response
+
+
+def _read_refusal(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(FORM_COOKIE)
+    if not raw:
+        return None
+    try:
+        found = json.loads(unquote(raw))
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+async def refused_form(request: Request, back: str, exc: SyncwrightError) -> RedirectResponse:
+    """Back to the page of a form the server refused, which shows it again with the
+    person's values and the message beside the field it names."""
+    form = await request.form()
+    values: dict[str, Any] = {}
+    for name in form:
+        if name in SECRET_INPUTS:
+            continue
+        found = [str(v)[:KEPT_VALUE] for v in form.getlist(name)]
+        values[name] = found if len(found) > 1 else found[0]
+    named = getattr(exc, "field", None)
+    field = FIELD_INPUTS.get(named or "", named)
+    message = getattr(exc, "message", None) or str(exc)
+    state = {
+        "action": request.url.path,
+        "field": field if field in set(form.keys()) | set(FIELD_INPUTS.values()) else None,
+        "message": message,
+        "values": values,
+    }
+    response = RedirectResponse(back, status_code=303)
+    response.set_cookie(
+        FORM_COOKIE,
+        quote(json.dumps(state)),
+        max_age=60,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+        path="/",
+    )
+    return response
+
+
+def _back(request: Request) -> str | None:
+    """The page a form was sent from, when it is one of this site's."""
+    referer = request.headers.get("referer") or ""
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    if (parts.scheme, parts.netloc) != (request.url.scheme, request.url.netloc):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def done(target: str, message: str) -> RedirectResponse:
@@ -127,23 +210,28 @@ def signed_in(request: Request) -> Viewer:
         user, session = sw.accounts.session(request.cookies.get(COOKIE, ""))
     except Unauthenticated:
         raise LoginNeeded() from None
-    return Viewer(
+    viewer = Viewer(
         request=request,
         sw=sw,
         user=user,
         session=session,
         workspaces=sw.accounts.workspaces(user),
     )
+    request.state.viewer = viewer  # an error page shows the header and the user menu
+    return viewer
 
 
 def member(needed: Role) -> Callable[..., Viewer]:
     """A dependency: the viewer must be a member of the path's workspace with ``needed``; a
     workspace they are not in is not found, as one that does not exist."""
 
-    def dependency(workspace_id: str, viewer: Annotated[Viewer, Depends(signed_in)]) -> Viewer:
+    def dependency(
+        request: Request, workspace_id: str, viewer: Annotated[Viewer, Depends(signed_in)]
+    ) -> Viewer:
         principal = viewer.sw.accounts.principal(viewer.user, workspace_id, Role.VIEWER)
         viewer.workspace = next(w for w in viewer.workspaces if w["id"] == workspace_id)
         viewer.ws = viewer.sw.in_workspace(workspace_id)
+        request.state.viewer = viewer
         if not principal.role.allows(needed):
             raise Forbidden(
                 f"this needs the {needed.value} role; you are {principal.role.value} here"
@@ -173,10 +261,20 @@ Form = Depends(checked_form)
 
 
 def error_page(request: Request, status: int, message: str, fields: list[str] | None = None):
+    """A page saying what went wrong; with the header and the user menu when the person is
+    signed in (and the workspace's pages when they are a member of the path's)."""
+    viewer = getattr(request.state, "viewer", None)
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"viewer": None, "status": status, "message": message, "fields": fields or []},
+        {
+            "viewer": viewer,
+            "csrf": viewer.session.csrf if viewer else "",
+            "flash": "",
+            "status": status,
+            "message": message,
+            "fields": fields or [],
+        },
         status_code=status,
     )
 
@@ -197,7 +295,11 @@ class PageRoute(APIRoute):
                     target = request.headers.get("referer") or "/"
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
             except SyncwrightError as exc:
-                return error_page(request, status_of(exc), str(exc))
+                status = status_of(exc)
+                back = _back(request) if request.method == "POST" else None
+                if back is not None and status in (409, 422):
+                    return await refused_form(request, back, exc)
+                return error_page(request, status, str(exc))
             except RequestValidationError as exc:
                 fields = [
                     f"{field_name(tuple(e.get('loc', ())))}: {e.get('msg', '')}"

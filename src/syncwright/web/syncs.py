@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from syncwright.api.artifacts import serve_file
 from syncwright.domain.run import RunFilter
 from syncwright.domain.statuses import SyncHealth
+from syncwright.web.runs import progress
 from syncwright.web.session import Admin, Operator, PageRoute, Reader, done
 from syncwright.web.session import Form as CheckedForm
 
@@ -55,9 +56,11 @@ def overview(
 def sync_page(sync_id: str, viewer: Reader) -> Response:
     summary = viewer.services.syncs.summary(sync_id)
     recent = viewer.services.runs.list(RunFilter(sync_id=sync_id), limit=30)
+    last = summary.last_run
     return viewer.render(
         "sync.html",
         s=summary,
+        live=progress(last) if last is not None else None,
         recent=[r for r in recent if r.status.value != "scheduled"],
         artifact=viewer.services.syncs.latest_artifact_or_none(sync_id),
     )

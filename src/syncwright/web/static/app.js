@@ -13,6 +13,14 @@ function localTimes(root) {
       el.textContent = format.format(at);
     }
   }
+  // The run chart's time axis: short, in the viewer's zone.
+  const short = new Intl.DateTimeFormat(undefined, {
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  });
+  for (const el of root.querySelectorAll("text[data-local-time]")) {
+    const at = new Date(el.dataset.localTime);
+    if (!isNaN(at)) el.textContent = short.format(at);
+  }
 }
 
 // Pages with data-refresh fetch themselves again (same URL, so the same filters) and swap
@@ -32,15 +40,24 @@ function startRefresh() {
         // The page is no longer live (a run ended): show its final state and stop.
         document.querySelector("main").replaceWith(fresh.querySelector("main"));
         localTimes(document);
+        cardTables(document);
+        filterBoxes();
+        selection();
+        kindForms();
         clearInterval(timer);
         delete document.body.dataset.refresh;
         return;
       }
       for (const region of document.querySelectorAll("[data-live][id]")) {
         const next = fresh.getElementById(region.id);
-        if (next) {
+        // A region the person is working in (a ticked box, the focus) waits for the next tick.
+        const busyHere =
+          region.contains(document.activeElement) && document.activeElement !== document.body;
+        if (next && !busyHere && !region.querySelector("input[type=checkbox]:checked, input[type=radio][value=all]:checked")) {
           region.replaceWith(next);
           localTimes(next);
+          cardTables(next);
+          selection();
         }
       }
       document.body.dataset.refreshedAt = new Date().toISOString();
@@ -53,13 +70,20 @@ function startRefresh() {
   const timer = setInterval(tick, seconds * 1000);
 }
 
+// The report's resync: the count of ticked entries, and a button that stays disabled until
+// something is ticked or "all entries matching the filter" is chosen.
 function selection() {
   const form = document.getElementById("resync-form");
-  if (!form) return;
+  if (!form || form.dataset.ready) return;
+  form.dataset.ready = "1";
   const boxes = () => form.querySelectorAll('input[name="entry_id"]');
   const count = form.querySelector("[data-count]");
+  const button = form.querySelector("[data-resync]");
   const update = () => {
-    if (count) count.textContent = [...boxes()].filter((b) => b.checked).length;
+    const ticked = [...boxes()].filter((b) => b.checked).length;
+    if (count) count.textContent = ticked;
+    const all = form.querySelector('input[name="scope"][value="all"]');
+    if (button) button.disabled = !(ticked || (all && all.checked));
   };
   const all = form.querySelector("[data-select-all]");
   if (all) {
@@ -70,6 +94,60 @@ function selection() {
   }
   form.addEventListener("change", update);
   update();
+}
+
+// Forms whose fields depend on a choice (a rule's condition, a channel's type): only the
+// fields the chosen kind uses are shown (and sent); the others are hidden and disabled.
+function kindForms() {
+  for (const form of document.querySelectorAll("form[data-kind-form]")) {
+    const kind = form.querySelector("select[data-kind]");
+    if (!kind) continue;
+    const hint = form.querySelector("[data-hints]");
+    const hints = hint ? JSON.parse(hint.dataset.hints) : {};
+    const show = () => {
+      for (const field of form.querySelectorAll("[data-for]")) {
+        const used = field.dataset.for.split(" ").includes(kind.value);
+        field.hidden = !used;
+        for (const input of field.querySelectorAll("input, select")) input.disabled = !used;
+      }
+      if (hint) hint.textContent = hints[kind.value] || "";
+    };
+    kind.addEventListener("change", show);
+    show();
+  }
+}
+
+// On a phone, table rows read as cards: each cell says which column it is.
+function cardTables(root) {
+  for (const table of root.querySelectorAll("table.cards")) {
+    const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, i) => {
+        if (names[i] && !cell.dataset.label) cell.dataset.label = names[i];
+      });
+    }
+  }
+}
+
+// Filters fold behind a "Filters (n)" button on a phone (n: the filters set); on a wider
+// screen they stay open, and the button is hidden.
+function filterBoxes() {
+  const narrow = window.matchMedia("(max-width: 700px)");
+  for (const form of document.querySelectorAll("form[data-filters]")) {
+    const set = [...form.elements].filter(
+      (el) =>
+        el.name && el.type !== "hidden" && el.type !== "submit" &&
+        ((el.type === "checkbox" || el.type === "radio") ? el.checked : el.value !== "")
+    ).length;
+    const box = document.createElement("details");
+    box.className = "filters-box";
+    const summary = document.createElement("summary");
+    summary.textContent = `Filters (${set})`;
+    box.append(summary);
+    form.replaceWith(box);
+    box.append(form);
+    box.open = !narrow.matches;
+  }
 }
 
 // "Go back" links: the previous page when there is one (the link goes home otherwise). A
@@ -87,7 +165,10 @@ function backLinks() {
 
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
+  cardTables(document);
+  filterBoxes();
   startRefresh();
   selection();
+  kindForms();
   backLinks();
 });
