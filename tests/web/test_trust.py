@@ -381,3 +381,94 @@ def test_the_sync_page_is_a_dashboard_and_the_pages_follow_runs_by_themselves(si
         assert page.evaluate("window.notReloaded") is True
     finally:
         api.close()
+
+
+def test_the_report_counts_by_status_filters_on_its_columns_and_names_its_files(
+    site, page, tmp_path
+):
+    app, ws, demo = site
+    services = app.in_workspace(ws.id)
+    api = HttpApi()
+
+    def floor(request):
+        if '"price": 0.5' in request.raw.decode():
+            return Answer(status=422, body={"error": "price below floor"})
+        return Answer(status=200, body={})
+
+    api.handler = floor
+    try:
+        shop = _configure(services, tmp_path, "counted", f"{api.url}/items", rows=8)
+        shop.put({"id": 3, "price": 0.5}, {"id": 5, "price": 0.5})
+        first = services.runs.wait(services.runs.trigger("counted").id, timeout=60, poll=0.05)
+        shop.put({"id": 1, "name": "renamed"})
+        second = services.runs.wait(services.runs.trigger("counted").id, timeout=60, poll=0.05)
+        assert (first.counters.failed, second.counters.ok, second.counters.failed) == (2, 1, 2)
+        sync_id = services.syncs.named("counted").id
+        base = sign_in(page, demo)
+        page.goto(f"{base}/report?sync={sync_id}")
+        # The count of matching entries, and a chip per status in the order people read them.
+        expect(page.locator("[data-total]")).to_have_text("11")  # 8, then 1 changed and 2 again
+        chips = page.locator("[data-chip]")
+        assert [c.get_attribute("data-chip") for c in chips.all()][:4] == [
+            "ok",
+            "sent",
+            "pending",
+            "failed",
+        ]
+        expect(page.locator('[data-chip="ok"]')).to_contain_text("OK 7")
+        expect(page.locator('[data-chip="failed"]')).to_contain_text("Failed 4")
+        # Resync waits for a choice.
+        resync = page.locator("[data-resync]")
+        expect(resync).to_be_disabled()
+        page.locator('input[name="entry_id"]').first.check()
+        expect(resync).to_be_enabled()
+        page.locator('input[name="entry_id"]').first.uncheck()
+        expect(resync).to_be_disabled()
+        page.get_by_label("all entries matching the filter").check()
+        expect(resync).to_be_enabled()
+        # A chip filters by its status.
+        page.locator('[data-chip="failed"]').click()
+        expect(page.locator('[data-chip="failed"]')).to_have_attribute("aria-pressed", "true")
+        rows = page.locator("tr[data-entry]")
+        expect(rows).to_have_count(4)
+        # The error-group picker on the Error column.
+        page.get_by_label("Filter by error").click()
+        picker = page.get_by_label("Error group")
+        expect(picker.locator("option").nth(1)).to_contain_text("HTTP 422 Unprocessable Entity")
+        expect(picker.locator("option").nth(1)).to_contain_text("(4)")
+        picker.select_option(index=1)
+        page.get_by_role("button", name="Apply").first.click()
+        expect(page).to_have_url(re.compile(r"group=HTTP"))
+        expect(rows).to_have_count(4)
+        # The CSV's name says what it holds.
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download CSV").click()
+        name = download.value.suggested_filename
+        today = utcnow().date().isoformat()
+        assert name.startswith("sync-report_failed_counted_") and name.endswith(f"_{today}.csv")
+        # The Run column takes the 8 characters the table shows.
+        page.goto(f"{base}/report?sync={sync_id}")
+        page.get_by_label("Filter by run").click()
+        page.get_by_label("Run id").fill(second.id[:8])
+        page.get_by_role("button", name="Apply").click()
+        expect(rows).to_have_count(3)  # the renamed item and the two still failing
+        assert {r.get_attribute("data-entry") for r in rows.all()} <= {
+            str(e.id) for e in services.report.page(Search(run_id=second.id), limit=10).entries
+        }
+        # The Operation column's filter.
+        page.goto(f"{base}/report?sync={sync_id}")
+        page.get_by_label("Filter by operation").click()
+        page.get_by_label("Changed").check()
+        page.get_by_role("button", name="Apply").click()  # the open filter's
+        expect(page).to_have_url(re.compile(r"operation=change"))
+        expect(rows).to_have_count(1)  # the renamed item (the failing ones are added again)
+        # Display: only each item's latest entry (8 items), apart from the filters.
+        page.goto(f"{base}/report?sync={sync_id}")
+        page.get_by_text("Display").click()
+        page.get_by_label("only each item's latest entry").check()
+        page.get_by_role("button", name="Show").click()
+        expect(page).to_have_url(re.compile(r"latest_only=on"))
+        expect(rows).to_have_count(8)
+        expect(page.locator("[data-total]")).to_have_text("8")
+    finally:
+        api.close()
