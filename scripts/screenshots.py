@@ -4,8 +4,8 @@
         --password demo-password --out docs/screenshots
 
 Signs in, then saves the syncs overview, a sync's page, the synchronisations page, a run's
-page, the sync report (failed entries) and an item's history, at laptop width, and the
-overview at phone width. Needs Chromium (Debian's ``chromium`` package) and Playwright.
+page, the sync report (failed entries), an entry's page and an item's history, at laptop
+width, and the overview and the report at phone width. Needs Chromium (Debian's ``chromium`` package) and Playwright.
 """
 
 from __future__ import annotations
@@ -62,13 +62,17 @@ def main() -> None:
         shot("run")
         page.goto(f"{base}/report?status=failed&cols=latest")
         shot("report")
-        page.locator("table.entries tbody td a[title]").first.click()
+        page.locator("table.entries tbody td a[title='This entry']").first.click()
+        shot("entry")
+        page.go_back()
+        page.locator("table.entries tbody td a[title='History across runs']").first.click()
         shot("history")
-        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
         phone.context.add_cookies(page.context.cookies())
-        phone.goto(f"{base}/syncs")
-        phone.screenshot(path=str(args.out / "syncs-phone.png"), full_page=True)
-        print(args.out / "syncs-phone.png")
+        for name, path in (("syncs-phone", "/syncs"), ("report-phone", "/report?status=failed")):
+            phone.goto(f"{base}{path}")
+            phone.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
+            print(args.out / f"{name}.png")
         browser.close()
 
 

@@ -120,3 +120,35 @@ def test_resync_failed_entries_starts_a_linked_run(reported):
         assert nothing.status_code == 404
     with world.as_(Role.VIEWER) as v:
         assert v.post(f"{_base(world)}/resync", json={"sync": "picky"}).status_code == 403
+
+
+def test_one_entry_with_its_changes_short_run_ids_and_latest_entries(reported):
+    world = reported
+    with world.as_(Role.VIEWER) as c:
+        failed = c.get(
+            _base(world), params={"sync": "picky", "status": "failed", "reference": "SKU-4"}
+        ).json()["items"]
+        newest, first = failed  # newest first
+        found = c.get(f"{_base(world)}/{newest['id']}").json()
+        assert found["entry"]["id"] == newest["id"] and found["entry"]["status"] == "failed"
+        # An SQL destination's refusal has no HTTP exchange; the fields did not change.
+        assert found["exchange"] is None
+        assert found["previous_id"] == first["id"] and found["changes"] == []
+        # The run's first 8 characters select its entries, as the whole id does.
+        run_id = newest["run_id"]
+        short = c.get(_base(world), params={"run_id": run_id[:8], "limit": 100}).json()
+        whole = c.get(_base(world), params={"run_id": run_id, "limit": 100}).json()
+        assert short["items"] == whole["items"] and len(whole["items"]) == 2
+        unknown = c.get(_base(world), params={"run_id": "ffffffff"})
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "run"
+        # Only each item's newest entry: one per item.
+        latest = c.get(
+            _base(world), params={"sync": "picky", "latest_only": True, "limit": 100}
+        ).json()["items"]
+        assert sorted(e["reference"] for e in latest) == [f"SKU-{i}" for i in range(1, 7)]
+        assert {e["id"] for e in latest} >= {newest["id"]}
+    # Another workspace's entry is not found.
+    with world.as_(Role.VIEWER, "beta") as c:
+        assert (
+            c.get(f"/api/v1/workspaces/{world.beta.id}/entries/{newest['id']}").status_code == 404
+        )

@@ -57,5 +57,5 @@ def test_the_global_and_destination_caps_hold_across_three_workers(tmp_path, pos
         shop.close()
     assert sorted(r["status"] for r in runs) == ["succeeded"] * 5
     assert _most_at_once(runs) <= 2  # the global cap, over three workers of 4 slots each
-    narrow = [r for r in runs if r["sync"] in ("d", "e")]
+    narrow = [r for r in runs if r["sync_name"] in ("d", "e")]
     assert _most_at_once(narrow) == 1  # the narrow destination's cap

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from syncwright.api.schemas import RunOut
 from syncwright.bootstrap.app import App
 from syncwright.bootstrap.settings import Settings
 from syncwright.services.alerts import ChannelDoc, RuleDoc
@@ -68,6 +69,9 @@ def test_apply_run_runs_and_report(workspace):
     assert len(runs) == 1 and runs[0]["status"] == "succeeded"
     assert runs[0]["counters"]["ok"] == 20 and runs[0]["trigger"] == "manual"
     assert runs[0].keys() >= SEED_RUN_FIELDS
+    # One shape for a run, whether the CLI or the API prints it.
+    assert runs[0].keys() == RunOut.model_fields.keys()
+    assert RunOut.model_validate(runs[0]).model_dump(mode="json") == runs[0]
 
     entries = json.loads(
         sw(workspace, "report", "--run", runs[0]["id"], "--json", "--limit", "500").stdout

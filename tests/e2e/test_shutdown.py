@@ -47,7 +47,9 @@ def test_sigterm_lets_the_run_in_flight_finish_and_takes_no_new_work(tmp_path):
 
         def run_of(name):
             return [
-                r for r in json.loads(sw(tmp_path, "runs", "--json").stdout) if r["sync"] == name
+                r
+                for r in json.loads(sw(tmp_path, "runs", "--json").stdout)
+                if r["sync_name"] == name
             ][0]
 
         wait_for(lambda: api.held, timeout=60)

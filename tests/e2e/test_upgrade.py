@@ -84,7 +84,10 @@ def test_after_a_crash_the_new_version_resumes_the_old_one_s_runs(tmp_path, shop
         old.wait(timeout=30)
         shop.release()
     before = json.loads(sw(tmp_path, "runs", "--json", env=env).stdout)
-    assert {r["sync"]: r["status"] for r in before} == {"slow": "in_progress", "other": "queued"}
+    assert {r["sync_name"]: r["status"] for r in before} == {
+        "slow": "in_progress",
+        "other": "queued",
+    }
 
     new = start_engine(tmp_path, command=("worker",))
     try:
@@ -92,7 +95,7 @@ def test_after_a_crash_the_new_version_resumes_the_old_one_s_runs(tmp_path, shop
             lambda: (
                 (r := json.loads(sw(tmp_path, "runs", "--json", env=env).stdout))
                 and all(x["status"] in ("succeeded", "failed") for x in r)
-                and {x["sync"]: x for x in r}
+                and {x["sync_name"]: x for x in r}
             ),
             timeout=120,
         )
@@ -100,7 +103,7 @@ def test_after_a_crash_the_new_version_resumes_the_old_one_s_runs(tmp_path, shop
         _stop(new)
     slow, other = runs["slow"], runs["other"]
     assert (slow["status"], slow["counters"]["ok"]) == ("succeeded", 60)
-    [was] = [r for r in before if r["sync"] == "slow"]
+    [was] = [r for r in before if r["sync_name"] == "slow"]
     assert slow["infos"]["taken_over"]["from"] == was["runner"] != slow["runner"]
     assert (other["status"], other["counters"]["ok"]) == ("succeeded", 60)
     skus, again = _delivered(shop.received, "/first")

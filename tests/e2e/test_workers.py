@@ -205,7 +205,7 @@ def test_runs_people_start_go_ahead_of_automatic_ones(tmp_path):
             lambda: [r["status"] for r in runs() if r["trigger"] == "change"] == ["queued"] * 2
         )
         cli("run", "by_hand")  # asked by a person after the two automatic runs
-        waiting = {r["sync"]: r["status"] for r in runs()}
+        waiting = {r["sync_name"]: r["status"] for r in runs()}
         assert waiting == {
             "busy": "in_progress",
             "auto_a": "queued",
@@ -222,7 +222,7 @@ def test_runs_people_start_go_ahead_of_automatic_ones(tmp_path):
         engine.send_signal(signal.SIGTERM)
         engine.wait(timeout=30)
         api.close()
-    order = [r["sync"] for r in sorted(done, key=lambda r: r["started_at"])]
+    order = [r["sync_name"] for r in sorted(done, key=lambda r: r["started_at"])]
     assert order[:2] == ["busy", "by_hand"] and set(order[2:]) == {"auto_a", "auto_b"}
     for earlier, later in zip(
         sorted(done, key=lambda r: r["started_at"]), sorted(done, key=lambda r: r["started_at"])[1:]

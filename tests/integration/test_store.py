@@ -84,12 +84,28 @@ def test_runs_made_before_they_carried_when_they_ran_are_ordered_by_it(store_url
                 .where(runs.c.id == started.id)
                 .values(started_at=now - timedelta(minutes=5), status="succeeded")
             )
+            # Rows that refer to the runs: the migration must not copy the table under them.
+            conn.execute(
+                sa.text(
+                    "INSERT INTO artifacts (id, run_id, sync_id, workspace_id, location, size,"
+                    " checksum, rows, content_type, created_at) VALUES ('a1', :run, :sync,"
+                    " :ws, 'file:///x.csv', 1, 'sha256:0', 1, 'text/csv', :now)"
+                ),
+                {"run": started.id, "sync": sync, "ws": ws, "now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO run_batches (run_id, batch, items, data) VALUES (:run, 0, 1, :d)"
+                ),
+                {"run": queued.id, "d": b"x"},
+            )
             conn.execute(
                 runs.update()
                 .where(runs.c.id == planned.id)
                 .values(scheduled_for=now - timedelta(minutes=30), status="scheduled")
             )
         upgrade(store.engine, "head")
+        assert store.artifacts.for_run(started.id) is not None  # nothing referring was lost
         listed = store.runs.list(ws)
         assert [r.id for r in listed] == [started.id, planned.id, queued.id]
         assert listed[0].when == now - timedelta(minutes=5)

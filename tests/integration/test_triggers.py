@@ -260,6 +260,8 @@ def test_cancel_a_running_run_records_the_items_it_never_sent(app, shop, tmp_pat
     app.runs.cancel(behind.id)
     api.release()  # the batch in flight finishes; nothing else is sent
     wait(lambda: run.id not in app.engine.runtime.active)  # its workflow ended here
+    # The batch that was out is recorded (the run's counters say so) before reading entries.
+    wait(lambda: app.runs.get(run.id).counters.ok == 4)
     entries = app.report.entries(run_id=run.id, limit=100)
     ok = [e for e in entries if e.status is EntryStatus.OK]
     unsent = [e for e in entries if e.status is EntryStatus.NOT_SENT]

@@ -118,6 +118,12 @@ def test_the_last_run_is_the_one_that_ran_last_not_the_one_made_last(site, page)
     page.goto(f"{base}/runs/{following.id}")
     expect(page.locator("main")).to_contain_text("No counters yet: this run is planned")
     assert services.runs.list(RunFilter(ran=True), limit=1)[0].id == ticked.id
+    # Cancelled before it started, the planned run did not run: the tick stays the last.
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.locator("#run-live")).to_have_attribute("data-status", "aborted")
+    expect(page.locator("#last-update")).to_have_attribute("data-run", ticked.id)
+    assert services.syncs.summary(sync_id).last_run.id == ticked.id
+    assert services.syncs.summary(sync_id).health == "healthy"
 
 
 def _configure(services, tmp_path, name: str, url: str, rows: int, extra: str = "") -> Catalogue:
@@ -153,6 +159,8 @@ def test_a_cancel_shows_the_batch_in_flight_landing_and_what_was_never_attempted
         page.goto(f"{base}/runs/{run.id}")
         live = page.locator("#run-live")
         expect(live).to_have_attribute("data-status", "in_progress")
+        listed = page.locator("#run-entries tr[data-entry]")
+        expect(listed).to_have_count(5)  # the first batch, listed while the run goes
         page.get_by_role("button", name="Cancel run").click()
         expect(page.get_by_role("status")).to_contain_text("The run is cancelled")
         expect(live).to_have_attribute("data-status", "aborted")
@@ -169,6 +177,7 @@ def test_a_cancel_shows_the_batch_in_flight_landing_and_what_was_never_attempted
         expect(counters).to_contain_text("not sent 10")
         expect(page.locator(".ok-note")).to_have_text("Every item is accounted for.")
         expect(facts).not_to_contain_text("Ended—")  # the end time is there
+        expect(listed.and_(page.locator("[data-status=ok]"))).to_have_count(10)
         final = services.runs.get(run.id)
         assert final.counters.ok == 10 and final.counters.not_sent == 10
         assert final.counters.pending == 0 and final.counters.problems() == []
@@ -300,6 +309,18 @@ def test_a_refused_form_shows_again_with_the_input_and_the_message_beside_the_fi
         user_id=None,
     )
     page.reload()
+    # A Slack channel's URL is its credential: a refused form does not send it back.
+    channel = page.get_by_role("form", name="New channel")
+    channel.get_by_label("Type").select_option("slack")
+    channel.get_by_label("Name").fill("ops mail")  # taken
+    channel.get_by_label("URL").fill("https://hooks.slack.com/services/T0/B0/credential")
+    channel.get_by_role("button", name="Add channel").click()
+    expect(page.locator("main > p[role=alert]")).to_contain_text("exists already")
+    channel = page.get_by_role("form", name="New channel")
+    expect(channel.get_by_label("Name")).to_have_value("ops mail")
+    expect(channel.get_by_label("URL")).to_have_value("")
+    assert "credential" not in page.content()
+    assert all("credential" not in c["value"] for c in page.context.cookies())
     rule = page.get_by_role("form", name="New rule")
     rule.get_by_label("When").select_option(label="the last run failed")
     expect(rule.get_by_label("Threshold")).to_be_hidden()
@@ -470,5 +491,58 @@ def test_the_report_counts_by_status_filters_on_its_columns_and_names_its_files(
         expect(page).to_have_url(re.compile(r"latest_only=on"))
         expect(rows).to_have_count(8)
         expect(page.locator("[data-total]")).to_have_text("8")
+    finally:
+        api.close()
+
+
+def _luminance(rgb: str) -> float:
+    def channel(value: float) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(v) for v in re.findall(r"\d+", rgb)[:3])
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _contrast(one: str, other: str) -> float:
+    a, b = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def test_a_phone_sees_a_runs_failures_first_and_focus_rings_stand_out(site, browser, tmp_path):
+    app, ws, demo = site
+    services = app.in_workspace(ws.id)
+    api = HttpApi()
+    api.handler = lambda request: Answer(status=422, body={"error": "refused"})
+    try:
+        _configure(services, tmp_path, "refused", f"{api.url}/items", rows=3)
+        run = services.runs.wait(services.runs.trigger("refused").id, timeout=60, poll=0.05)
+        assert run.counters.failed == 3
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+        phone = context.new_page()
+        base = sign_in(phone, demo)
+        phone.goto(f"{base}/runs/{run.id}")
+        summary = phone.locator("p.failures")
+        expect(summary).to_contain_text("3 failed entries: HTTP 422 Unprocessable Entity")
+        box = summary.bounding_box()
+        assert box is not None and box["y"] + box["height"] < 844  # above the fold
+        facts = phone.locator("dl.facts").bounding_box()
+        assert facts is not None and facts["y"] > box["y"]  # the details come after
+        context.close()
+        # The focus ring, on the page and on the dark header, at 3:1 or more.
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        base = sign_in(page, demo)
+        page.goto(f"{base}/runs/{run.id}")
+        for target, around in (("main a", "body"), ("header.top a", "header.top")):
+            page.locator(target).first.focus()
+            page.keyboard.press("Shift+Tab")
+            page.keyboard.press("Tab")  # focused from the keyboard: :focus-visible
+            ring = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
+            background = page.evaluate(
+                f"getComputedStyle(document.querySelector('{around}')).backgroundColor"
+            )
+            assert _contrast(ring, background) >= 3, (target, ring, background)
+        context.close()
     finally:
         api.close()

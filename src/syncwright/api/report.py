@@ -4,7 +4,7 @@ entries; an item's history; error groups; the CSV export, streamed; resync."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
@@ -93,7 +93,9 @@ class EntrySearch(BaseModel):
     """Which entries: every field narrows the selection."""
 
     sync: str | None = Field(None, description="A sync's id or name.")
-    run_id: str | None = None
+    run_id: str | None = Field(
+        None, description="A run's id, or its first characters (the 8 that pages show)."
+    )
     status: list[EntryStatus] = Field(default_factory=list)
     operation: list[Operation] = Field(default_factory=list)
     system: str | None = Field(None, description="The destination's name as recorded.")
@@ -107,6 +109,7 @@ class EntrySearch(BaseModel):
     days: float | None = Field(
         None, gt=0, description="The last days (default 5), if no since; up to the retention."
     )
+    latest_only: bool = Field(False, description="Only entries that are their item's newest.")
 
     def search(self) -> Search:
         return Search(
@@ -123,6 +126,7 @@ class EntrySearch(BaseModel):
             since=self.since,
             until=self.until,
             days=self.days,
+            latest_only=self.latest_only,
         )
 
 
@@ -193,6 +197,32 @@ def export_csv(acting: Viewer, q: Annotated[EntryQuery, Query()]) -> StreamingRe
         chunks,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="entries.csv"'},
+    )
+
+
+class EntryDetailOut(BaseModel):
+    """One entry with what went to the destination and came back, and what changed since
+    the item's previous version."""
+
+    entry: EntryOut
+    exchange: dict[str, Any] | None = Field(
+        description="For a failure the destination answered: request (method, URL with"
+        " credentials masked, body after templates) and response (status, body), the first"
+        " 4 KiB of each body."
+    )
+    previous_id: int | None = Field(description="The item's entry before, with its fields.")
+    changes: list[dict[str, Any]] = Field(description="field, before, now: what differs.")
+
+
+@router.get("/{entry_id}", response_model=EntryDetailOut)
+def entry_detail(entry_id: int, acting: Viewer) -> EntryDetailOut:
+    """One entry, with the request and the answer that failed it, and its changes."""
+    found = acting.ws.report.entry(entry_id)
+    return EntryDetailOut(
+        entry=EntryOut.of(found.entry),
+        exchange=found.exchange,
+        previous_id=found.previous.id if found.previous else None,
+        changes=[{"field": f, "before": b, "now": n} for f, b, n in found.changes],
     )
 
 

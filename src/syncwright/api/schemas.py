@@ -175,6 +175,9 @@ class RunOut(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None = Field(
+        None, description="When the retention hid it (hidden runs are not listed)."
+    )
     scheduled_for: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
@@ -200,6 +203,7 @@ class RunOut(BaseModel):
             ran_at=run.when,
             created_at=run.created_at,
             updated_at=run.updated_at,
+            deleted_at=run.deleted_at,
             scheduled_for=run.scheduled_for,
             started_at=run.started_at,
             ended_at=run.ended_at,

@@ -104,7 +104,9 @@ def check(
 def artifacts_latest(name: str = typer.Argument(..., help="The sync's name.")) -> None:
     """Print where the sync's newest complete file is (its constant latest location)."""
     with _open() as sw:
-        found = sw.syncs.latest_artifact(sw.syncs.named(name).id)
+        found = sw.syncs.latest_artifact_or_none(sw.syncs.named(name).id)
+    if found is None:
+        raise NotFound(f"sync {name!r} has published no file yet")
     console.print(found.latest or found.location, highlight=False, soft_wrap=True)
     errors.print(
         f"run {found.run_id}: {found.rows} rows, {found.size} bytes, {found.checksum},"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 
 GROUP_LENGTH = 200
 
@@ -22,12 +23,26 @@ _MASKS = (
 _STATUSES = re.compile(
     r"(?:(?<=HTTP )|(?<=HTTP/\d )|(?<=HTTP/\d\.\d )|(?i:(?<=status )|(?<=status: )|(?<=status=)"
     r"|(?<=code )|(?<=code: )|(?<=code=)))[1-5]\d\d\b"
-    r"|\b[1-5]\d\d(?= (?:[A-Z][a-z]+|OK)\b)"
+    r"|\b[1-5]\d\d(?= [A-Z])"
     r"|\bHTTP/\d(?:\.\d)?"
 )
 #: Where a kept status waits while the rest is masked: characters no mask matches.
 _PLACE = 0xE000
 _SPACES = re.compile(r"\s+")
+
+
+def _before_its_phrase(found: re.Match[str]) -> bool:
+    """A status code written before its own reason phrase ("422 Unprocessable Entity"), or
+    after "HTTP", "status" or "code" (what the pattern's other branches found)."""
+    start = found.start()
+    before = found.string[max(0, start - 12) : start].lower()
+    if before.rstrip(" :=").endswith(("http", "status", "code")) or "http/" in before:
+        return True
+    try:
+        phrase = HTTPStatus(int(found.group(0))).phrase
+    except ValueError:
+        return False
+    return found.string[found.end() + 1 :].startswith(phrase.split()[0])
 
 
 def error_group(reason: str | None) -> str | None:
@@ -41,7 +56,10 @@ def error_group(reason: str | None) -> str | None:
     kept: list[str] = []
 
     def keep(found: re.Match[str]) -> str:
-        kept.append(found.group(0))
+        text = found.group(0)
+        if text.isdigit() and not _before_its_phrase(found):
+            return text  # a number before a word ("250 Units"): masked as any number
+        kept.append(text)
         return chr(_PLACE + len(kept) - 1)
 
     places = {chr(_PLACE + i) for i in range(256)}

@@ -114,7 +114,7 @@ class RunFilter:
     status: RunStatus | None = None
     type: str | None = None
     trigger: Trigger | None = None
-    #: Only runs that ran (not planned for later, not skipped).
+    #: Only runs that ran (not planned for later, not skipped, not cancelled before starting).
     ran: bool = False
     #: Ran at or after (started, else scheduled, else created).
     since: datetime | None = None

@@ -427,6 +427,7 @@ def finish(rt: Runtime, run_id: str) -> str:
     rt.store.ledger.leave_pending(run_id)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
+        rt.store.ledger.settled(run_id)  # cancelled meanwhile: nothing more lands
         return run.status.value
     sync = rt.store.config.sync(run.sync_id)
     counts = rt.store.ledger.count_by_status(run_id)
@@ -508,6 +509,7 @@ def fail(rt: Runtime, run_id: str, message: str, in_flight: int | None = None) -
     rt.store.ledger.leave_pending(run_id)
     run = rt.store.runs.get(run_id)
     if run.status.is_final:
+        rt.store.ledger.settled(run_id)
         _forget(rt, run_id)
         return run.status.value
     infos = {"error": message, **_turn_off_if_failing(rt, run, RunStatus.FAILED, message)}

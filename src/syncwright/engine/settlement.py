@@ -52,10 +52,14 @@ def settle(
             decision = policy.decide(attempts=tries, retryable=True, retry_after=result.retry_after)
             if decision.retry:
                 retry_in = max(retry_in or 0.0, decision.delay)
-                results[index] = ItemResult(status=EntryStatus.PENDING, error=result.error)
+                results[index] = ItemResult(
+                    status=EntryStatus.PENDING, error=result.error, exchange=result.exchange
+                )
                 continue
         if result.retryable and tries > 1:
-            results[index] = ItemResult.failed(f"{result.error} (gave up after {tries} attempts)")
+            results[index] = ItemResult.failed(
+                f"{result.error} (gave up after {tries} attempts)", exchange=result.exchange
+            )
     tally = {s.value: 0 for s in EntryStatus}
     if isinstance(answer, BatchResult) and not answer.exceptions:
         tally[answer.status.value] = answer.size

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import operator
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Iterator, Sequence, TextIO
@@ -160,8 +161,10 @@ class ReportService:
         given = given.strip().lower()
         if len(given) >= 36:
             return given
-        if len(given) < 4:
-            raise ConfigError("give at least the first 4 characters of a run's id", field="run")
+        if len(given) < 4 or not re.fullmatch(r"[0-9a-f-]+", given):
+            raise ConfigError(
+                "a run's id, or at least its first 4 characters (0-9, a-f)", field="run"
+            )
         found = self.store.runs.ids_starting(self.workspace_id, given)
         if not found:
             raise ConfigError(f"no run's id starts with {given!r}", field="run")
@@ -238,12 +241,7 @@ class ReportService:
         if not found:
             raise NotFound(f"no entry with id {entry_id}")
         entry = found[0]
-        earlier = [
-            e
-            for e in self.history(entry.reference, sync=entry.sync_id, limit=200)
-            if e.item_key == entry.item_key and e.id < entry.id and e.payload
-        ]
-        previous = earlier[0] if earlier else None
+        previous = self.store.report.previous_of(entry.id)
         now, before = _fields(entry.payload), _fields(previous.payload if previous else None)
         changes: list[tuple[str, Any, Any]] = []
         if now is not None and before is not None:
@@ -258,6 +256,11 @@ class ReportService:
             previous=previous,
             changes=changes,
         )
+
+    def group_counts(self, search: Search | None = None, **fields: Any) -> list[tuple[str, int]]:
+        """The biggest error groups of what the search matches (with any group it names
+        left out), with their counts: to pick one from."""
+        return self.store.report.group_counts(self.filter(search, **fields))
 
     def error_groups(self, search: Search | None = None, **fields: Any) -> list[ErrorGroup]:
         return self.store.report.error_groups(self.filter(search, **fields))

@@ -176,6 +176,14 @@ class RunLedger:
         items only."""
         return self.entries.leave_pending(run_id, self.changesets)
 
+    def settled(self, run_id: str) -> None:
+        """A run cancelled while delivering has nothing more coming: its page stops waiting
+        for the batch that was out."""
+        with self.engine.begin() as conn:
+            self.runs.add_outcomes(conn, run_id)  # the run's row first, as a recording does
+            if self.runs.get(run_id, conn).infos.get("settling"):
+                self.runs.update_infos(conn, run_id, {"settling": False})
+
     def settle_sent(
         self, run_id: str, sync_id: str, *, error: str | None = None, retry_failed: bool = True
     ) -> int:

@@ -8,6 +8,7 @@ from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
 
+from syncwright.domain.clock import as_utc
 from syncwright.domain.entry import Entry
 from syncwright.domain.report import (
     NULLABLE_SORTS,
@@ -213,19 +214,105 @@ class ReportRepository:
                 ).scalar_one()
             )
 
+    def _first_id_since(self, conn: sa.Connection, since: Any) -> int | None:
+        """The first entry id created at or after ``since``: ids grow with time, so a binary
+        search over the ids (a few primary-key reads) bounds a time window by ids."""
+        low, high = conn.execute(
+            sa.select(sa.func.min(entries.c.id), sa.func.max(entries.c.id))
+        ).one()
+        if low is None:
+            return None
+        found = None
+        while low <= high:
+            middle = (low + high) // 2
+            probe = conn.execute(
+                sa.select(entries.c.id, entries.c.created_at)
+                .where(entries.c.id >= middle)
+                .order_by(entries.c.id)
+                .limit(1)
+            ).first()
+            if probe is None:
+                break
+            if as_utc(probe.created_at) >= since:
+                found, high = probe.id, middle - 1
+            else:
+                low = probe.id + 1
+        return found
+
+    def _floor(self, conn: sa.Connection, f: EntryFilter) -> list[sa.ColumnElement[bool]]:
+        """The filter's time window as a lower bound on ids too (so a walk of an index on
+        status stops at the window's first entry)."""
+        if f.since is None or f.run_id or f.entry_ids:
+            return []
+        first = self._first_id_since(conn, f.since)
+        return [entries.c.id >= first if first is not None else sa.false()]
+
+    def _bounded(self, conn: sa.Connection, f: EntryFilter) -> list[sa.ColumnElement[bool]]:
+        return [*conditions(f), *self._floor(conn, f)]
+
     def count_by_status(self, f: EntryFilter, *, cap: int) -> dict[EntryStatus, int]:
         """How many entries the filter matches in each status, each counted up to ``cap``
-        (one index range per status: the count stays quick however many there are)."""
+        (one index range per status, from the window's first id: quick however many there
+        are)."""
         wanted = f.statuses or tuple(EntryStatus)
         found: dict[EntryStatus, int] = {}
         with self.engine.connect() as conn:
+            bound = self._floor(conn, f)
             for status in wanted:
                 one = dataclasses.replace(f, statuses=(status,))
-                limited = sa.select(entries.c.id).where(*conditions(one)).limit(cap).subquery()
+                # Newest first, as ids grow with time: a window of recent days fills the
+                # cap without walking older entries.
+                limited = (
+                    sa.select(entries.c.id)
+                    .where(*conditions(one), *bound)
+                    .order_by(entries.c.id.desc())
+                    .limit(cap)
+                    .subquery()
+                )
                 found[status] = int(
                     conn.execute(sa.select(sa.func.count()).select_from(limited)).scalar_one()
                 )
         return found
+
+    def group_counts(self, f: EntryFilter, *, limit: int = 30) -> list[tuple[str, int]]:
+        """The biggest error groups of the failed entries the filter matches, with their
+        counts, no samples (to pick one from)."""
+        failed = dataclasses.replace(f, statuses=(EntryStatus.FAILED,), error_group=None)
+        with self.engine.connect() as conn:
+            query = (
+                sa.select(entries.c.error_group, sa.func.count().label("n"))
+                .where(*self._bounded(conn, failed), entries.c.error_group.is_not(None))
+                .group_by(entries.c.error_group)
+                .order_by(sa.desc("n"), entries.c.error_group)
+                .limit(limit)
+            )
+            return [(g, int(n)) for g, n in conn.execute(query)]
+
+    def previous_of(self, entry_id: int) -> Entry | None:
+        """The same item's entry before this one that carries its fields, in its sync."""
+        with self.engine.connect() as conn:
+            this = conn.execute(
+                sa.select(entries.c.sync_no, entries.c.item_key).where(entries.c.id == entry_id)
+            ).first()
+            if this is None:
+                return None
+            earlier = (
+                conn.execute(
+                    sa.select(*_columns(payload=True, latest=False))
+                    .select_from(_joined())
+                    .where(
+                        entries.c.sync_no == this.sync_no,
+                        entries.c.item_key == this.item_key,
+                        entries.c.id < entry_id,
+                    )
+                    .order_by(entries.c.id.desc())
+                    .limit(20)
+                )
+                .mappings()
+                .all()
+            )
+            found = [e for e in self._with_payloads(conn, earlier) if e.payload]
+        return found[0] if found else None
 
     def error_groups(self, f: EntryFilter, *, limit: int = 50) -> list[ErrorGroup]:
         """Failed entries grouped by normalised reason, biggest first, with a sample each."""

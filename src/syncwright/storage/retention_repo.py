@@ -127,6 +127,10 @@ class RetentionRepository:
                         break
                     old.append(entry_id)
                 if old:
+                    # What went to the destination and back is a payload too.
+                    conn.execute(
+                        entry_exchanges.delete().where(entry_exchanges.c.entry_id.in_(old))
+                    )
                     cleared += conn.execute(
                         entries.update()
                         .where(

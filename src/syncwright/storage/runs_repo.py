@@ -32,6 +32,13 @@ _RUN_WITH_SYNC = sa.select(runs, syncs.c.name.label("sync_name")).join(
 )
 
 
+#: Runs that ran: not planned for later, not skipped, not cancelled before they started.
+_RAN = (
+    runs.c.status.notin_([s.value for s in NOT_RUN]),
+    sa.or_(runs.c.status != RunStatus.ABORTED.value, runs.c.started_at.is_not(None)),
+)
+
+
 class RunRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -130,6 +137,10 @@ class RunRepository:
                 latest.c.sync_id == syncs.c.id,
                 latest.c.deleted_at.is_(None),
                 latest.c.status.notin_([s.value for s in NOT_RUN]),
+                # a planned or queued run cancelled before it started did not run
+                sa.or_(
+                    latest.c.status != RunStatus.ABORTED.value, latest.c.started_at.is_not(None)
+                ),
             )
             .order_by(latest.c.ran_at.desc(), latest.c.id.desc())
             .limit(1)
@@ -219,8 +230,8 @@ class RunRepository:
                     sa.select(runs.c.id)
                     .where(
                         runs.c.workspace_id == workspace_id,
-                        runs.c.id >= prefix,
-                        runs.c.id < prefix + "\uffff",
+                        # compared as characters: a collation's order plays no part
+                        sa.func.substr(runs.c.id, 1, len(prefix)) == prefix,
                     )
                     .order_by(runs.c.id)
                     .limit(limit)
@@ -264,7 +275,7 @@ class RunRepository:
         if f.trigger:
             query = query.where(runs.c.trigger == f.trigger.value)
         if f.ran:
-            query = query.where(runs.c.status.notin_([s.value for s in NOT_RUN]))
+            query = query.where(*_RAN)
         if f.since:
             query = query.where(runs.c.ran_at >= f.since)
         if f.until:
@@ -332,7 +343,11 @@ class RunRepository:
         now = utcnow()
         row = (
             conn.execute(
-                sa.select(runs.c.status, runs.c.infos, runs.c.started_at).where(runs.c.id == run_id)
+                # The row locked first (PostgreSQL): a batch recorded meanwhile waits, and
+                # its change to the infos is not lost.
+                sa.select(runs.c.status, runs.c.infos, runs.c.started_at)
+                .where(runs.c.id == run_id)
+                .with_for_update()
             )
             .mappings()
             .first()
@@ -353,6 +368,8 @@ class RunRepository:
             values["started_at"] = values["ran_at"] = now
         if ended:
             values["ended_at"] = now
+            if row["started_at"] is None and not started:
+                values["ran_at"] = now  # it never started: it happened when it ended
         updated = conn.execute(
             runs.update()
             .where(runs.c.id == run_id, runs.c.status == current.value)

@@ -191,7 +191,7 @@ def report_page(
     search = f.search()
     counts = viewer.services.report.status_counts(search, cap=COUNT_CAP)
     # The error groups of what the other filters match, to pick one from.
-    groups = viewer.services.report.error_groups(replace(search, error_group=None))
+    groups = viewer.services.report.group_counts(replace(search, error_group=None))
     return viewer.render(
         "report.html",
         counts=counts,

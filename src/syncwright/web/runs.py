@@ -152,10 +152,12 @@ def run_page(run_id: str, viewer: Reader) -> Response:
         else None
     )
     shown = failed.entries if failed else []
-    others = tuple(s for s in EntryStatus if s is not EntryStatus.FAILED)
-    rest = report.page(Search(run_id=run.id, statuses=others), limit=max(1, ENTRIES - len(shown)))
     if len(shown) < ENTRIES:
-        shown = shown + rest.entries
+        others = tuple(s for s in EntryStatus if s is not EntryStatus.FAILED)
+        shown = shown + report.page(Search(run_id=run.id, statuses=others), limit=ENTRIES).entries
+        shown = shown[:ENTRIES]
+    c = run.counters
+    recorded = c.ok + c.sent + c.pending + c.failed + c.not_sent
     try:
         artifact = viewer.services.syncs.run_artifact(run.id)
     except NotFound:  # most runs publish no file
@@ -169,9 +171,7 @@ def run_page(run_id: str, viewer: Reader) -> Response:
         problems=run.counters.problems(),
         groups=groups,
         entries=shown,
-        more_entries=(failed is not None and failed.next is not None)
-        or rest.next is not None
-        or len(shown) >= ENTRIES,
+        more_entries=recorded > len(shown),
         artifact=artifact,
         started_by=emails.get(run.created_by_user_id or ""),
         cancelled_by=emails.get(str(run.infos.get("cancelled_by") or "")),

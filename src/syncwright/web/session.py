@@ -45,8 +45,12 @@ FIELD_INPUTS = {
 }
 #: Form fields never written back to the browser (a refused form shows them empty).
 SECRET_INPUTS = {"csrf", "secret", "password", "token"}
+#: Fields that are secrets for some kinds of a form (a Slack channel's URL is its credential).
+SECRET_FOR = {("type", "slack"): {"url"}}
 #: How much of each value a refused form keeps (the cookie stays small).
 KEPT_VALUE = 300
+#: The largest refusal cookie written (browsers drop cookies over 4 KB).
+KEPT_COOKIE = 3500
 logger = logging.getLogger("syncwright.web")
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -130,6 +134,11 @@ class Viewer:
     def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         flash = unquote(self.request.cookies.get(FLASH_COOKIE, ""))
         self.refusal = _read_refusal(self.request)
+        here = self.request.url.path + (
+            f"?{self.request.url.query}" if self.request.url.query else ""
+        )
+        if self.refusal is not None and self.refusal.get("back") != here:
+            self.refusal = None  # another page (another tab): it waits for its own
         response = templates.TemplateResponse(
             self.request,
             template,
@@ -154,13 +163,17 @@ def _read_refusal(request: Request) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-async def refused_form(request: Request, back: str, exc: SyncwrightError) -> RedirectResponse:
+async def refused_form(request: Request, back: str, exc: SyncwrightError) -> Response:
     """Back to the page of a form the server refused, which shows it again with the
     person's values and the message beside the field it names."""
     form = await request.form()
+    secret = set(SECRET_INPUTS)
+    for (name, value), fields in SECRET_FOR.items():
+        if form.get(name) == value:
+            secret |= fields
     values: dict[str, Any] = {}
     for name in form:
-        if name in SECRET_INPUTS:
+        if name in secret:
             continue
         found = [str(v)[:KEPT_VALUE] for v in form.getlist(name)]
         values[name] = found if len(found) > 1 else found[0]
@@ -169,14 +182,18 @@ async def refused_form(request: Request, back: str, exc: SyncwrightError) -> Red
     message = getattr(exc, "message", None) or str(exc)
     state = {
         "action": request.url.path,
+        "back": back,
         "field": field if field in set(form.keys()) | set(FIELD_INPUTS.values()) else None,
         "message": message,
         "values": values,
     }
+    kept = quote(json.dumps(state))
+    if len(kept) > KEPT_COOKIE:  # too much to carry back: say it on a page of its own
+        return error_page(request, status_of(exc), str(exc))
     response = RedirectResponse(back, status_code=303)
     response.set_cookie(
         FORM_COOKIE,
-        quote(json.dumps(state)),
+        kept,
         max_age=60,
         httponly=True,
         samesite="lax",
@@ -194,6 +211,8 @@ def _back(request: Request) -> str | None:
     parts = urlsplit(referer)
     if (parts.scheme, parts.netloc) != (request.url.scheme, request.url.netloc):
         return None
+    if not parts.path.startswith("/") or parts.path.startswith(("//", "/\\")):
+        return None  # a path another site's address could hide in
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
@@ -263,7 +282,8 @@ Form = Depends(checked_form)
 def error_page(request: Request, status: int, message: str, fields: list[str] | None = None):
     """A page saying what went wrong; with the header and the user menu when the person is
     signed in (and the workspace's pages when they are a member of the path's)."""
-    viewer = getattr(request.state, "viewer", None)
+    # Not for a server's failure: the header reads the store, which may be what failed.
+    viewer = getattr(request.state, "viewer", None) if status < 500 else None
     return templates.TemplateResponse(
         request,
         "error.html",

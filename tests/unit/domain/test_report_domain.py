@@ -36,6 +36,7 @@ from syncwright.domain.statuses import EntryStatus, Operation
         ("HTTP/1.1 404 for item 7", "HTTP/1.1 404 for item <n>"),
         ("Status: 409, order 5512 exists", "Status: 409, order <n> exists"),
         ("422 items refused", "<n> items refused"),
+        ("qty 250 Units over the limit", "qty <n> Units over the limit"),
         ("status 404 for order 7", "status 404 for order <n>"),
         ("product 3f2a9c1e-1111-2222-3333-444455556666 not found", "product <id> not found"),
         ("id 0123456789abcdef0 unknown", "id <id> unknown"),

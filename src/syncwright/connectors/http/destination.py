@@ -196,6 +196,30 @@ def exchange(
     )
 
 
+def _with_exchange(
+    results: list[ItemResult], changes: list[Change], sent: dict[str, Any]
+) -> list[ItemResult]:
+    """The failed items of one request with its exchange: the first with the bodies, the
+    others with where to find them (a batch's bodies are kept once)."""
+    first: str | None = None
+    kept: list[ItemResult] = []
+    for result, change in zip(results, changes):
+        if result.status is not EntryStatus.FAILED:
+            kept.append(result)
+            continue
+        if first is None:
+            first = change.reference or json.dumps(change.key, default=str)
+            kept.append(dataclasses.replace(result, exchange=sent))
+            continue
+        shared = {
+            side: {**values, "body": None, "body_with": first}
+            for side, values in sent.items()
+            if isinstance(values, dict)
+        }
+        kept.append(dataclasses.replace(result, exchange=shared))
+    return kept
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _Request:
     """A request to send: ``own`` when it is an operation's own request (one item, answered
@@ -322,20 +346,15 @@ class HttpDestination(Destination):
         if response.is_success:
             results = self._results(response, changes, own=request.own)
             if any(r.status is EntryStatus.FAILED for r in results):
-                sent = exchange(method, url, content, response)
-                results = [
-                    dataclasses.replace(r, exchange=sent) if r.status is EntryStatus.FAILED else r
-                    for r in results
-                ]
+                results = _with_exchange(results, changes, exchange(method, url, content, response))
             return results
         if is_retryable(response.status_code):
             failure = ItemResult.failed(
-                reason(response),
-                retryable=True,
-                retry_after=retry_after(response),
-                exchange=exchange(method, url, content, response),
+                reason(response), retryable=True, retry_after=retry_after(response)
             )
-            return [failure] * len(changes)
+            return _with_exchange(
+                [failure] * len(changes), changes, exchange(method, url, content, response)
+            )
         if request.own and instead:
             other = self._instead(changes[0], response.status_code, mode)
             if isinstance(other, ItemResult):

@@ -53,7 +53,7 @@ function startRefresh() {
         // A region the person is working in (a ticked box, the focus) waits for the next tick.
         const busyHere =
           region.contains(document.activeElement) && document.activeElement !== document.body;
-        if (next && !busyHere && !region.querySelector("input[type=checkbox]:checked, input[type=radio][value=all]:checked")) {
+        if (next && !busyHere && !region.querySelector('input[name="entry_id"]:checked, input[name="scope"][value="all"]:checked')) {
           region.replaceWith(next);
           localTimes(next);
           cardTables(next);

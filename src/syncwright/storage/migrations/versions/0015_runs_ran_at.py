@@ -17,17 +17,23 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("ran_at", sa.DateTime(timezone=True), nullable=True))
+    # Added NOT NULL with a default, then filled, without batch mode: SQLite adds such a
+    # column in place (copying the table instead would delete the rows that refer to runs).
+    op.add_column(
+        "runs",
+        sa.Column(
+            "ran_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.text("'1970-01-01 00:00:00'"),
+        ),
+    )
     op.execute("UPDATE runs SET ran_at = COALESCE(started_at, scheduled_for, created_at)")
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.alter_column("ran_at", existing_type=sa.DateTime(timezone=True), nullable=False)
-        batch_op.create_index("ix_runs_workspace_ran", ["workspace_id", "ran_at"], unique=False)
-        batch_op.create_index("ix_runs_sync_ran", ["sync_id", "ran_at"], unique=False)
+    op.create_index("ix_runs_workspace_ran", "runs", ["workspace_id", "ran_at"], unique=False)
+    op.create_index("ix_runs_sync_ran", "runs", ["sync_id", "ran_at"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_index("ix_runs_sync_ran")
-        batch_op.drop_index("ix_runs_workspace_ran")
-        batch_op.drop_column("ran_at")
+    op.drop_index("ix_runs_sync_ran", table_name="runs")
+    op.drop_index("ix_runs_workspace_ran", table_name="runs")
+    op.drop_column("runs", "ran_at")  # SQLite 3.35 and later drop a column in place

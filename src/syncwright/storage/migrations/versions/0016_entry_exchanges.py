@@ -26,15 +26,14 @@ def upgrade() -> None:
         sa.Column("exchange", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("entry_id", name=op.f("pk_entry_exchanges")),
     )
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("not_sent", sa.BigInteger(), server_default="0", nullable=False)
-        )
+    # In place, not in batch mode: copying the table would delete the rows that refer to runs.
+    op.add_column(
+        "runs", sa.Column("not_sent", sa.BigInteger(), server_default="0", nullable=False)
+    )
 
 
 def downgrade() -> None:
     op.execute("UPDATE runs SET pending = pending + not_sent")
     op.execute("UPDATE entries SET status = 'pending' WHERE status = 'not_sent'")
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_column("not_sent")
+    op.drop_column("runs", "not_sent")
     op.drop_table("entry_exchanges")
