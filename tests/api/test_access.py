@@ -16,6 +16,7 @@ from syncwright.domain.alerts import Verdict
 from syncwright.domain.clock import utcnow
 from syncwright.services.alerts import ChannelDoc, RuleDoc
 from syncwright.services.config_file import ConnectionDoc, ModelDoc, SyncDoc, parse_config
+from syncwright.services.report import Search
 
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
@@ -196,6 +197,7 @@ ROUTES = [
     ("GET", "/entries", None, VIEWER, 200),
     ("GET", "/entries/history?reference=SKU-1", None, VIEWER, 200),
     ("GET", "/entries/errors", None, VIEWER, 200),
+    ("GET", "/entries/{entry}", None, VIEWER, 200),
     ("GET", "/entries/export.csv", None, VIEWER, 200),
     ("POST", "/entries/resync", {"sync": "a_products"}, OPERATOR, 202),
     ("POST", "/config?dry_run=true", "document", ADMIN, 200),
@@ -227,6 +229,9 @@ def _call(world, client, ws, method, path, body):
         values["run"] = _a_run(world, ws)
     if "{planned}" in path:
         values["planned"] = _planned_run(world, ws)
+    if "{entry}" in path:
+        services = world.served.app.in_workspace(ws.id)
+        values["entry"] = services.report.page(Search(), limit=1).entries[0].id
     connections = world.served.app.in_workspace(ws.id).connections
     values["source"] = connections.sources()[0].spec.id
     values["model"] = connections.models()[0].id

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -215,7 +215,10 @@ class EntryDetailOut(BaseModel):
 
 
 @router.get("/{entry_id}", response_model=EntryDetailOut)
-def entry_detail(entry_id: int, acting: Viewer) -> EntryDetailOut:
+def entry_detail(
+    entry_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The entry's id.")],
+    acting: Viewer,
+) -> EntryDetailOut:
     """One entry, with the request and the answer that failed it, and its changes."""
     found = acting.ws.report.entry(entry_id)
     return EntryDetailOut(
