@@ -452,6 +452,11 @@ def test_the_report_counts_by_status_filters_on_its_columns_and_names_its_files(
         expect(page.locator('[data-chip="failed"]')).to_have_attribute("aria-pressed", "true")
         rows = page.locator("tr[data-entry]")
         expect(rows).to_have_count(4)
+        expect(page.locator("[data-total]")).to_have_text("4")
+        # The other chips stay, to add their status.
+        expect(page.locator('[data-chip="ok"]')).to_have_attribute("aria-pressed", "false")
+        expect(page.locator('[data-chip="ok"]')).to_contain_text("OK 7")
+        expect(rows.first).to_contain_text("Added")  # operations in words
         # The error-group picker on the Error column.
         page.get_by_label("Filter by error").click()
         picker = page.get_by_label("Error group")

@@ -189,14 +189,16 @@ def report_page(
     )
     params = {**f.params(), "sort": sort, "order": order, "cols": shown}
     search = f.search()
-    counts = viewer.services.report.status_counts(search, cap=COUNT_CAP)
+    # Every status's count under the other filters: a chip adds or drops its status.
+    counts = viewer.services.report.status_counts(replace(search, statuses=()), cap=COUNT_CAP)
+    matching = {s: n for s, n in counts.items() if not f.status or s in f.status}
     # The error groups of what the other filters match, to pick one from.
     groups = viewer.services.report.group_counts(replace(search, error_group=None))
     return viewer.render(
         "report.html",
         counts=counts,
-        total=sum(counts.values()),
-        capped=any(n >= COUNT_CAP for n in counts.values()),
+        total=sum(matching.values()),
+        capped=any(n >= COUNT_CAP for n in matching.values()),
         cap=COUNT_CAP,
         groups=groups,
         csv_name=f.file_name(utcnow().date(), _sync_name(viewer, f.sync)),
