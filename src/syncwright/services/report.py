@@ -252,7 +252,7 @@ class ReportService:
             ]
         return EntryDetail(
             entry=entry,
-            exchange=self.store.entries.exchange(entry.id),
+            exchange=self.store.exchanges.of(entry.id),
             previous=previous,
             changes=changes,
         )

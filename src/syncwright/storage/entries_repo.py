@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from syncwright.domain.clock import utcnow
 from syncwright.domain.reasons import error_group
 from syncwright.domain.statuses import EntryStatus, Operation, RunStatus
-from syncwright.sdk.changes import ItemResult, capped_exchange
+from syncwright.sdk.changes import ItemResult
 from syncwright.storage.bulk import insert_rows
 from syncwright.storage.changesets_repo import ChangeSetRepository, items_of
 from syncwright.storage.entry_rows import (
@@ -24,6 +24,7 @@ from syncwright.storage.entry_rows import (
     snapshot_part,
     taken,
 )
+from syncwright.storage.exchanges_repo import keep_exchanges
 from syncwright.storage.runs_repo import RunRepository
 from syncwright.storage.scopes import RUN, SYNC, WORKSPACE, Scopes, number
 from syncwright.storage.snapshots_repo import (
@@ -34,7 +35,6 @@ from syncwright.storage.snapshots_repo import (
 from syncwright.storage.tables import (
     destinations,
     entries,
-    entry_exchanges,
     item_failures,
     resync_items,
     runs,
@@ -381,7 +381,7 @@ class EntryRepository:
                 [seq_column[i].as_py() for i in failures],
             )
             told = [(seq_column[i].as_py(), results[i].exchange) for i in failures]
-            self._keep_exchanges(conn, run_id, [(s, e) for s, e in told if e])
+            keep_exchanges(conn, run_id, [(s, e) for s, e in told if e])
             done = tally["ok"] + tally["sent"] + tally["failed"]
             self.runs.add_outcomes(
                 conn,
@@ -395,37 +395,6 @@ class EntryRepository:
                 not_sent=-unsent,
             )
         return tally
-
-    def _keep_exchanges(
-        self, conn: sa.Connection, run_id: str, told: list[tuple[int, Mapping[str, Any]]]
-    ) -> None:
-        """Keep what went to the destination and came back for the failed items ``told``
-        (by their place in the run), bodies capped."""
-        if not told:
-            return
-        by_seq = dict(told)
-        found = conn.execute(
-            sa.select(entries.c.id, entries.c.seq).where(
-                entries.c.run_no == number(RUN, run_id),
-                entries.c.status == EntryStatus.FAILED.value,
-                entries.c.seq.in_(list(by_seq)),
-            )
-        ).all()
-        if not found:
-            return
-        ids = [entry_id for entry_id, _ in found]
-        conn.execute(entry_exchanges.delete().where(entry_exchanges.c.entry_id.in_(ids)))
-        conn.execute(
-            entry_exchanges.insert(),
-            [{"entry_id": i, "exchange": capped_exchange(by_seq[seq])} for i, seq in found],
-        )
-
-    def exchange(self, entry_id: int) -> dict[str, Any] | None:
-        """What went to the destination and came back for this failed entry, if it said."""
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(entry_exchanges.c.exchange).where(entry_exchanges.c.entry_id == entry_id)
-            ).scalar_one_or_none()
 
     def prepare(
         self,

@@ -17,6 +17,7 @@ from syncwright.storage.changesets_repo import ChangeSetRepository
 from syncwright.storage.config_repo import ConfigRepository
 from syncwright.storage.database import create_store_engine, upgrade
 from syncwright.storage.entries_repo import EntryRepository
+from syncwright.storage.exchanges_repo import ExchangeRepository
 from syncwright.storage.ledger import RunLedger
 from syncwright.storage.metrics_repo import MetricsRepository
 from syncwright.storage.report_repo import ReportRepository
@@ -36,6 +37,7 @@ class Store:
     config: ConfigRepository
     runs: RunRepository
     entries: EntryRepository
+    exchanges: ExchangeRepository
     #: A run's ledger as the engine writes it (each operation its own transaction).
     ledger: RunLedger
     snapshots: SnapshotRepository
@@ -75,6 +77,7 @@ class Store:
             config=config,
             runs=runs,
             entries=entries,
+            exchanges=ExchangeRepository(engine),
             ledger=RunLedger(engine, runs, entries, changesets, snapshots),
             snapshots=snapshots,
             changesets=changesets,
